@@ -1,0 +1,83 @@
+#pragma once
+// The one interface between the HTTP side (server/) and the application side (embed/).
+// It carries no Boost and no Python types, so either side can be tested without the other.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace w2p::server {
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+// A request body already received in full: small bodies in memory, larger ones spooled to an
+// unlinked temporary file, so a slow upload never holds a Python worker.
+struct RequestBody {
+  std::string memory;
+  int fd = -1;  // owned; -1 when the body is in memory
+  std::uint64_t length = 0;
+
+  RequestBody() = default;
+  RequestBody(const RequestBody&) = delete;
+  RequestBody& operator=(const RequestBody&) = delete;
+  RequestBody(RequestBody&& o) noexcept;
+  RequestBody& operator=(RequestBody&& o) noexcept;
+  ~RequestBody();
+};
+
+struct AppRequest {
+  std::string method;
+  std::string target;  // raw request-target, as sent (REQUEST_URI)
+  std::string path;    // percent-decoded path, bytes
+  std::string query;   // raw query string, without '?'
+  unsigned version = 11;
+  std::vector<Header> headers;  // as received, minus untrusted forwarding headers
+  std::string remote_addr;
+  std::uint16_t remote_port = 0;
+  std::string server_name;  // local address the client connected to
+  std::uint16_t server_port = 0;
+  bool https = false;
+  bool has_content_length = false;  // body framing was given by the client (length or chunked)
+  RequestBody body;
+};
+
+struct ResponseHead {
+  int status = 200;
+  std::string reason;
+  std::vector<Header> headers;  // validated by the producer: no CR, LF or NUL, names are tokens
+};
+
+// A file to send as the rest of the body; the descriptor is owned by the receiver.
+struct BodyFile {
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+// Where an application writes its response. Called from one worker thread, never holding the
+// GIL; each call may block until the connection has room (back-pressure) and returns false when
+// the client has gone, so the producer can stop early.
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  // The head plus the first part of the body; `last` says the body is complete.
+  virtual bool start(ResponseHead head, std::string body, bool last) = 0;
+  virtual bool body(std::string data, bool last) = 0;
+  // The rest of the body is this file; it completes the response.
+  virtual bool file(BodyFile file) = 0;
+  // The response cannot be completed (an error after the head went out): close the connection.
+  virtual void abort() = 0;
+};
+
+class Application {
+ public:
+  virtual ~Application() = default;
+  // Queues a request; false when the queue is full (the caller answers 503).
+  virtual bool submit(std::shared_ptr<AppRequest> request, std::shared_ptr<ResponseSink> sink) = 0;
+};
+
+}  // namespace w2p::server

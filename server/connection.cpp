@@ -1,0 +1,799 @@
+#include "server/connection.hpp"
+
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <variant>
+
+#include "server/error_log.hpp"
+#include "server/http_date.hpp"
+#include "server/mime.hpp"
+#include "server/response_head.hpp"
+#include "server/static_files.hpp"
+#include "server/url_path.hpp"
+
+namespace w2p::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kBodyChunk = 64 * 1024;
+// Bytes sent from one file before yielding to other connections on the same I/O thread.
+constexpr std::size_t kSendfileTurn = 1 << 20;
+
+bool has_token(std::string_view list, std::string_view token) {
+  size_t i = 0;
+  while (i < list.size()) {
+    size_t end = list.find(',', i);
+    if (end == std::string_view::npos) end = list.size();
+    std::string_view item = list.substr(i, end - i);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+    i = end + 1;
+  }
+  return false;
+}
+
+int make_temp_file(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) return fd;
+  std::string path = dir + "/w2pserve-body-XXXXXX";
+  fd = ::mkostemp(path.data(), O_CLOEXEC);
+  if (fd >= 0) ::unlink(path.c_str());
+  return fd;
+}
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+void append_chunk(std::string& out, std::string_view data) {
+  char hex[20];
+  auto r = std::to_chars(hex, hex + sizeof hex, data.size(), 16);
+  out.append(hex, r.ptr);
+  out.append("\r\n");
+  out.append(data);
+  out.append("\r\n");
+}
+
+}  // namespace
+
+// One part of a response, produced on a worker thread and written on the I/O thread.
+struct ResponsePart {
+  enum Kind { start, body, file, abort } kind = body;
+  ResponseHead head;
+  std::string data;
+  BodyFile file_body;
+  bool last = false;
+};
+
+class ResponseChannel;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, ServerContext& ctx)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), ctx_(ctx) {
+    ctx_.add(this);
+  }
+  ~Connection() {
+    close_file();
+    ctx_.remove(this);
+  }
+
+  void run() {
+    beast::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    socket_.native_non_blocking(true, ec);
+    auto remote = socket_.remote_endpoint(ec);
+    if (!ec) {
+      remote_addr_ = remote.address().to_string();
+      remote_port_ = remote.port();
+    }
+    auto local = socket_.local_endpoint(ec);
+    if (!ec) {
+      local_addr_ = local.address().to_string();
+      local_port_ = local.port();
+    }
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_read_header(); });
+  }
+
+  void shutdown() {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->close();
+    });
+  }
+
+  // Called from a worker thread through the channel.
+  void post_part(ResponsePart part, std::shared_ptr<ResponseChannel> channel);
+
+ private:
+  friend class ResponseChannel;
+
+  void arm_timer(unsigned seconds) {
+    timer_.expires_after(std::chrono::seconds(seconds));
+    timer_.async_wait([self = shared_from_this(), gen = ++timer_gen_](beast::error_code ec) {
+      if (!ec && gen == self->timer_gen_) self->on_timeout();
+    });
+  }
+  void disarm_timer() {
+    ++timer_gen_;
+    timer_.cancel();
+  }
+  void on_timeout() {
+    if (state_ == State::reading_header && !idle_ && request_count_ == 0 && buffer_.size() > 0) {
+      // A client that started a request but is too slow to finish its head gets a 408.
+      send_simple_and_close(408);
+      return;
+    }
+    close();
+  }
+
+  void do_read_header();
+  void on_read_header(beast::error_code ec);
+  void do_read_body();
+  void on_read_body(beast::error_code ec);
+  void dispatch_to_app();
+  bool serve_static(const StaticMount& mount, const std::string& relative);
+  void start_file(BodyFile f);
+  void do_sendfile();
+  void on_part(ResponsePart part);
+  void write_out(bool part_done, bool last);
+  void on_write(beast::error_code ec, bool part_done, bool last);
+  void finish_response();
+  void send_simple_and_close(int status, const std::vector<Header>& extra = {});
+  void send_simple(int status, const std::vector<Header>& extra = {});
+  void close();
+  void close_file() {
+    if (file_.fd >= 0) {
+      ::close(file_.fd);
+      file_.fd = -1;
+    }
+  }
+  void fail_channel();
+
+  enum class State { reading_header, reading_body, in_app, writing, closed };
+
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  std::uint64_t timer_gen_ = 0;
+  ServerContext& ctx_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::buffer_body>> parser_;
+  State state_ = State::reading_header;
+  bool idle_ = true;  // between requests, nothing received yet
+  std::uint64_t request_count_ = 0;
+
+  std::string remote_addr_, local_addr_;
+  std::uint16_t remote_port_ = 0, local_port_ = 0;
+
+  // The request in progress.
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool head_request_ = false;
+  std::shared_ptr<AppRequest> req_;
+  std::unique_ptr<char[]> body_chunk_;
+
+  // The response in progress.
+  std::shared_ptr<ResponseChannel> channel_;
+  Framing framing_ = Framing::none;
+  bool has_length_ = false;
+  std::uint64_t length_left_ = 0;  // Content-Length bytes still owed
+  std::string out_;
+  BodyFile file_;
+  bool file_chunked_ = false;
+};
+
+class ResponseChannel : public ResponseSink, public std::enable_shared_from_this<ResponseChannel> {
+ public:
+  explicit ResponseChannel(std::shared_ptr<Connection> c) : conn_(std::move(c)), hub_(conn_->ctx_) {}
+  ~ResponseChannel() override {
+    // A request dropped without a response (queue shut down) must not leave the client hanging.
+    if (!finished_ && conn_) {
+      ResponsePart p;
+      p.kind = ResponsePart::abort;
+      net::post(conn_->socket_.get_executor(),
+                [c = conn_, p = std::move(p)]() mutable { c->on_part(std::move(p)); });
+    }
+  }
+
+  bool start(ResponseHead head, std::string body, bool last) override {
+    ResponsePart p;
+    p.kind = ResponsePart::start;
+    p.head = std::move(head);
+    p.data = std::move(body);
+    p.last = last;
+    return push(std::move(p));
+  }
+  bool body(std::string data, bool last) override {
+    ResponsePart p;
+    p.kind = ResponsePart::body;
+    p.data = std::move(data);
+    p.last = last;
+    return push(std::move(p));
+  }
+  bool file(BodyFile f) override {
+    ResponsePart p;
+    p.kind = ResponsePart::file;
+    p.file_body = f;
+    p.last = true;
+    return push(std::move(p));
+  }
+  void abort() override {
+    ResponsePart p;
+    p.kind = ResponsePart::abort;
+    p.last = true;
+    push(std::move(p));
+  }
+
+  // The I/O thread finished writing a part (ok) or the connection is gone (!ok).
+  void done(bool ok) {
+    {
+      std::lock_guard lock(hub_.channel_mutex);
+      busy_ = false;
+      if (!ok) gone_ = true;
+    }
+    hub_.channel_cv.notify_all();
+  }
+
+ private:
+  bool push(ResponsePart p) {
+    std::unique_lock lock(hub_.channel_mutex);
+    if (finished_) return false;
+    hub_.channel_cv.wait(lock, [&] { return !busy_ || gone_ || hub_.io_stopped; });
+    if (gone_ || hub_.io_stopped) {
+      if (p.kind == ResponsePart::file && p.file_body.fd >= 0) ::close(p.file_body.fd);
+      finished_ = finished_ || p.last;
+      return false;
+    }
+    busy_ = true;
+    if (p.last) finished_ = true;
+    lock.unlock();
+    conn_->post_part(std::move(p), shared_from_this());
+    return true;
+  }
+
+  std::shared_ptr<Connection> conn_;
+  // One lock and condition for all channels: a handful of workers wait on it, and stopping the
+  // I/O threads must wake every one of them.
+  ServerContext& hub_;
+  bool busy_ = false;
+  bool gone_ = false;
+  bool finished_ = false;
+};
+
+void Connection::post_part(ResponsePart part, std::shared_ptr<ResponseChannel> channel) {
+  (void)channel;
+  net::post(socket_.get_executor(),
+            [self = shared_from_this(), p = std::move(part)]() mutable { self->on_part(std::move(p)); });
+}
+
+void Connection::fail_channel() {
+  if (channel_) {
+    channel_->done(false);
+    channel_.reset();
+  }
+}
+
+void Connection::close() {
+  if (state_ == State::closed) return;
+  state_ = State::closed;
+  disarm_timer();
+  beast::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  close_file();
+  fail_channel();
+}
+
+void Connection::do_read_header() {
+  if (ctx_.stopping.load() && request_count_ > 0) return close();
+  state_ = State::reading_header;
+  idle_ = buffer_.size() == 0;
+  parser_.emplace();
+  parser_->header_limit(ctx_.options.max_header);
+  parser_->body_limit(ctx_.options.max_body);
+  req_.reset();
+  // The first request gets the header timeout; later ones wait for the keep-alive timeout to see
+  // the first byte, then the same header timeout (checked when the head completes).
+  arm_timer(request_count_ == 0 ? ctx_.options.header_timeout
+                                : std::max(ctx_.options.keepalive_timeout, 1u));
+  http::async_read_header(socket_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            self->on_read_header(ec);
+                          });
+}
+
+void Connection::send_simple(int status, const std::vector<Header>& extra) {
+  out_ = simple_response(version_, status, keep_alive_, extra, head_request_);
+  state_ = State::writing;
+  write_out(false, true);
+}
+
+void Connection::send_simple_and_close(int status, const std::vector<Header>& extra) {
+  keep_alive_ = false;
+  send_simple(status, extra);
+}
+
+void Connection::on_read_header(beast::error_code ec) {
+  if (state_ == State::closed) return;
+  idle_ = false;
+  if (ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted ||
+        ec == net::error::bad_descriptor) {
+      return close();
+    }
+    version_ = 11;
+    head_request_ = false;
+    if (ec == http::error::header_limit) {
+      // A head that overflowed before its request line ended is a URI problem, not a header one.
+      std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      bool line_done = seen.find("\r\n") != std::string_view::npos;
+      return send_simple_and_close(line_done ? 431 : 414);
+    }
+    if (ec == http::error::body_limit) return send_simple_and_close(413);
+    if (ec == http::error::bad_version) return send_simple_and_close(505);
+    log::debug("bad request from " + remote_addr_ + ": " + ec.message());
+    return send_simple_and_close(400);
+  }
+  ++request_count_;
+  auto& msg = parser_->get();
+  version_ = msg.version();
+  head_request_ = msg.method() == http::verb::head;
+  keep_alive_ = msg.keep_alive() && ctx_.options.keepalive_timeout > 0 && !ctx_.stopping.load();
+  if (version_ != 10 && version_ != 11) {
+    version_ = 11;
+    return send_simple_and_close(505);
+  }
+  std::string_view target(msg.target().data(), msg.target().size());
+  if (target.size() > ctx_.options.max_uri) return send_simple_and_close(414);
+
+  // Framing checks against request smuggling: one framing, stated once.
+  int content_lengths = 0, transfer_encodings = 0, hosts = 0;
+  std::string_view expect;
+  for (const auto& f : msg) {
+    auto name = f.name();
+    if (name == http::field::content_length) ++content_lengths;
+    else if (name == http::field::transfer_encoding) ++transfer_encodings;
+    else if (name == http::field::host) ++hosts;
+    else if (name == http::field::expect) expect = std::string_view(f.value().data(), f.value().size());
+  }
+  if (transfer_encodings > 0 && (content_lengths > 0 || version_ == 10))
+    return send_simple_and_close(400);
+  if (transfer_encodings > 1) return send_simple_and_close(400);
+  if (transfer_encodings == 1 && !parser_->chunked()) return send_simple_and_close(501);
+  if (content_lengths > 1) return send_simple_and_close(400);
+  if (hosts > 1 || (version_ == 11 && hosts == 0)) return send_simple_and_close(400);
+
+  auto parts = split_target(target);
+  if (!parts) return send_simple_and_close(400);
+  auto decoded = percent_decode(parts->path);
+  if (!decoded) return send_simple_and_close(400);
+
+  bool has_body = parser_->chunked() || (parser_->content_length() && *parser_->content_length() > 0);
+  if (!expect.empty()) {
+    if (!iequals(expect, "100-continue")) return send_simple_and_close(417);
+  }
+
+  // Native static files.
+  for (const auto& mount : ctx_.statics) {
+    std::string relative;
+    if (!mount_match(mount, *decoded, relative)) continue;
+    // The rest of a request body sent to a static URL is never read: close afterwards.
+    if (has_body) keep_alive_ = false;
+    if (msg.method() != http::verb::get && !head_request_)
+      return send_simple(405, {{"Allow", "GET, HEAD"}});
+    if (serve_static(mount, relative)) return;
+    break;
+  }
+
+  if (!ctx_.app) return send_simple(404);
+
+  req_ = std::make_shared<AppRequest>();
+  req_->method.assign(msg.method_string().data(), msg.method_string().size());
+  req_->target.assign(target);
+  req_->path = std::move(*decoded);
+  req_->query.assign(parts->query);
+  req_->version = version_;
+  req_->headers.reserve(std::distance(msg.begin(), msg.end()));
+  for (const auto& f : msg) {
+    auto n = f.name_string();
+    auto v = f.value();
+    req_->headers.push_back({std::string(n.data(), n.size()), std::string(v.data(), v.size())});
+  }
+  req_->remote_addr = remote_addr_;
+  req_->remote_port = remote_port_;
+  req_->server_name = local_addr_;
+  req_->server_port = local_port_;
+  req_->has_content_length = has_body || parser_->content_length().has_value();
+
+  if (!has_body) return dispatch_to_app();
+  if (!expect.empty() && version_ == 11) {
+    // The client waits for this before sending the body.
+    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    beast::error_code wec;
+    net::write(socket_, net::buffer(kContinue, sizeof kContinue - 1), wec);
+    if (wec) return close();
+  }
+  state_ = State::reading_body;
+  body_chunk_ = std::make_unique<char[]>(kBodyChunk);
+  do_read_body();
+}
+
+void Connection::do_read_body() {
+  arm_timer(ctx_.options.io_timeout);
+  parser_->get().body().data = body_chunk_.get();
+  parser_->get().body().size = kBodyChunk;
+  http::async_read_some(socket_, buffer_, *parser_,
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          self->on_read_body(ec);
+                        });
+}
+
+void Connection::on_read_body(beast::error_code ec) {
+  if (state_ == State::closed) return;
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec) {
+    if (ec == http::error::body_limit) return send_simple_and_close(413);
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset)
+      return close();
+    return send_simple_and_close(400);
+  }
+  std::size_t got = kBodyChunk - parser_->get().body().size;
+  RequestBody& body = req_->body;
+  if (got > 0) {
+    if (body.fd < 0 && body.memory.size() + got > ctx_.options.spool_threshold) {
+      body.fd = make_temp_file(ctx_.options.tmp_dir);
+      if (body.fd < 0 || !write_all(body.fd, body.memory.data(), body.memory.size())) {
+        log::error("cannot spool a request body to " + ctx_.options.tmp_dir + ": " +
+                   std::strerror(errno));
+        return send_simple_and_close(500);
+      }
+      body.memory.clear();
+      body.memory.shrink_to_fit();
+    }
+    if (body.fd >= 0) {
+      if (!write_all(body.fd, body_chunk_.get(), got)) {
+        log::error("cannot spool a request body to " + ctx_.options.tmp_dir + ": " +
+                   std::strerror(errno));
+        return send_simple_and_close(500);
+      }
+    } else {
+      body.memory.append(body_chunk_.get(), got);
+    }
+    body.length += got;
+  }
+  if (parser_->is_done()) {
+    body_chunk_.reset();
+    return dispatch_to_app();
+  }
+  do_read_body();
+}
+
+void Connection::dispatch_to_app() {
+  disarm_timer();
+  state_ = State::in_app;
+  channel_ = std::make_shared<ResponseChannel>(shared_from_this());
+  if (!ctx_.app->submit(req_, channel_)) {
+    channel_.reset();
+    log::warn("request queue full: 503 for " + req_->method + " " + req_->target);
+    keep_alive_ = false;
+    return send_simple(503, {{"Retry-After", "1"}});
+  }
+  req_.reset();
+}
+
+bool Connection::serve_static(const StaticMount& mount, const std::string& relative) {
+  auto rel = safe_relative_path(relative);
+  if (!rel) {
+    send_simple(403);
+    return true;
+  }
+  OpenedFile f = open_below(mount.dir, *rel);
+  if (f.status == OpenStatus::forbidden) {
+    send_simple(403);
+    return true;
+  }
+  if (f.status == OpenStatus::not_found) {
+    send_simple(404);
+    return true;
+  }
+  auto& msg = parser_->get();
+  std::string etag = make_etag(f.st);
+  auto inm = msg[http::field::if_none_match];
+  auto ims = msg[http::field::if_modified_since];
+  ResponseHead head;
+  head.headers.push_back({"Last-Modified", format_http_date(f.st.st_mtim.tv_sec)});
+  head.headers.push_back({"ETag", etag});
+  if (not_modified(std::string_view(inm.data(), inm.size()), std::string_view(ims.data(), ims.size()),
+                   etag, f.st.st_mtim.tv_sec)) {
+    ::close(f.fd);
+    head.status = 304;
+    out_.clear();
+    serialize_head(out_, version_, head, Framing::none, 0, keep_alive_);
+    state_ = State::writing;
+    write_out(false, true);
+    return true;
+  }
+  head.status = 200;
+  head.headers.push_back({"Content-Type", mime_type_for(f.name)});
+  out_.clear();
+  serialize_head(out_, version_, head, Framing::content_length, f.st.st_size, keep_alive_);
+  state_ = State::writing;
+  if (head_request_ || f.st.st_size == 0) {
+    ::close(f.fd);
+    write_out(false, true);
+    return true;
+  }
+  start_file({f.fd, 0, static_cast<std::uint64_t>(f.st.st_size)});
+  return true;
+}
+
+// Sends out_ (a head) and then the file with sendfile(2); the head goes out with MSG_MORE so the
+// kernel can put it in the same packet as the file's first bytes.
+void Connection::start_file(BodyFile f) {
+  close_file();
+  file_ = f;
+  if (!out_.empty()) {
+    ssize_t n = ::send(socket_.native_handle(), out_.data(), out_.size(), MSG_MORE | MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(out_.size())) {
+      out_.clear();
+    } else {
+      if (n > 0) out_.erase(0, static_cast<size_t>(n));
+      arm_timer(ctx_.options.io_timeout);
+      net::async_write(socket_, net::buffer(out_),
+                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         if (ec) return self->close();
+                         self->out_.clear();
+                         self->do_sendfile();
+                       });
+      return;
+    }
+  }
+  do_sendfile();
+}
+
+void Connection::do_sendfile() {
+  if (state_ == State::closed) return;
+  std::size_t sent_this_turn = 0;
+  while (file_.length > 0) {
+    off_t off = static_cast<off_t>(file_.offset);
+    std::size_t want = std::min<std::uint64_t>(file_.length, kSendfileTurn);
+    ssize_t n = ::sendfile(socket_.native_handle(), file_.fd, &off, want);
+    if (n > 0) {
+      file_.offset += static_cast<std::uint64_t>(n);
+      file_.length -= static_cast<std::uint64_t>(n);
+      sent_this_turn += static_cast<std::size_t>(n);
+      if (sent_this_turn >= kSendfileTurn && file_.length > 0) {
+        net::post(socket_.get_executor(), [self = shared_from_this()] { self->do_sendfile(); });
+        return;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      arm_timer(ctx_.options.io_timeout);
+      socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
+        if (ec) return self->close();
+        self->do_sendfile();
+      });
+      return;
+    }
+    // The file shrank under us (n == 0) or the socket failed: the response cannot be completed.
+    if (n == 0) log::warn("file truncated while being sent; closing the connection");
+    return close();
+  }
+  close_file();
+  if (file_chunked_) {
+    file_chunked_ = false;
+    out_ = "\r\n0\r\n\r\n";
+    return write_out(true, true);
+  }
+  out_.clear();
+  if (channel_) channel_->done(true);
+  channel_.reset();
+  finish_response();
+}
+
+void Connection::on_part(ResponsePart part) {
+  if (state_ == State::closed) {
+    if (part.kind == ResponsePart::file && part.file_body.fd >= 0) ::close(part.file_body.fd);
+    fail_channel();
+    return;
+  }
+  out_.clear();
+  switch (part.kind) {
+    case ResponsePart::abort:
+      log::debug("response aborted; closing the connection to " + remote_addr_);
+      return close();
+    case ResponsePart::start: {
+      state_ = State::writing;
+      ResponseHead& head = part.head;
+      // The server owns framing and connection management: take those headers out.
+      std::optional<std::uint64_t> app_length;
+      bool bad_length = false;
+      std::vector<Header> kept;
+      kept.reserve(head.headers.size());
+      for (auto& h : head.headers) {
+        if (iequals(h.name, "content-length")) {
+          std::uint64_t v = 0;
+          auto r = std::from_chars(h.value.data(), h.value.data() + h.value.size(), v);
+          if (r.ec != std::errc() || r.ptr != h.value.data() + h.value.size() ||
+              (app_length && *app_length != v))
+            bad_length = true;
+          else
+            app_length = v;
+          continue;
+        }
+        if (is_hop_by_hop(h.name)) {
+          if (iequals(h.name, "connection") && has_token(h.value, "close")) keep_alive_ = false;
+          continue;
+        }
+        kept.push_back(std::move(h));
+      }
+      head.headers = std::move(kept);
+      if (bad_length) {
+        log::warn("application sent an invalid Content-Length; ignoring it");
+        app_length.reset();
+      }
+      std::uint64_t length = 0;
+      if (status_has_no_body(head.status)) {
+        framing_ = Framing::none;
+        part.data.clear();
+        part.last = true;
+      } else if (app_length) {
+        framing_ = Framing::content_length;
+        length = *app_length;
+      } else if (part.last) {
+        framing_ = Framing::content_length;
+        length = part.data.size();
+      } else if (version_ == 11) {
+        framing_ = Framing::chunked;
+      } else {
+        framing_ = Framing::close_delimited;
+        keep_alive_ = false;
+      }
+      has_length_ = framing_ == Framing::content_length;
+      length_left_ = length;
+      if (head_request_ && framing_ == Framing::chunked) {
+        // A HEAD response has no body to frame; send no length at all.
+        framing_ = Framing::none;
+      }
+      serialize_head(out_, version_, head, framing_, length, keep_alive_);
+      break;
+    }
+    case ResponsePart::body:
+    case ResponsePart::file:
+      break;
+  }
+  if (part.kind == ResponsePart::file) {
+    BodyFile f = part.file_body;
+    if (head_request_ || framing_ == Framing::none) {
+      ::close(f.fd);
+      return write_out(true, true);
+    }
+    if (has_length_) {
+      if (f.length > length_left_) f.length = length_left_;
+      length_left_ -= f.length;
+      if (length_left_ > 0) keep_alive_ = false;  // the app promised more than the file holds
+    } else if (framing_ == Framing::chunked && f.length > 0) {
+      char hex[20];
+      auto r = std::to_chars(hex, hex + sizeof hex, f.length, 16);
+      out_.append(hex, r.ptr);
+      out_.append("\r\n");
+      file_chunked_ = true;
+    }
+    if (f.length == 0) {
+      ::close(f.fd);
+      if (framing_ == Framing::chunked) out_.append("0\r\n\r\n");
+      if (has_length_ && length_left_ > 0) {
+        // Fewer bytes than the Content-Length promised: the client must see the connection end.
+        write_out(true, true);
+        keep_alive_ = false;
+        return;
+      }
+      return write_out(true, true);
+    }
+    return start_file(f);
+  }
+  // Body bytes (for start and body parts).
+  if (!head_request_ && framing_ != Framing::none) {
+    std::string_view data = part.data;
+    if (has_length_) {
+      if (data.size() > length_left_) {
+        log::warn("application sent more bytes than its Content-Length; extra bytes dropped");
+        data = data.substr(0, length_left_);
+      }
+      length_left_ -= data.size();
+      out_.append(data);
+      if (part.last && length_left_ > 0) {
+        log::warn("application sent fewer bytes than its Content-Length; closing the connection");
+        keep_alive_ = false;
+      }
+    } else if (framing_ == Framing::chunked) {
+      if (!data.empty()) append_chunk(out_, data);
+      if (part.last) out_.append("0\r\n\r\n");
+    } else {
+      out_.append(data);
+    }
+  }
+  write_out(true, part.last);
+}
+
+void Connection::write_out(bool part_done, bool last) {
+  if (out_.empty()) return on_write({}, part_done, last);
+  arm_timer(ctx_.options.io_timeout);
+  net::async_write(socket_, net::buffer(out_),
+                   [self = shared_from_this(), part_done, last](beast::error_code ec, std::size_t) {
+                     self->on_write(ec, part_done, last);
+                   });
+}
+
+void Connection::on_write(beast::error_code ec, bool part_done, bool last) {
+  if (ec) return close();
+  out_.clear();
+  if (part_done && channel_) {
+    channel_->done(true);
+    if (last) channel_.reset();
+  }
+  if (!last) {
+    disarm_timer();
+    return;
+  }
+  finish_response();
+}
+
+void Connection::finish_response() {
+  if (has_length_ && length_left_ > 0) keep_alive_ = false;
+  has_length_ = false;
+  length_left_ = 0;
+  framing_ = Framing::none;
+  if (!keep_alive_ || ctx_.stopping.load()) {
+    // Half-close so the client reads the whole response before the connection goes.
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    return close();
+  }
+  do_read_header();
+}
+
+void start_connection(tcp::socket socket, ServerContext& ctx) {
+  std::make_shared<Connection>(std::move(socket), ctx)->run();
+}
+
+void shutdown_connection(Connection* c) {
+  if (auto self = c->weak_from_this().lock()) self->shutdown();
+}
+
+}  // namespace w2p::server

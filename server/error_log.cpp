@@ -1,0 +1,85 @@
+#include "server/error_log.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <string>
+
+namespace w2p::server::log {
+namespace {
+
+std::atomic<int> g_min_level{static_cast<int>(Level::info)};
+std::mutex g_mutex;
+
+const char* level_name(Level l) {
+  switch (l) {
+    case Level::debug: return "debug";
+    case Level::info: return "info";
+    case Level::warn: return "warn";
+    case Level::error: return "error";
+  }
+  return "?";
+}
+
+std::string stamp(Level level) {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  std::time_t t = system_clock::to_time_t(now);
+  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03d [%s] ", static_cast<int>(ms), level_name(level));
+  return buf;
+}
+
+// One write(2) per record so lines from several threads never interleave.
+void emit(const std::string& record) {
+  std::lock_guard lock(g_mutex);
+  const char* p = record.data();
+  size_t left = record.size();
+  while (left > 0) {
+    ssize_t n = ::write(STDERR_FILENO, p, left);
+    if (n <= 0) return;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+void set_min_level(Level level) { g_min_level = static_cast<int>(level); }
+
+void write(Level level, std::string_view message) {
+  if (static_cast<int>(level) < g_min_level) return;
+  std::string record = stamp(level);
+  record.append(message);
+  if (record.empty() || record.back() != '\n') record.push_back('\n');
+  emit(record);
+}
+
+void block(Level level, std::string_view title, std::string_view text) {
+  if (static_cast<int>(level) < g_min_level) return;
+  std::string prefix = stamp(level);
+  std::string record = prefix;
+  record.append(title);
+  record.push_back('\n');
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    record.append(prefix);
+    record.append("  ");
+    record.append(text.substr(start, end - start));
+    record.push_back('\n');
+    start = end + 1;
+  }
+  emit(record);
+}
+
+}  // namespace w2p::server::log

@@ -1,0 +1,72 @@
+#include "server/listener.hpp"
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "server/connection.hpp"
+#include "server/error_log.hpp"
+
+namespace w2p::server {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+Listener::Listener(net::io_context& ioc, const ListenAddress& address, ServerContext& ctx)
+    : ioc_(ioc), acceptor_(ioc), backoff_(ioc), ctx_(ctx) {
+  boost::system::error_code ec;
+  auto ip = net::ip::make_address(address.host, ec);
+  std::string where = (address.host.find(':') != std::string::npos ? "[" + address.host + "]"
+                                                                    : address.host) +
+                      ":" + std::to_string(address.port);
+  if (ec) throw std::runtime_error("--listen " + where + ": '" + address.host + "' is not an IP address");
+  tcp::endpoint ep(ip, address.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && ip.is_v6()) acceptor_.set_option(net::ip::v6_only(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+}
+
+tcp::endpoint Listener::local_endpoint() const {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec);
+}
+
+void Listener::run() { do_accept(); }
+
+void Listener::stop() {
+  boost::system::error_code ec;
+  backoff_.cancel();
+  acceptor_.close(ec);
+}
+
+void Listener::do_accept() {
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
+                           self->on_accept(ec, std::move(s));
+                         });
+}
+
+void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
+  if (ctx_.stopping.load() || !acceptor_.is_open()) return;
+  if (ec) {
+    if (ec == net::error::operation_aborted) return;
+    // Out of descriptors (or memory): pause accepting briefly instead of spinning on the error.
+    if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+        ec == net::error::no_memory) {
+      log::error("accept failed: " + ec.message() + "; pausing accepts for 100 ms");
+      backoff_.expires_after(std::chrono::milliseconds(100));
+      backoff_.async_wait([self = shared_from_this()](boost::system::error_code e) {
+        if (!e) self->do_accept();
+      });
+      return;
+    }
+    log::debug("accept: " + ec.message());
+    return do_accept();
+  }
+  start_connection(std::move(socket), ctx_);
+  do_accept();
+}
+
+}  // namespace w2p::server

@@ -1,0 +1,31 @@
+#pragma once
+// Accepts connections on one bound socket and hands each to a new Connection.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+
+#include "server/server_context.hpp"
+
+namespace w2p::server {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Binds and listens at once, so a bad address is a start-up error (throws std::runtime_error).
+  Listener(boost::asio::io_context& ioc, const ListenAddress& address, ServerContext& ctx);
+  void run();
+  void stop();
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+ private:
+  void do_accept();
+  void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer backoff_;
+  ServerContext& ctx_;
+};
+
+}  // namespace w2p::server

@@ -1,0 +1,204 @@
+#include "server/options.hpp"
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <sstream>
+
+namespace w2p::server {
+namespace {
+
+std::uint16_t parse_port(const std::string& s, const std::string& spec) {
+  if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos)
+    throw OptionError("--listen " + spec + ": the port must be a number from 0 to 65535");
+  unsigned long v = std::stoul(s);
+  if (v > 65535) throw OptionError("--listen " + spec + ": the port must be from 0 to 65535");
+  return static_cast<std::uint16_t>(v);
+}
+
+}  // namespace
+
+ListenAddress parse_listen(const std::string& spec) {
+  ListenAddress a;
+  if (spec.empty()) throw OptionError("--listen: empty address (write HOST:PORT, e.g. 127.0.0.1:8000)");
+  if (spec[0] == '[') {
+    size_t close = spec.find(']');
+    if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':')
+      throw OptionError("--listen " + spec + ": write an IPv6 address as [ADDR]:PORT");
+    a.host = spec.substr(1, close - 1);
+    a.port = parse_port(spec.substr(close + 2), spec);
+  } else {
+    size_t colon = spec.rfind(':');
+    if (colon == std::string::npos) {
+      a.host = "127.0.0.1";
+      a.port = parse_port(spec, spec);
+    } else {
+      if (spec.find(':') != colon)
+        throw OptionError("--listen " + spec + ": write an IPv6 address as [ADDR]:PORT");
+      a.host = colon == 0 ? "0.0.0.0" : spec.substr(0, colon);
+      a.port = parse_port(spec.substr(colon + 1), spec);
+    }
+  }
+  if (a.host == "localhost") a.host = "127.0.0.1";
+  return a;
+}
+
+StaticMount parse_static(const std::string& spec) {
+  size_t eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0 || spec[0] != '/')
+    throw OptionError("--static " + spec + ": write URL_PREFIX=DIR, e.g. /static=/srv/www/static");
+  StaticMount m;
+  m.prefix = spec.substr(0, eq);
+  while (m.prefix.size() > 1 && m.prefix.back() == '/') m.prefix.pop_back();
+  if (m.prefix == "/") m.prefix.clear();
+  std::string dir = spec.substr(eq + 1);
+  char resolved[PATH_MAX];
+  struct stat st {};
+  if (dir.empty() || !::realpath(dir.c_str(), resolved) || ::stat(resolved, &st) != 0 ||
+      !S_ISDIR(st.st_mode))
+    throw OptionError("--static " + spec + ": '" + dir + "' is not a readable directory");
+  m.dir = resolved;
+  return m;
+}
+
+std::uint64_t parse_size(const std::string& spec) {
+  if (spec.empty()) throw OptionError("empty size");
+  size_t pos = 0;
+  unsigned long long v = 0;
+  try {
+    v = std::stoull(spec, &pos);
+  } catch (const std::exception&) {
+    throw OptionError("'" + spec + "' is not a size (write bytes, or a number with k, M or G)");
+  }
+  std::string unit = spec.substr(pos);
+  unsigned long long mult = 1;
+  if (unit.empty()) mult = 1;
+  else if (unit == "k" || unit == "K" || unit == "KiB") mult = 1ULL << 10;
+  else if (unit == "m" || unit == "M" || unit == "MiB") mult = 1ULL << 20;
+  else if (unit == "g" || unit == "G" || unit == "GiB") mult = 1ULL << 30;
+  else throw OptionError("'" + spec + "' is not a size (write bytes, or a number with k, M or G)");
+  if (spec[0] == '-') throw OptionError("'" + spec + "' is not a size (it is negative)");
+  return v * mult;
+}
+
+ParseOutcome parse_options(int argc, char** argv) {
+  ParseOutcome outcome;
+  Options o;
+  CLI::App cli{
+      "w2pserve: one process that serves a WSGI application (web2py or any other) in an "
+      "embedded CPython,\nwith static files served natively. With neither --app nor --root it "
+      "serves a bundled demo."};
+  cli.set_version_flag("--version", std::string("w2pserve ") + W2P_VERSION);
+  cli.get_formatter()->column_width(34);
+
+  std::vector<std::string> listen, statics;
+  std::string max_body = "2G", max_header = "64k";
+  cli.add_option("--listen", listen,
+                 "Address to listen on, HOST:PORT or [IPv6]:PORT (repeatable; default "
+                 "127.0.0.1:8000; port 0 picks a free port and logs it)")
+      ->type_name("HOST:PORT");
+  cli.add_option("--app", o.app,
+                 "The WSGI application to serve, as module:callable (e.g. myapp.wsgi:application)")
+      ->type_name("MODULE:CALLABLE");
+  cli.add_option("--pythonpath", o.pythonpath,
+                 "Folder to put at the front of sys.path before importing --app (repeatable)")
+      ->type_name("DIR");
+  cli.add_option("--static", statics,
+                 "Serve files below DIR natively (without Python) under URL_PREFIX, e.g. "
+                 "/static=/srv/site/static (repeatable)")
+      ->type_name("URL_PREFIX=DIR");
+  cli.add_option("--threads", o.io_threads,
+                 "I/O threads (sockets, static files); 1 is enough for most sites")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cli.add_option("--workers", o.workers,
+                 "Python worker threads. Under the GIL each extra thread costs about 2-3 MiB and "
+                 "makes CPU-bound pages slower; more workers pay off only when requests wait on "
+                 "I/O (databases, remote APIs)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cli.add_option("--max-body", max_body,
+                 "Largest request body accepted (bytes, or with k/M/G); larger ones get 413")
+      ->capture_default_str();
+  cli.add_option("--max-header", max_header, "Largest request head (request line + headers); "
+                                             "larger ones get 431")
+      ->capture_default_str();
+  cli.add_option("--header-timeout", o.header_timeout,
+                 "Seconds a client has to send a complete request head (slow clients are cut)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cli.add_option("--keepalive-timeout", o.keepalive_timeout,
+                 "Seconds an idle keep-alive connection is kept open (0 disables keep-alive)")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  cli.add_option("--io-timeout", o.io_timeout,
+                 "Seconds without progress while reading a body or writing a response")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cli.add_option("--shutdown-timeout", o.shutdown_timeout,
+                 "Seconds to let in-flight requests finish on SIGTERM/SIGINT")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  cli.add_option("--queue", o.queue_size,
+                 "Requests waiting for a Python worker before new ones get 503")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cli.add_option("--tmp-dir", o.tmp_dir,
+                 "Where request bodies over 64 KiB are spooled (default $TMPDIR or /tmp)")
+      ->type_name("DIR");
+  cli.add_option("--log-level", o.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
+  try {
+    cli.parse(argc, argv);
+    for (const auto& l : listen) o.listen.push_back(parse_listen(l));
+    if (o.listen.empty()) o.listen.push_back({"127.0.0.1", 8000});
+    for (const auto& s : statics) o.statics.push_back(parse_static(s));
+    try {
+      o.max_body = parse_size(max_body);
+    } catch (const OptionError& e) {
+      throw OptionError(std::string("--max-body: ") + e.what());
+    }
+    try {
+      std::uint64_t h = parse_size(max_header);
+      if (h < 1024 || h > (16u << 20))
+        throw OptionError("must be between 1k and 16M");
+      o.max_header = static_cast<std::uint32_t>(h);
+    } catch (const OptionError& e) {
+      throw OptionError(std::string("--max-header: ") + e.what());
+    }
+    if (!o.app.empty() && o.app.find(':') == std::string::npos)
+      throw OptionError("--app " + o.app + ": write module:callable, e.g. " + o.app + ":application");
+    if (o.tmp_dir.empty()) {
+      const char* t = std::getenv("TMPDIR");
+      o.tmp_dir = (t && *t) ? t : "/tmp";
+    }
+    struct stat st {};
+    if (::stat(o.tmp_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      throw OptionError("--tmp-dir " + o.tmp_dir + ": not a directory");
+  } catch (const CLI::CallForHelp&) {
+    outcome.text = cli.help();
+    outcome.exit_code = 0;
+    return outcome;
+  } catch (const CLI::CallForVersion&) {
+    outcome.text = std::string("w2pserve ") + W2P_VERSION + "\n";
+    outcome.exit_code = 0;
+    return outcome;
+  } catch (const CLI::ParseError& e) {
+    outcome.text = std::string("w2pserve: error: ") + e.what() + " (see w2pserve --help)\n";
+    outcome.exit_code = 2;
+    return outcome;
+  } catch (const OptionError& e) {
+    outcome.text = std::string("w2pserve: error: ") + e.what() + "\n";
+    outcome.exit_code = 2;
+    return outcome;
+  }
+  outcome.options = std::move(o);
+  return outcome;
+}
+
+}  // namespace w2p::server

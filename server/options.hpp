@@ -1,0 +1,61 @@
+#pragma once
+// Command-line options (CLI11): what the user asked for, validated, with the defaults in one
+// place. Parsing never exits the process itself; main() decides.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "server/static_files.hpp"
+
+namespace w2p::server {
+
+struct ListenAddress {
+  std::string host;  // numeric IPv4 or IPv6 address, no brackets
+  std::uint16_t port = 0;
+};
+
+struct Options {
+  std::vector<ListenAddress> listen;
+  unsigned io_threads = 1;
+  unsigned workers = 1;
+  std::string app;  // "module:callable"; empty means the bundled demo (or --root)
+  std::vector<std::string> pythonpath;
+  std::vector<StaticMount> statics;
+  std::uint64_t max_body = 2ULL << 30;
+  std::uint32_t max_header = 64 * 1024;
+  std::uint32_t max_uri = 8 * 1024;
+  std::uint32_t spool_threshold = 64 * 1024;
+  std::string tmp_dir;
+  unsigned header_timeout = 20;
+  unsigned keepalive_timeout = 15;
+  unsigned io_timeout = 60;
+  unsigned shutdown_timeout = 30;
+  unsigned queue_size = 1024;
+  std::string log_level = "info";
+};
+
+class OptionError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What parse_options decided: run the server, or print text and exit with a code.
+struct ParseOutcome {
+  std::optional<Options> options;
+  std::string text;  // --help / --version output, or the error message
+  int exit_code = 0;
+};
+
+ParseOutcome parse_options(int argc, char** argv);
+
+// "127.0.0.1:8000", "[::1]:8000", ":8000", "8000"; throws OptionError.
+ListenAddress parse_listen(const std::string& spec);
+// "/static=/srv/files"; the folder must exist. Throws OptionError.
+StaticMount parse_static(const std::string& spec);
+// "64k", "10M", "2G" or plain bytes. Throws OptionError.
+std::uint64_t parse_size(const std::string& spec);
+
+}  // namespace w2p::server

@@ -1,0 +1,59 @@
+#pragma once
+// State shared by the listener and every connection: options, routes, the application, and the
+// live-connection registry used for graceful shutdown.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include "server/app_interface.hpp"
+#include "server/options.hpp"
+
+namespace w2p::server {
+
+class Connection;
+
+struct ServerContext {
+  explicit ServerContext(const Options& o) : options(o) {}
+
+  const Options& options;
+  Application* app = nullptr;
+  std::vector<StaticMount> statics;
+
+  std::atomic<bool> stopping{false};
+
+  // Called (on an I/O thread) when the last connection ends after stopping was set.
+  std::function<void()> on_drained;
+
+  // Workers waiting for a connection to take the next part of a response.
+  std::mutex channel_mutex;
+  std::condition_variable channel_cv;
+  bool io_stopped = false;  // guarded by channel_mutex
+
+  std::mutex registry_mutex;
+  std::unordered_set<Connection*> connections;
+  void add(Connection* c) {
+    std::lock_guard lock(registry_mutex);
+    connections.insert(c);
+  }
+  void remove(Connection* c) {
+    bool drained = false;
+    {
+      std::lock_guard lock(registry_mutex);
+      connections.erase(c);
+      drained = connections.empty() && stopping.load();
+    }
+    if (drained && on_drained) on_drained();
+  }
+  std::size_t connection_count() {
+    std::lock_guard lock(registry_mutex);
+    return connections.size();
+  }
+};
+
+}  // namespace w2p::server

@@ -1,0 +1,42 @@
+#pragma once
+// Native static files: mapping a URL path below a folder, opening it without ever leaving that
+// folder, and the validators (ETag, Last-Modified) with their conditional requests.
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace w2p::server {
+
+struct StaticMount {
+  std::string prefix;  // URL prefix, "/static" (no trailing slash; "" mounts at the root)
+  std::string dir;     // folder, absolute, without trailing slash
+};
+
+enum class OpenStatus { ok, not_found, forbidden };
+
+struct OpenedFile {
+  OpenStatus status = OpenStatus::not_found;
+  int fd = -1;  // owned by the caller when status == ok
+  struct stat st {};
+  std::string name;  // the relative path that was opened (for the content type)
+};
+
+// Opens `relative` (already checked with safe_relative_path) below `root`. Symlinks that lead
+// out of `root` are refused; only regular files are served; a directory is served through its
+// index.html when it has one.
+OpenedFile open_below(const std::string& root, const std::string& relative);
+
+// If `decoded_path` lies below the mount's prefix, the path relative to the mount's folder.
+bool mount_match(const StaticMount& mount, std::string_view decoded_path, std::string& relative);
+
+std::string make_etag(const struct stat& st);
+
+// Evaluates If-None-Match (preferred) or If-Modified-Since for GET/HEAD: true means 304.
+bool not_modified(std::string_view if_none_match, std::string_view if_modified_since,
+                  std::string_view etag, std::time_t mtime);
+
+}  // namespace w2p::server
