@@ -530,6 +530,7 @@ bool Connection::serve_static(const StaticMount& mount, const std::string& relat
     return true;
   }
   auto& msg = parser_->get();
+  if (ctx_.stopping.load()) keep_alive_ = false;
   std::string etag = make_etag(f.st);
   auto inm = msg[http::field::if_none_match];
   auto ims = msg[http::field::if_modified_since];
@@ -684,8 +685,9 @@ void Connection::on_part(ResponsePart part) {
         framing_ = Framing::close_delimited;
         keep_alive_ = false;
       }
-      has_length_ = framing_ == Framing::content_length;
-      length_left_ = length;
+      has_length_ = framing_ == Framing::content_length && !head_request_;
+      length_left_ = has_length_ ? length : 0;
+      if (ctx_.stopping.load()) keep_alive_ = false;
       if (head_request_ && framing_ == Framing::chunked) {
         // A HEAD response has no body to frame; send no length at all.
         framing_ = Framing::none;

@@ -1,0 +1,77 @@
+#include "server/url_path.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace w2p::server;
+
+TEST(SplitTarget, OriginForm) {
+  auto p = split_target("/a/b?x=1&y=2");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->path, "/a/b");
+  EXPECT_EQ(p->query, "x=1&y=2");
+  p = split_target("/plain");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->path, "/plain");
+  EXPECT_EQ(p->query, "");
+  p = split_target("/q?");
+  EXPECT_EQ(p->query, "");
+  p = split_target("/a?b?c");
+  EXPECT_EQ(p->path, "/a");
+  EXPECT_EQ(p->query, "b?c");
+}
+
+TEST(SplitTarget, AbsoluteForm) {
+  auto p = split_target("http://example.com/x/y?z");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->path, "/x/y");
+  EXPECT_EQ(p->query, "z");
+  p = split_target("http://example.com");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->path, "/");
+  p = split_target("http://example.com?q=1");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->path, "/");
+  EXPECT_EQ(p->query, "q=1");
+}
+
+TEST(SplitTarget, RejectsOtherForms) {
+  EXPECT_FALSE(split_target(""));
+  EXPECT_FALSE(split_target("*"));
+  EXPECT_FALSE(split_target("example.com:443"));
+  EXPECT_FALSE(split_target("relative/path"));
+}
+
+TEST(PercentDecode, DecodesOnce) {
+  EXPECT_EQ(percent_decode("/a%20b"), "/a b");
+  EXPECT_EQ(percent_decode("/%2e%2E/x"), "/../x");
+  EXPECT_EQ(percent_decode("/%252e"), "/%2e");  // once, not twice
+  EXPECT_EQ(percent_decode("/a+b"), "/a+b");    // '+' is not a space in a path
+  EXPECT_EQ(percent_decode("/%C3%A9"), "/\xC3\xA9");
+  EXPECT_EQ(percent_decode("/a%2Fb"), "/a/b");
+}
+
+TEST(PercentDecode, RejectsMalformedAndNul) {
+  EXPECT_FALSE(percent_decode("/%"));
+  EXPECT_FALSE(percent_decode("/%2"));
+  EXPECT_FALSE(percent_decode("/%zz"));
+  EXPECT_FALSE(percent_decode("/a%00b"));
+  EXPECT_FALSE(percent_decode(std::string_view("/a\0b", 4)));
+}
+
+TEST(SafeRelativePath, NormalisesHarmlessSegments) {
+  EXPECT_EQ(safe_relative_path("/css/x.css"), "css/x.css");
+  EXPECT_EQ(safe_relative_path("//css///./x.css"), "css/x.css");
+  EXPECT_EQ(safe_relative_path("/"), "");
+  EXPECT_EQ(safe_relative_path(""), "");
+  EXPECT_EQ(safe_relative_path("/a/.../b"), "a/.../b");  // "..." is an ordinary name
+  EXPECT_EQ(safe_relative_path("/a/..b/c.."), "a/..b/c..");
+}
+
+TEST(SafeRelativePath, RefusesEscapes) {
+  EXPECT_FALSE(safe_relative_path("/../etc/passwd"));
+  EXPECT_FALSE(safe_relative_path("/a/../../b"));
+  EXPECT_FALSE(safe_relative_path("/a/.."));
+  EXPECT_FALSE(safe_relative_path(".."));
+  EXPECT_FALSE(safe_relative_path("/a\\..\\b"));
+  EXPECT_FALSE(safe_relative_path(std::string_view("/a\0/b", 5)));
+}
