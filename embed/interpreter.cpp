@@ -99,13 +99,9 @@ Interpreter::Interpreter(const InterpreterConfig& config) {
     Py_DECREF(item);
   }
 
-  // threading must learn that this thread is the main one before any worker imports it.
-  PyObject* threading = PyImport_ImportModule("threading");
-  if (!threading) {
-    std::string tb = format_python_error();
-    throw std::runtime_error("cannot import threading: " + tb);
-  }
-  Py_DECREF(threading);
+  // `threading` is not imported here: it costs ~650 KiB and many apps never use it. An app
+  // that imports it while loading does so on this (the main) thread; CPython 3.11 copes with a
+  // first import from a worker (bpo-1596321).
   // From here on the workers own the GIL; this thread takes it back only to finalise.
   main_state_ = PyEval_SaveThread();
 }

@@ -1,0 +1,67 @@
+# Shared helpers for the side-by-side benchmarks (sourced). Loopback only; every process started
+# is stopped by its PID; every load run is bounded in time.
+
+W2PSERVE_BIN="${W2PSERVE_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/w2pserve}"
+DURATION="${DURATION:-10}"
+CONNS="${CONNS:-32}"
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+free_port() {
+  /usr/bin/python3.11 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL: until it answers (bounded: 30 s).
+wait_http() {
+  for _ in $(seq 300); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    sleep 0.1
+  done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+# rss_kib PID...: summed VmRSS of the processes and all their children.
+rss_kib() {
+  local total=0 pid
+  for pid in "$@"; do
+    for p in $pid $(pgrep -P "$pid" 2>/dev/null); do
+      local v
+      v=$(awk '/^VmRSS:/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
+      total=$((total + ${v:-0}))
+    done
+  done
+  echo "$total"
+}
+
+# pss_kib PID...: summed Pss (smaps_rollup) of the processes and their children.
+pss_kib() {
+  local total=0 pid
+  for pid in "$@"; do
+    for p in $pid $(pgrep -P "$pid" 2>/dev/null); do
+      local v
+      v=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)
+      total=$((total + ${v:-0}))
+    done
+  done
+  echo "$total"
+}
+
+# load URL [duration] [conns]: prints "req/s p99_ms requests"
+load() {
+  local out
+  out=$(wrk -t1 -c"${3:-$CONNS}" -d"${2:-$DURATION}s" --latency "$1")
+  local rps p99 reqs
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' <<<"$out")
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  local errors
+  errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
+  [[ -n "$errors" ]] && echo "  ($1: $errors)" >&2
+  echo "$rps $p99 $reqs"
+}
