@@ -10,6 +10,8 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
 
 #include "server/http_date.hpp"
 
@@ -18,24 +20,70 @@ namespace {
 
 std::atomic<bool> g_openat2_missing{false};
 
+// Directory descriptors of the served roots, opened once: a static hit then costs one openat2
+// instead of open + openat2 + close. Bounded; a root beyond the bound is opened per request.
+constexpr std::size_t kMaxCachedRoots = 256;
+std::mutex g_roots_mutex;
+std::unordered_map<std::string, int> g_roots;
+
+int root_fd(const std::string& root, bool refresh, bool& cached) {
+  std::lock_guard lock(g_roots_mutex);
+  auto it = g_roots.find(root);
+  if (it != g_roots.end() && !refresh) {
+    cached = true;
+    return it->second;
+  }
+  int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    if (it != g_roots.end()) {
+      ::close(it->second);
+      g_roots.erase(it);
+    }
+    return -1;
+  }
+  if (it != g_roots.end()) {
+    // The folder was replaced (an application reinstalled): forget the old one.
+    ::close(it->second);
+    it->second = fd;
+    cached = true;
+  } else if (g_roots.size() < kMaxCachedRoots) {
+    g_roots.emplace(root, fd);
+    cached = true;
+  } else {
+    cached = false;
+  }
+  return fd;
+}
+
 // openat2 with RESOLVE_BENEATH makes the kernel refuse any path ("..", absolute or relative
-// symlinks) that would resolve outside `dirfd`, in one system call.
+// symlinks) that would resolve outside the root, in one system call.
+long openat2_beneath(int dirfd, const std::string& relative) {
+  struct open_how how {};
+  // Non-blocking so that a FIFO can never hang the I/O thread (regular files ignore the flag).
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  const char* rel = relative.empty() ? "." : relative.c_str();
+  return ::syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+}
+
 int open_beneath(const std::string& root, const std::string& relative) {
   if (!g_openat2_missing.load(std::memory_order_relaxed)) {
-    int dirfd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) return -1;
-    struct open_how how {};
-    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    const char* rel = relative.empty() ? "." : relative.c_str();
-    long fd = ::syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
-    int saved = errno;
-    ::close(dirfd);
-    if (fd >= 0 || saved != ENOSYS) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      bool cached = false;
+      int dirfd = root_fd(root, attempt > 0, cached);
+      if (dirfd < 0) return -1;
+      long fd = openat2_beneath(dirfd, relative);
+      int saved = errno;
+      if (!cached) ::close(dirfd);
+      if (fd < 0 && saved == ENOSYS) {
+        g_openat2_missing = true;
+        break;
+      }
+      // A cached root may be a folder that was since replaced: look again once before 404.
+      if (fd < 0 && saved == ENOENT && cached && attempt == 0) continue;
       errno = saved;
       return static_cast<int>(fd);
     }
-    g_openat2_missing = true;
   }
   // Older kernels: resolve every symlink and check the result is still below the root.
   std::string full = relative.empty() ? root : root + "/" + relative;
@@ -74,9 +122,6 @@ OpenedFile open_regular(const std::string& root, const std::string& relative, bo
     out.status = OpenStatus::forbidden;
     return out;
   }
-  // The file was opened non-blocking so a FIFO could not hang the I/O thread; reads of regular
-  // files ignore the flag, but sendfile does not need it either: clear it.
-  ::fcntl(fd, F_SETFL, O_RDONLY);
   out.status = OpenStatus::ok;
   out.fd = fd;
   out.name = relative;
