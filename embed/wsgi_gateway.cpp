@@ -381,6 +381,9 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
     }
     // The length the application sees is the body it can read (chunked bodies included).
     if (server::iequals(name, "content-length")) continue;
+    // The server already decoded a chunked body: an application that saw this header would try
+    // to decode it again (Bottle does).
+    if (server::iequals(name, "transfer-encoding")) continue;
     // A header spelt with '_' could pose as another one once '-' becomes '_' (X_Forwarded_For
     // vs X-Forwarded-For): such headers are dropped, as nginx and gunicorn do.
     if (name.find('_') != std::string_view::npos) continue;

@@ -55,10 +55,24 @@ void emit(const std::string& record) {
 
 void set_min_level(Level level) { g_min_level = static_cast<int>(level); }
 
+// Control characters other than newline and tab are escaped, so that text from a client or an
+// application cannot forge log lines or terminal sequences.
+static void append_clean(std::string& out, std::string_view text) {
+  for (unsigned char c : text) {
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out.append(buf);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+}
+
 void write(Level level, std::string_view message) {
   if (static_cast<int>(level) < g_min_level) return;
   std::string record = stamp(level);
-  record.append(message);
+  append_clean(record, message);
   if (record.empty() || record.back() != '\n') record.push_back('\n');
   emit(record);
 }
@@ -67,7 +81,7 @@ void block(Level level, std::string_view title, std::string_view text) {
   if (static_cast<int>(level) < g_min_level) return;
   std::string prefix = stamp(level);
   std::string record = prefix;
-  record.append(title);
+  append_clean(record, title);
   record.push_back('\n');
   size_t start = 0;
   while (start < text.size()) {
@@ -75,7 +89,7 @@ void block(Level level, std::string_view title, std::string_view text) {
     if (end == std::string_view::npos) end = text.size();
     record.append(prefix);
     record.append("  ");
-    record.append(text.substr(start, end - start));
+    append_clean(record, text.substr(start, end - start));
     record.push_back('\n');
     start = end + 1;
   }
