@@ -13,10 +13,12 @@
 
 #include "embed/app_loader.hpp"
 #include "embed/interpreter.hpp"
+#include "embed/web2py_loader.hpp"
 #include "embed/worker_pool.hpp"
 #include "embed/wsgi_gateway.hpp"
 #include "server/error_log.hpp"
 #include "server/options.hpp"
+#include "server/password_input.hpp"
 #include "server/server.hpp"
 
 namespace wlog = w2p::server::log;
@@ -64,6 +66,41 @@ class ExitWatchdog {
   std::thread thread_;
 };
 
+// `w2pserve --root DIR set-admin-password [--port N]`
+int set_admin_password(const w2p::server::Options& options) {
+  int port = options.admin_port ? options.admin_port
+             : options.public_port ? options.public_port
+                                   : options.listen.front().port;
+  std::string error;
+  auto password = w2p::server::read_password(error);
+  if (!password) return fail(error);
+  if (::chdir(options.root.c_str()) != 0) return fail("cannot enter " + options.root);
+  std::vector<std::string> path{options.root};
+  path.insert(path.end(), options.pythonpath.begin(), options.pythonpath.end());
+  std::string message, traceback;
+  try {
+    w2p::embed::Interpreter interpreter({path, ""});
+    interpreter.with_gil([&] {
+      try {
+        w2p::embed::save_admin_password(options.root, *password, port);
+      } catch (const w2p::embed::LoadError& e) {
+        message = e.what();
+        traceback = e.traceback;
+      }
+    });
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  if (!message.empty()) {
+    if (!traceback.empty()) std::fprintf(stderr, "%s\n", traceback.c_str());
+    return fail(message);
+  }
+  std::printf("admin password saved in %s/parameters_%d.py (admin opens from 127.0.0.1, or over "
+              "HTTPS, on port %d)\n",
+              options.root.c_str(), port, port);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,6 +111,7 @@ int main(int argc, char** argv) {
   }
   const auto& options = *parsed.options;
   wlog::set_min_level(level_from(options.log_level));
+  if (options.set_admin_password) return set_admin_password(options);
 
   // The server first: it binds the ports and takes the signals before Python can.
   std::unique_ptr<w2p::server::Server> server;
@@ -85,7 +123,17 @@ int main(int argc, char** argv) {
 
   std::string python_dir = w2p::embed::find_python_dir();
   std::string app_spec = options.app;
-  if (app_spec.empty()) {
+  std::vector<std::string> sys_path = options.pythonpath;
+  w2p::embed::GatewayOptions gateway_options;
+  bool web2py = !options.root.empty();
+  if (web2py) {
+    // As handlers/wsgihandler.py: work from the web2py folder, with it first on sys.path.
+    if (::chdir(options.root.c_str()) != 0) return fail("cannot enter " + options.root);
+    sys_path.insert(sys_path.begin(), options.root);
+    app_spec = "web2py " + options.root;
+    // web2py then sends response.stream() and downloads through wsgi.file_wrapper: natively.
+    gateway_options.extra_flags.push_back({"web2py.use_wsgi_file_wrapper", true});
+  } else if (app_spec.empty()) {
     app_spec = "w2pserve.demo.app:application";
     server->add_static({"/static", python_dir + "/w2pserve/demo/static"});
   }
@@ -93,7 +141,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<w2p::embed::Interpreter> interpreter;
   try {
     interpreter = std::make_unique<w2p::embed::Interpreter>(
-        w2p::embed::InterpreterConfig{options.pythonpath, python_dir});
+        w2p::embed::InterpreterConfig{sys_path, python_dir});
   } catch (const std::exception& e) {
     return fail(e.what());
   }
@@ -102,8 +150,9 @@ int main(int argc, char** argv) {
   std::string load_error, load_traceback;
   interpreter->with_gil([&] {
     try {
-      py::object app = w2p::embed::load_wsgi_app(app_spec);
-      gateway = std::make_unique<w2p::embed::WsgiGateway>(std::move(app));
+      py::object app = web2py ? w2p::embed::load_web2py(options.root)
+                              : w2p::embed::load_wsgi_app(app_spec);
+      gateway = std::make_unique<w2p::embed::WsgiGateway>(std::move(app), gateway_options);
     } catch (const w2p::embed::LoadError& e) {
       load_error = e.what();
       load_traceback = e.traceback;

@@ -209,6 +209,7 @@ struct WsgiGateway::Impl {
   py::object input_type;
   py::object errors;  // one wsgi.errors shared by all requests (writes are serialised by the GIL)
   std::vector<std::pair<py::object, py::object>> extra;
+  bool warned_str = false;
 
   void fail(RequestState& st, const std::string& where, const std::string& detail) {
     server::log::block(server::log::Level::error, "application error " + where, detail);
@@ -278,18 +279,50 @@ struct WsgiGateway::Impl {
 
   void iterate(RequestState& st, const py::object& result) {
     if (py::isinstance(result, file_wrapper_type) && send_file_wrapper(st, result)) return;
-    bool joinable = PyList_CheckExact(result.ptr()) || PyTuple_CheckExact(result.ptr());
+    if (PyUnicode_Check(result.ptr()) || PyBytes_Check(result.ptr()) || result.is_none())
+      throw py::type_error(std::string("the application returned ") + Py_TYPE(result.ptr())->tp_name +
+                           "; a WSGI application returns an iterable of bytes, e.g. [body]");
+    // web2py's lazy translated strings (gluon.languages.lazyT, e.g. admin's "insecure channel"
+    // message) iterate one character at a time: send their text in one piece.
+    if (std::string_view(Py_TYPE(result.ptr())->tp_name) == "lazyT" && py::hasattr(result, "xml")) {
+      py::str text = py::str(result);
+      Py_ssize_t n = 0;
+      const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &n);
+      if (!data) throw py::error_already_set();
+      if (!st.head_set) throw std::runtime_error("the application returned without calling start_response()");
+      send_body(st, std::string(data, static_cast<std::size_t>(n)), true);
+      return;
+    }
     py::iterator it = py::iter(result);
+    // Blocks already in memory (a list, a tuple, a string's characters as web2py's lazy
+    // translations give) are joined; blocks from anything else go out as they come.
+    std::string_view iter_type = Py_TYPE(it.ptr())->tp_name;
+    bool joinable = iter_type == "list_iterator" || iter_type == "tuple_iterator" ||
+                    iter_type == "str_iterator" || iter_type == "str_ascii_iterator";
     std::string pending;
     for (auto item : it) {
-      if (!PyBytes_Check(item.ptr()))
+      const char* data = nullptr;
+      Py_ssize_t n = 0;
+      if (PyBytes_Check(item.ptr())) {
+        data = PyBytes_AS_STRING(item.ptr());
+        n = PyBytes_GET_SIZE(item.ptr());
+      } else if (PyUnicode_Check(item.ptr())) {
+        // PEP 3333 wants bytes; web2py's own server accepts str and web2py's admin yields it.
+        data = PyUnicode_AsUTF8AndSize(item.ptr(), &n);
+        if (!data) throw py::error_already_set();
+        if (!warned_str) {
+          warned_str = true;
+          server::log::warn("the application yields str, not bytes (PEP 3333); encoding it as "
+                            "UTF-8 (logged once)");
+        }
+      } else {
         throw py::type_error(std::string("the application's iterable yielded ") +
                              Py_TYPE(item.ptr())->tp_name + ", not bytes");
+      }
       if (!st.head_set)
         throw std::runtime_error("the application yielded a body before calling start_response()");
-      Py_ssize_t n = PyBytes_GET_SIZE(item.ptr());
       if (n == 0) continue;
-      pending.append(PyBytes_AS_STRING(item.ptr()), static_cast<std::size_t>(n));
+      pending.append(data, static_cast<std::size_t>(n));
       // PEP 3333: a block from a generator must not wait for the next one.
       if (!joinable || pending.size() >= kJoinLimit) {
         if (!send_body(st, std::move(pending), false)) return;

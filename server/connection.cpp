@@ -26,7 +26,9 @@
 #include "server/mime.hpp"
 #include "server/response_head.hpp"
 #include "server/static_files.hpp"
+#include "server/trusted_proxy.hpp"
 #include "server/url_path.hpp"
+#include "server/web2py_static.hpp"
 
 namespace w2p::server {
 
@@ -51,6 +53,39 @@ bool has_token(std::string_view list, std::string_view token) {
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
     if (iequals(item, token)) return true;
     i = end + 1;
+  }
+  return false;
+}
+
+// Accept-Encoding lists `coding` with a non-zero q (RFC 9110 12.5.3).
+bool accepts_encoding(std::string_view header, std::string_view coding) {
+  size_t i = 0;
+  while (i < header.size()) {
+    size_t end = header.find(',', i);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view item = header.substr(i, end - i);
+    i = end + 1;
+    size_t semi = item.find(';');
+    std::string_view name = item.substr(0, semi);
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (!iequals(name, coding)) continue;
+    if (semi == std::string_view::npos) return true;
+    std::string_view params = item.substr(semi + 1);
+    size_t q = params.find("q=");
+    if (q == std::string_view::npos) return true;
+    std::string_view value = params.substr(q + 2);
+    // q=0, q=0.0, q=0.00 and q=0.000 refuse the coding.
+    size_t n = 0;
+    if (!value.empty() && value[0] == '0') {
+      n = 1;
+      if (n < value.size() && value[n] == '.') {
+        ++n;
+        while (n < value.size() && value[n] == '0') ++n;
+      }
+      if (n >= value.size() || value[n] == ' ' || value[n] == ';') return false;
+    }
+    return true;
   }
   return false;
 }
@@ -119,6 +154,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       remote_addr_ = remote.address().to_string();
       remote_port_ = remote.port();
     }
+    trusted_peer_ = any_contains(ctx_.options.trusted_proxies, remote_addr_);
     auto local = socket_.local_endpoint(ec);
     if (!ec) {
       local_addr_ = local.address().to_string();
@@ -164,6 +200,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read_body(beast::error_code ec);
   void dispatch_to_app();
   bool serve_static(const StaticMount& mount, const std::string& relative);
+  bool serve_web2py_static(const Web2pyStatic& target, std::string_view query);
+  void send_file_response(OpenedFile f, std::vector<Header> extra);
   void start_file(BodyFile f);
   void do_sendfile();
   void on_part(ResponsePart part);
@@ -194,6 +232,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t request_count_ = 0;
 
   std::string remote_addr_, local_addr_;
+  bool trusted_peer_ = false;  // may send X-Forwarded-* (--trusted-proxy)
   std::uint16_t remote_port_ = 0, local_port_ = 0;
 
   // The request in progress.
@@ -417,6 +456,16 @@ void Connection::on_read_header(beast::error_code ec) {
     break;
   }
 
+  // web2py's own static URLs, when the file is certainly the one web2py would serve; Range
+  // requests and anything uncertain go to web2py (gluon/streamer.py).
+  if (!ctx_.web2py_apps.empty() && !has_body &&
+      (msg.method() == http::verb::get || head_request_) &&
+      msg.find(http::field::range) == msg.end()) {
+    if (auto target = map_web2py_static(*decoded, ctx_.options.default_app)) {
+      if (serve_web2py_static(*target, parts->query)) return;
+    }
+  }
+
   if (!ctx_.app) return send_simple(404);
 
   req_ = std::make_shared<AppRequest>();
@@ -429,12 +478,19 @@ void Connection::on_read_header(beast::error_code ec) {
   for (const auto& f : msg) {
     auto n = f.name_string();
     auto v = f.value();
-    req_->headers.push_back({std::string(n.data(), n.size()), std::string(v.data(), v.size())});
+    std::string_view name(n.data(), n.size());
+    if (is_forwarding_header(name)) {
+      // Anyone can send these; only a configured proxy is believed.
+      if (!trusted_peer_) continue;
+      if (iequals(name, "x-forwarded-proto") && iequals(std::string_view(v.data(), v.size()), "https"))
+        req_->https = true;
+    }
+    req_->headers.push_back({std::string(name), std::string(v.data(), v.size())});
   }
   req_->remote_addr = remote_addr_;
   req_->remote_port = remote_port_;
   req_->server_name = local_addr_;
-  req_->server_port = local_port_;
+  req_->server_port = ctx_.options.public_port ? ctx_.options.public_port : local_port_;
   req_->has_content_length = has_body || parser_->content_length().has_value();
 
   if (!has_body) return dispatch_to_app();
@@ -529,12 +585,55 @@ bool Connection::serve_static(const StaticMount& mount, const std::string& relat
     send_simple(404);
     return true;
   }
+  send_file_response(std::move(f), {});
+  return true;
+}
+
+bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_view query) {
+  std::string root = ctx_.web2py_apps + "/" + target.app + "/static";
+  // web2py answers a directory with 403 and a missing file with its own 404 page: only a
+  // regular file is served here.
+  OpenedFile f = open_below(root, target.relative, false);
+  if (f.status != OpenStatus::ok) return false;
+  std::vector<Header> extra;
+  auto& msg = parser_->get();
+  auto accept = msg[http::field::accept_encoding];
+  std::string_view ae(accept.data(), accept.size());
+  if (accepts_encoding(ae, "gzip")) {
+    // A precompressed sibling at least as new as the file (gluon/streamer.py does the same).
+    OpenedFile gz = open_below(root, target.relative + ".gz", false);
+    if (gz.status == OpenStatus::ok && gz.st.st_mtim.tv_sec >= f.st.st_mtim.tv_sec) {
+      std::string name = f.name;
+      ::close(f.fd);
+      f = std::move(gz);
+      f.name = name;
+      extra.push_back({"Content-Encoding", "gzip"});
+      extra.push_back({"Vary", "Accept-Encoding"});
+    } else if (gz.fd >= 0) {
+      ::close(gz.fd);
+    }
+  }
+  if (query.starts_with("attachment")) extra.push_back({"Content-Disposition", "attachment"});
+  if (target.versioned) {
+    extra.push_back({"Cache-Control", "max-age=315360000"});
+    extra.push_back({"Expires", "Thu, 31 Dec 2037 23:59:59 GMT"});
+  } else {
+    extra.push_back({"Pragma", "cache"});
+    extra.push_back({"Cache-Control", "private"});
+  }
+  extra.push_back({"X-Powered-By", "web2py"});
+  send_file_response(std::move(f), std::move(extra));
+  return true;
+}
+
+void Connection::send_file_response(OpenedFile f, std::vector<Header> extra) {
   auto& msg = parser_->get();
   if (ctx_.stopping.load()) keep_alive_ = false;
   std::string etag = make_etag(f.st);
   auto inm = msg[http::field::if_none_match];
   auto ims = msg[http::field::if_modified_since];
   ResponseHead head;
+  head.headers = std::move(extra);
   head.headers.push_back({"Last-Modified", format_http_date(f.st.st_mtim.tv_sec)});
   head.headers.push_back({"ETag", etag});
   if (not_modified(std::string_view(inm.data(), inm.size()), std::string_view(ims.data(), ims.size()),
@@ -544,8 +643,7 @@ bool Connection::serve_static(const StaticMount& mount, const std::string& relat
     out_.clear();
     serialize_head(out_, version_, head, Framing::none, 0, keep_alive_);
     state_ = State::writing;
-    write_out(false, true);
-    return true;
+    return write_out(false, true);
   }
   head.status = 200;
   head.headers.push_back({"Content-Type", mime_type_for(f.name)});
@@ -554,11 +652,9 @@ bool Connection::serve_static(const StaticMount& mount, const std::string& relat
   state_ = State::writing;
   if (head_request_ || f.st.st_size == 0) {
     ::close(f.fd);
-    write_out(false, true);
-    return true;
+    return write_out(false, true);
   }
   start_file({f.fd, 0, static_cast<std::uint64_t>(f.st.st_size)});
-  return true;
 }
 
 // Sends out_ (a head) and then the file with sendfile(2); the head goes out with MSG_MORE so the

@@ -152,6 +152,36 @@ ParseOutcome parse_options(int argc, char** argv) {
   cli.add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  cli.add_option("--root", o.root,
+                 "Serve web2py from this folder (the one holding applications/ and gluon/), "
+                 "loading gluon.main.wsgibase in-process; its static files are served natively")
+      ->type_name("DIR");
+  cli.add_option("--default-app", o.default_app,
+                 "web2py application whose static folder serves /favicon.ico and /robots.txt "
+                 "(default: init if it exists, else welcome)")
+      ->type_name("NAME");
+  cli.add_option("--web2py-static", o.web2py_static,
+                 "Serve /<app>/static/... natively: auto (on unless routes.py rewrites URLs), "
+                 "on, or off (web2py serves them)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  cli.add_option("--trusted-proxy", o.trusted_proxy_specs,
+                 "Peer address or CIDR allowed to send X-Forwarded-For/-Proto/-Host and "
+                 "Forwarded (repeatable); from anyone else those headers are removed")
+      ->type_name("CIDR");
+  cli.add_option("--public-port", o.public_port,
+                 "Port clients connect to, when it differs from the listening one (port "
+                 "mapping, a proxy): used as SERVER_PORT (web2py's admin password file is "
+                 "parameters_<port>.py)")
+      ->check(CLI::Range(1, 65535));
+  CLI::App* admin = cli.add_subcommand(
+      "set-admin-password",
+      "Write web2py's admin password (read from the terminal, or from stdin when it is not "
+      "one) to parameters_<port>.py with gluon.main.save_password, then exit. Needs --root.");
+  admin->add_option("--port", o.admin_port,
+                    "The port users connect to (default: --public-port, else the first "
+                    "--listen port)")
+      ->check(CLI::Range(1, 65535));
 
   try {
     cli.parse(argc, argv);
@@ -170,6 +200,35 @@ ParseOutcome parse_options(int argc, char** argv) {
       o.max_header = static_cast<std::uint32_t>(h);
     } catch (const OptionError& e) {
       throw OptionError(std::string("--max-header: ") + e.what());
+    }
+    o.set_admin_password = admin->parsed();
+    for (const auto& spec : o.trusted_proxy_specs) {
+      auto c = parse_cidr(spec);
+      if (!c)
+        throw OptionError("--trusted-proxy " + spec +
+                          ": not an IP address or CIDR (write e.g. 10.0.0.0/8 or ::1)");
+      o.trusted_proxies.push_back(*c);
+    }
+    if (!o.root.empty()) {
+      if (!o.app.empty())
+        throw OptionError("--root and --app together: --root serves web2py, --app any other "
+                          "WSGI application; choose one");
+      char resolved[PATH_MAX];
+      struct stat rs {};
+      if (!::realpath(o.root.c_str(), resolved) || ::stat(resolved, &rs) != 0 || !S_ISDIR(rs.st_mode))
+        throw OptionError("--root " + o.root + ": no such directory");
+      o.root = resolved;
+      struct stat as {};
+      if (::stat((o.root + "/applications").c_str(), &as) != 0 || !S_ISDIR(as.st_mode))
+        throw OptionError("--root " + o.root +
+                          ": not a web2py folder (it has no applications/ directory)");
+      if (::stat((o.root + "/gluon/main.py").c_str(), &as) != 0)
+        throw OptionError("--root " + o.root + ": not a web2py folder (it has no gluon/main.py)");
+      if (o.default_app.empty()) {
+        o.default_app = ::stat((o.root + "/applications/init").c_str(), &as) == 0 ? "init" : "welcome";
+      }
+    } else if (o.set_admin_password) {
+      throw OptionError("set-admin-password needs --root DIR (the web2py folder)");
     }
     if (!o.app.empty() && o.app.find(':') == std::string::npos)
       throw OptionError("--app " + o.app + ": write module:callable, e.g. " + o.app + ":application");

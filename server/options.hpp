@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "server/static_files.hpp"
+#include "server/trusted_proxy.hpp"
 
 namespace w2p::server {
 
@@ -35,6 +36,18 @@ struct Options {
   unsigned shutdown_timeout = 30;
   unsigned queue_size = 1024;
   std::string log_level = "info";
+
+  // web2py
+  std::string root;         // the web2py folder (holds applications/ and gluon/); absolute
+  std::string default_app;  // for /favicon.ico and /robots.txt
+  std::string web2py_static = "auto";  // native web2py static files: auto, on, off
+  std::vector<Cidr> trusted_proxies;
+  std::vector<std::string> trusted_proxy_specs;
+  std::uint16_t public_port = 0;  // SERVER_PORT override; 0 = the port the client connected to
+
+  // `set-admin-password` subcommand
+  bool set_admin_password = false;
+  std::uint16_t admin_port = 0;  // 0: --public-port, else the first --listen port
 };
 
 class OptionError : public std::runtime_error {

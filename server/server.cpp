@@ -1,6 +1,7 @@
 #include "server/server.hpp"
 
 #include <csignal>
+#include <fstream>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,24 @@
 namespace w2p::server {
 
 namespace net = boost::asio;
+
+namespace {
+
+// True when web2py's routes.py defines routes_in or routers, which can remap static URLs: then
+// only web2py itself knows which file a URL names.
+bool routes_rewrite_urls(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t i = line.find_first_not_of(" \t");
+    if (i == std::string::npos) continue;
+    std::string_view l(line.data() + i, line.size() - i);
+    if (l.starts_with("routes_in") || l.starts_with("routers")) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 struct Server::Impl {
   explicit Impl(const Options& o)
@@ -85,6 +104,17 @@ struct Server::Impl {
 Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) {
   std::signal(SIGPIPE, SIG_IGN);
   impl_->ctx.statics = impl_->options.statics;
+  if (!impl_->options.root.empty()) {
+    const std::string& mode = impl_->options.web2py_static;
+    std::string why;
+    if (mode == "auto" && routes_rewrite_urls(impl_->options.root + "/routes.py"))
+      why = "routes.py rewrites URLs";
+    if (mode == "off") why = "--web2py-static off";
+    if (why.empty())
+      impl_->ctx.web2py_apps = impl_->options.root + "/applications";
+    else
+      log::info("web2py static files are served by web2py itself (" + why + ")");
+  }
   impl_->ctx.on_drained = [this] { impl_->finish(); };
   for (const auto& address : impl_->options.listen)
     impl_->listeners.push_back(std::make_shared<Listener>(impl_->ioc, address, impl_->ctx));

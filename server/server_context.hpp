@@ -25,6 +25,9 @@ struct ServerContext {
   Application* app = nullptr;
   std::vector<StaticMount> statics;
 
+  // web2py: "<root>/applications" when serving web2py with native static files, else empty.
+  std::string web2py_apps;
+
   std::atomic<bool> stopping{false};
 
   // Called (on an I/O thread) when the last connection ends after stopping was set.

@@ -130,8 +130,8 @@ OpenedFile open_regular(const std::string& root, const std::string& relative, bo
 
 }  // namespace
 
-OpenedFile open_below(const std::string& root, const std::string& relative) {
-  return open_regular(root, relative, true);
+OpenedFile open_below(const std::string& root, const std::string& relative, bool allow_index) {
+  return open_regular(root, relative, allow_index);
 }
 
 bool mount_match(const StaticMount& mount, std::string_view path, std::string& relative) {

@@ -28,7 +28,7 @@ struct OpenedFile {
 // Opens `relative` (already checked with safe_relative_path) below `root`. Symlinks that lead
 // out of `root` are refused; only regular files are served; a directory is served through its
 // index.html when it has one.
-OpenedFile open_below(const std::string& root, const std::string& relative);
+OpenedFile open_below(const std::string& root, const std::string& relative, bool allow_index = true);
 
 // If `decoded_path` lies below the mount's prefix, the path relative to the mount's folder.
 bool mount_match(const StaticMount& mount, std::string_view decoded_path, std::string& relative);

@@ -118,7 +118,7 @@ TEST(WsgiGateway, GeneratorBlocksAreNotDelayed) {
 }
 
 TEST(WsgiGateway, ExceptionsBecome500) {
-  for (const char* app : {"raises", "returns_str", "twice", "never", "injection", "system_exit"}) {
+  for (const char* app : {"raises", "returns_str", "yields_int", "twice", "never", "injection", "system_exit"}) {
     FakeSink s = run(app);
     ASSERT_TRUE(s.head) << app;
     EXPECT_EQ(s.head->status, 500) << app;
@@ -126,6 +126,13 @@ TEST(WsgiGateway, ExceptionsBecome500) {
     EXPECT_EQ(s.text.find("pwned"), std::string::npos);
     for (const auto& h : s.head->headers) EXPECT_NE(h.name, "X-Evil") << app;
   }
+}
+
+TEST(WsgiGateway, StrBlocksAreEncodedAsUtf8) {
+  FakeSink s = run("list_of_str");
+  ASSERT_TRUE(s.head);
+  EXPECT_EQ(s.head->status, 200);
+  EXPECT_EQ(s.text, "caf\xC3\xA9");
 }
 
 TEST(WsgiGateway, ExcInfoBeforeHeadersReplacesStatus) {

@@ -27,7 +27,17 @@ def raises(environ, start_response):
 
 def returns_str(environ, start_response):
     start_response("200 OK", [])
-    return ["not bytes"]
+    return "a bare str is not an iterable of bytes"
+
+
+def yields_int(environ, start_response):
+    start_response("200 OK", [])
+    return [b"ok", 42]
+
+
+def list_of_str(environ, start_response):
+    start_response("200 OK", [])
+    return ["caf\u00e9"]
 
 
 def twice(environ, start_response):

@@ -1,0 +1,45 @@
+#include "embed/web2py_loader.hpp"
+
+#include "embed/app_loader.hpp"
+#include "embed/py_util.hpp"
+
+namespace w2p::embed {
+namespace {
+
+py::module_ import_gluon_main(const std::string& root) {
+  try {
+    py::module_ settings = py::module_::import("gluon.settings");
+    settings.attr("global_settings").attr("web2py_runtime_handler") = true;
+    return py::module_::import("gluon.main");
+  } catch (py::error_already_set& e) {
+    std::string summary = e.what();
+    e.restore();
+    std::string tb = format_python_error();
+    throw LoadError("--root " + root + ": cannot import web2py's gluon.main: " +
+                        summary.substr(0, summary.find('\n')),
+                    tb);
+  }
+}
+
+}  // namespace
+
+py::object load_web2py(const std::string& root) {
+  py::module_ main = import_gluon_main(root);
+  if (!py::hasattr(main, "wsgibase"))
+    throw LoadError("--root " + root + ": gluon.main has no wsgibase (is this web2py?)", "");
+  return main.attr("wsgibase");
+}
+
+void save_admin_password(const std::string& root, const std::string& password, int port) {
+  py::module_ main = import_gluon_main(root);
+  try {
+    main.attr("save_password")(password, port);
+  } catch (py::error_already_set& e) {
+    std::string summary = e.what();
+    e.restore();
+    std::string tb = format_python_error();
+    throw LoadError("cannot save the admin password: " + summary.substr(0, summary.find('\n')), tb);
+  }
+}
+
+}  // namespace w2p::embed
