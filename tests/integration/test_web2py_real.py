@@ -1,0 +1,106 @@
+"""Checks against a real web2py tree, run only when W2PSERVE_WEB2PY_ROOT points at one (a web2py
+checkout with gluon/packages/{pydal,yatl,rocket3}); see README. The tests write into that tree:
+a parameters_<port>.py, sessions, and a small application `w2pserve_test` (removed afterwards)."""
+
+import os
+import shutil
+import socket
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from w2ptest import Server, main, read_response, run_cli  # noqa: E402
+
+ROOT = os.environ.get("W2PSERVE_WEB2PY_ROOT")
+PUBLIC_PORT = 8766  # SERVER_PORT seen by web2py, so the admin password file has a known name
+TEST_APP = "w2pserve_test"
+
+
+def request_from(server, source, path, headers=()):
+    """A request whose peer address is `source` (127.0.0.2 is not local for web2py)."""
+    s = socket.socket()
+    s.settimeout(30)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", server.port))
+    head = "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n" % (path, PUBLIC_PORT)
+    head += "".join("%s: %s\r\n" % h for h in headers)
+    s.sendall(head.encode() + b"\r\n")
+    try:
+        return read_response(s)
+    finally:
+        s.close()
+
+
+@unittest.skipUnless(ROOT, "set W2PSERVE_WEB2PY_ROOT to a web2py tree to run these")
+class RealWeb2py(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        app = os.path.join(ROOT, "applications", TEST_APP)
+        for sub in ("controllers", "models", "views", "static", "errors", "sessions",
+                    "databases", "cache", "private", "uploads", "languages"):
+            os.makedirs(os.path.join(app, sub), exist_ok=True)
+        with open(os.path.join(app, "__init__.py"), "w"):
+            pass
+        with open(os.path.join(app, "controllers", "default.py"), "w") as f:
+            f.write("def ping():\n    return 'pong'\n\n"
+                    "def fail():\n    return 1 / 0\n")
+        r = run_cli("--root", ROOT, "set-admin-password", "--port", str(PUBLIC_PORT),
+                    input=b"w2pserve-test-password\n")
+        assert r.returncode == 0, r.stderr
+        cls.server = Server("--root", ROOT, "--public-port", str(PUBLIC_PORT))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        shutil.rmtree(os.path.join(ROOT, "applications", TEST_APP), ignore_errors=True)
+        try:
+            os.unlink(os.path.join(ROOT, "parameters_%d.py" % PUBLIC_PORT))
+        except OSError:
+            pass
+
+    def test_welcome_index(self):
+        r = self.server.request("GET", "/welcome/default/index")
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"web2py", r.body)
+        self.assertIn(b"Welcome", r.body)
+
+    def test_minimal_action(self):
+        r = self.server.request("GET", "/%s/default/ping" % TEST_APP)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"pong")
+
+    def test_error_gives_a_web2py_ticket(self):
+        r = self.server.request("GET", "/%s/default/fail" % TEST_APP)
+        self.assertEqual(r.status, 500)
+        self.assertIn(b"ticket", r.body.lower())
+        errors = os.path.join(ROOT, "applications", TEST_APP, "errors")
+        self.assertTrue(os.listdir(errors))
+
+    def test_static_css_native_with_revalidation(self):
+        r = self.server.request("GET", "/welcome/static/css/web2py.css")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("X-Powered-By"), "web2py")
+        validator = r.header("ETag")
+        self.assertIsNotNone(validator)
+        self.assertIsNotNone(r.header("Last-Modified"))
+        r2 = self.server.request("GET", "/welcome/static/css/web2py.css",
+                                 headers=[("If-None-Match", validator)])
+        self.assertEqual(r2.status, 304)
+        r3 = self.server.request("GET", "/welcome/static/css/web2py.css",
+                                 headers=[("If-Modified-Since", r.header("Last-Modified"))])
+        self.assertEqual(r3.status, 304)
+
+    def test_admin_login_page_from_localhost(self):
+        r = self.server.request("GET", "/admin/default/index")
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"password", r.body.lower())
+        self.assertNotIn(b"insecure channel", r.body)
+
+    def test_admin_refuses_spoofed_https_from_remote_peer(self):
+        r = request_from(self.server, "127.0.0.2", "/admin/default/index",
+                         [("X-Forwarded-Proto", "https"), ("X-Forwarded-For", "127.0.0.1")])
+        self.assertIn(b"insecure channel", r.body)
+
+
+if __name__ == "__main__":
+    main()
