@@ -54,7 +54,7 @@ wait_http "http://127.0.0.1:$port/"
 read -r rps p99 reqs < <(load "http://127.0.0.1:$port/")
 printf '%-34s %10s %9s %10s\n' "uWSGI http11-socket hello" "$rps" "$p99" "$(rss_kib "$uw_pid")"
 uw_rps=$rps
-kill "$uw_pid"; wait "$uw_pid" 2>/dev/null || true
+kill -INT "$uw_pid"; wait "$uw_pid" 2>/dev/null || true
 
 # gunicorn, one gthread worker (master + worker RSS summed).
 port=$(free_port)

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Side by side on one web2py tree (loopback, wrk -t1 -c8):
+#   w2pserve --root | lighttpd + uWSGI in FastCGI mode (the classic setup on Python 3) |
+#   uWSGI alone (--http11-socket, --static-map, one process) | gunicorn (one gthread worker) |
+#   web2py's wsgibase called in a bare interpreter, no server (memory only).
+# Reports RSS (all processes summed) idle and after 2000 welcome-page requests, and req/s and
+# p99 for the welcome page, a static CSS file and a minimal action.
+# Usage: tests/bench/web2py.sh /path/to/web2py   (env: DURATION, THREADS_FCGI)
+# It writes into that tree: wsgihandler.py, an application `w2pbench`, sessions.
+set -euo pipefail
+ROOT=$(cd "${1:?usage: web2py.sh WEB2PY_ROOT}" && pwd)
+source "$(dirname "$0")/common.sh"
+bash "$(dirname "$0")/../../scripts/deps.sh" bench >/dev/null
+CONNS=8
+THREADS_FCGI="${THREADS_FCGI:-4}"
+work=$(mktemp -d /tmp/w2p-bench-web2py-XXXXXX)
+trap 'cleanup; rm -rf "$work"' EXIT
+
+cp "$ROOT/handlers/wsgihandler.py" "$ROOT/wsgihandler.py"
+mkdir -p "$ROOT/applications/w2pbench/"{controllers,models,views,static,errors,sessions,databases,cache,private,languages}
+touch "$ROOT/applications/w2pbench/__init__.py"
+printf 'def hello():\n    return "hello"\n' >"$ROOT/applications/w2pbench/controllers/default.py"
+
+PAGE=/welcome/default/index
+CSS=/welcome/static/css/web2py.css
+MINI=/w2pbench/default/hello
+
+# n_requests URL N: N sequential keep-alive requests (bounded: 120 s).
+n_requests() {
+  timeout 120 /usr/bin/python3.11 - "$1" "$2" <<'PY'
+import http.client, sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+for _ in range(int(sys.argv[2])):
+    c.request("GET", u.path)
+    r = c.getresponse(); r.read()
+    if r.status != 200: sys.exit("status %d" % r.status)
+PY
+}
+
+printf '%-28s %9s %9s | %9s %7s | %9s %7s | %9s %7s\n' server "idle KiB" "2000 KiB" \
+  "page r/s" "p99 ms" "css r/s" "p99 ms" "mini r/s" "p99 ms"
+
+report() {  # key name base_url pids...
+  local key=$1 name=$2 base=$3; shift 3
+  n_requests "$base$PAGE" 1
+  local idle; idle=$(rss_kib "$@")
+  n_requests "$base$PAGE" 1999
+  local after; after=$(rss_kib "$@")
+  read -r prps pp99 _ < <(load "$base$PAGE")
+  read -r crps cp99 _ < <(load "$base$CSS")
+  read -r mrps mp99 _ < <(load "$base$MINI")
+  printf '%-28s %9s %9s | %9s %7s | %9s %7s | %9s %7s\n' "$name" "$idle" "$after" \
+    "$prps" "$pp99" "$crps" "$cp99" "$mrps" "$mp99"
+  echo "$key $after $prps $crps $mrps" >>"$work/results"
+}
+
+# w2pserve
+port=$(free_port)
+"$W2PSERVE_BIN" --root "$ROOT" --listen 127.0.0.1:$port --log-level warn & PIDS+=($!)
+pid=$!
+wait_http "http://127.0.0.1:$port$CSS"
+report w2pserve w2pserve "http://127.0.0.1:$port" "$pid"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
+# lighttpd + uWSGI FastCGI (web2py book's lighttpd rewrite rules).
+port=$(free_port)
+sock="$work/fcgi.sock"
+(cd "$ROOT" && exec uwsgi --plugin python3 --fastcgi-socket "$sock" --wsgi-file wsgihandler.py \
+  --callable application --processes 1 --threads "$THREADS_FCGI" --disable-logging \
+  >"$work/uwsgi-fcgi.log" 2>&1) & PIDS+=($!)
+fpid=$!
+cat >"$work/lighttpd.conf" <<CONF
+server.modules = ("mod_rewrite", "mod_fastcgi")
+server.document-root = "$ROOT"
+server.port = $port
+server.bind = "127.0.0.1"
+server.errorlog = "$work/lighttpd.err"
+mimetype.assign = (".css" => "text/css", ".js" => "text/javascript")
+url.rewrite-once = ( "^(/.+?/static/.+)$" => "/applications\$1",
+                     "(^|/.*)$" => "/handler_web2py.fcgi\$1" )
+fastcgi.server = ( "/handler_web2py.fcgi" => ( "web2py" => ( "socket" => "$sock", "check-local" => "disable",
+                                             "fix-root-scriptname" => "enable" ) ) )
+CONF
+lighttpd -D -f "$work/lighttpd.conf" & PIDS+=($!)
+lpid=$!
+wait_http "http://127.0.0.1:$port$CSS"
+report fastcgi "lighttpd+uWSGI-FastCGI(${THREADS_FCGI}t)" "http://127.0.0.1:$port" "$fpid" "$lpid"
+echo "  (FastCGI Python process alone: $(rss_kib "$fpid") KiB)"
+fcgi_python=$(rss_kib "$fpid")
+kill "$lpid"; kill -INT "$fpid"; wait "$lpid" "$fpid" 2>/dev/null || true
+
+# uWSGI alone, static-map. --http-socket, not --http11-socket: web2py's pages carry no
+# Content-Length and uWSGI's HTTP/1.1 socket then holds each response until a 4 s timeout.
+port=$(free_port)
+(cd "$ROOT" && exec uwsgi --plugin python3 --http-socket 127.0.0.1:$port --wsgi-file wsgihandler.py \
+  --callable application --processes 1 --threads 1 --disable-logging \
+  --static-map /welcome/static="$ROOT/applications/welcome/static" >"$work/uwsgi.log" 2>&1) & PIDS+=($!)
+upid=$!
+wait_http "http://127.0.0.1:$port$CSS"
+report uwsgi "uWSGI http+static-map" "http://127.0.0.1:$port" "$upid"
+kill -INT "$upid"; wait "$upid" 2>/dev/null || true
+
+# gunicorn, one gthread worker.
+port=$(free_port)
+(cd "$ROOT" && exec gunicorn -k gthread --threads 1 -w 1 -b 127.0.0.1:$port wsgihandler:application \
+  >"$work/gunicorn.log" 2>&1) & PIDS+=($!)
+gpid=$!
+wait_http "http://127.0.0.1:$port$CSS"
+report gunicorn "gunicorn gthread" "http://127.0.0.1:$port" "$gpid"
+kill "$gpid"; wait "$gpid" 2>/dev/null || true
+
+# web2py alone: wsgibase called 2000 times in a bare interpreter, no server.
+bare=$(cd "$ROOT" && /usr/bin/python3.11 - <<'PY'
+import io, os, sys
+sys.path.insert(0, os.getcwd())
+from gluon.settings import global_settings
+global_settings.web2py_runtime_handler = True
+import gluon.main
+def call():
+    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/welcome/default/index", "QUERY_STRING": "",
+           "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "REMOTE_ADDR": "127.0.0.1",
+           "HTTP_HOST": "127.0.0.1:8000", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
+           "wsgi.errors": sys.stderr, "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0),
+           "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False}
+    out = gluon.main.wsgibase(env, lambda s, h, e=None: None)
+    b"".join(out)
+for _ in range(2000):
+    call()
+print([l.split()[1] for l in open("/proc/self/status") if l.startswith("VmRSS")][0])
+PY
+)
+printf '%-28s %9s %9s\n' "web2py bare (no server)" "-" "$bare"
+
+echo
+read -r _ w_rss w_page w_css w_mini < <(grep '^w2pserve ' "$work/results")
+read -r _ f_rss f_page f_css f_mini < <(grep '^fastcgi ' "$work/results")
+read -r _ u_rss u_page u_css u_mini < <(grep '^uwsgi ' "$work/results")
+awk -v w="$w_rss" -v f="$fcgi_python" -v b="$bare" 'BEGIN {
+  printf "w2pserve RSS after 2000 / FastCGI Python process alone: %.2f (target <= 1.0)\n", w/f
+  printf "w2pserve RSS - bare web2py: %+d KiB (stretch target <= 2048)\n", w-b }'
+awk -v a="$w_mini" -v f="$f_mini" -v u="$u_mini" 'BEGIN {
+  printf "minimal action req/s vs lighttpd+FastCGI: %.2f, vs uWSGI: %.2f (target >= 1.1)\n", a/f, a/u }'
+awk -v a="$w_page" -v f="$f_page" -v u="$u_page" 'BEGIN {
+  printf "welcome page req/s vs lighttpd+FastCGI: %.2f, vs uWSGI: %.2f (target >= 1.0)\n", a/f, a/u }'
+awk -v a="$w_css" -v f="$f_css" 'BEGIN { printf "static CSS req/s vs lighttpd: %.2f (target >= 1.0)\n", a/f }'
