@@ -201,8 +201,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void dispatch_to_app();
   bool serve_static(const StaticMount& mount, const std::string& relative);
   bool serve_web2py_static(const Web2pyStatic& target, std::string_view query);
-  void send_file_response(OpenedFile f, std::vector<Header> extra);
-  void start_file(BodyFile f);
+  void send_file_response(std::shared_ptr<const CachedFile> f, std::vector<Header> extra);
+  void start_file(BodyFile f, std::shared_ptr<const CachedFile> ref = nullptr);
   void do_sendfile();
   void on_part(ResponsePart part);
   void write_out(bool part_done, bool last);
@@ -212,10 +212,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send_simple(int status, const std::vector<Header>& extra = {});
   void close();
   void close_file() {
-    if (file_.fd >= 0) {
+    if (file_ref_) {
+      file_ref_.reset();  // a cached descriptor: the cache closes it
+    } else if (file_.fd >= 0) {
       ::close(file_.fd);
-      file_.fd = -1;
     }
+    file_.fd = -1;
   }
   void fail_channel();
 
@@ -249,6 +251,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t length_left_ = 0;  // Content-Length bytes still owed
   std::string out_;
   BodyFile file_;
+  std::shared_ptr<const CachedFile> file_ref_;  // set when file_.fd belongs to the file cache
   bool file_chunked_ = false;
 };
 
@@ -576,12 +579,12 @@ bool Connection::serve_static(const StaticMount& mount, const std::string& relat
     send_simple(403);
     return true;
   }
-  OpenedFile f = open_below(mount.dir, *rel);
-  if (f.status == OpenStatus::forbidden) {
+  auto f = ctx_.files.open(mount.dir, *rel, true);
+  if (f->status == OpenStatus::forbidden) {
     send_simple(403);
     return true;
   }
-  if (f.status == OpenStatus::not_found) {
+  if (f->status == OpenStatus::not_found) {
     send_simple(404);
     return true;
   }
@@ -593,24 +596,20 @@ bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_vie
   std::string root = ctx_.web2py_apps + "/" + target.app + "/static";
   // web2py answers a directory with 403 and a missing file with its own 404 page: only a
   // regular file is served here.
-  OpenedFile f = open_below(root, target.relative, false);
-  if (f.status != OpenStatus::ok) return false;
+  auto f = ctx_.files.open(root, target.relative, false);
+  if (f->status != OpenStatus::ok) return false;
   std::vector<Header> extra;
   auto& msg = parser_->get();
   auto accept = msg[http::field::accept_encoding];
   std::string_view ae(accept.data(), accept.size());
   if (accepts_encoding(ae, "gzip")) {
     // A precompressed sibling at least as new as the file (gluon/streamer.py does the same).
-    OpenedFile gz = open_below(root, target.relative + ".gz", false);
-    if (gz.status == OpenStatus::ok && gz.st.st_mtim.tv_sec >= f.st.st_mtim.tv_sec) {
-      std::string name = f.name;
-      ::close(f.fd);
-      f = std::move(gz);
-      f.name = name;
+    auto gz = ctx_.files.open(root, target.relative + ".gz", false);
+    if (gz->status == OpenStatus::ok && gz->st.st_mtim.tv_sec >= f->st.st_mtim.tv_sec) {
+      extra.push_back({"Content-Type", f->content_type});
       extra.push_back({"Content-Encoding", "gzip"});
       extra.push_back({"Vary", "Accept-Encoding"});
-    } else if (gz.fd >= 0) {
-      ::close(gz.fd);
+      f = std::move(gz);
     }
   }
   if (query.starts_with("attachment")) extra.push_back({"Content-Disposition", "attachment"});
@@ -626,19 +625,17 @@ bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_vie
   return true;
 }
 
-void Connection::send_file_response(OpenedFile f, std::vector<Header> extra) {
+void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::vector<Header> extra) {
   auto& msg = parser_->get();
   if (ctx_.stopping.load()) keep_alive_ = false;
-  std::string etag = make_etag(f.st);
   auto inm = msg[http::field::if_none_match];
   auto ims = msg[http::field::if_modified_since];
   ResponseHead head;
   head.headers = std::move(extra);
-  head.headers.push_back({"Last-Modified", format_http_date(f.st.st_mtim.tv_sec)});
-  head.headers.push_back({"ETag", etag});
+  head.headers.push_back({"Last-Modified", f->last_modified});
+  head.headers.push_back({"ETag", f->etag});
   if (not_modified(std::string_view(inm.data(), inm.size()), std::string_view(ims.data(), ims.size()),
-                   etag, f.st.st_mtim.tv_sec)) {
-    ::close(f.fd);
+                   f->etag, f->st.st_mtim.tv_sec)) {
     head.status = 304;
     out_.clear();
     serialize_head(out_, version_, head, Framing::none, 0, keep_alive_);
@@ -646,22 +643,24 @@ void Connection::send_file_response(OpenedFile f, std::vector<Header> extra) {
     return write_out(false, true);
   }
   head.status = 200;
-  head.headers.push_back({"Content-Type", mime_type_for(f.name)});
+  bool typed = false;
+  for (const auto& h : head.headers)
+    if (h.name == "Content-Type") typed = true;
+  if (!typed) head.headers.push_back({"Content-Type", f->content_type});
   out_.clear();
-  serialize_head(out_, version_, head, Framing::content_length, f.st.st_size, keep_alive_);
+  serialize_head(out_, version_, head, Framing::content_length, f->st.st_size, keep_alive_);
   state_ = State::writing;
-  if (head_request_ || f.st.st_size == 0) {
-    ::close(f.fd);
-    return write_out(false, true);
-  }
-  start_file({f.fd, 0, static_cast<std::uint64_t>(f.st.st_size)});
+  if (head_request_ || f->st.st_size == 0) return write_out(false, true);
+  BodyFile body{f->fd, 0, static_cast<std::uint64_t>(f->st.st_size)};
+  start_file(body, std::move(f));
 }
 
 // Sends out_ (a head) and then the file with sendfile(2); the head goes out with MSG_MORE so the
 // kernel can put it in the same packet as the file's first bytes.
-void Connection::start_file(BodyFile f) {
+void Connection::start_file(BodyFile f, std::shared_ptr<const CachedFile> ref) {
   close_file();
   file_ = f;
+  file_ref_ = std::move(ref);
   if (!out_.empty()) {
     ssize_t n = ::send(socket_.native_handle(), out_.data(), out_.size(), MSG_MORE | MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(out_.size())) {

@@ -146,6 +146,11 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "Requests waiting for a Python worker before new ones get 503")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  cli.add_option("--file-cache", o.file_cache,
+                 "Static files kept open with their stat result (re-checked every second); "
+                 "0 opens every file on every hit")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   cli.add_option("--tmp-dir", o.tmp_dir,
                  "Where request bodies over 64 KiB are spooled (default $TMPDIR or /tmp)")
       ->type_name("DIR");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "server/app_interface.hpp"
+#include "server/file_cache.hpp"
 #include "server/options.hpp"
 
 namespace w2p::server {
@@ -19,11 +20,12 @@ namespace w2p::server {
 class Connection;
 
 struct ServerContext {
-  explicit ServerContext(const Options& o) : options(o) {}
+  explicit ServerContext(const Options& o) : options(o), files(o.file_cache) {}
 
   const Options& options;
   Application* app = nullptr;
   std::vector<StaticMount> statics;
+  FileCache files;
 
   // web2py: "<root>/applications" when serving web2py with native static files, else empty.
   std::string web2py_apps;

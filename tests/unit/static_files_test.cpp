@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "server/file_cache.hpp"
 #include "server/http_date.hpp"
 
 using namespace w2p::server;
@@ -119,4 +120,33 @@ TEST(Validators, IfModifiedSince) {
   EXPECT_TRUE(not_modified("", format_http_date(2000), "\"e\"", 1000));
   EXPECT_FALSE(not_modified("", format_http_date(999), "\"e\"", 1000));
   EXPECT_FALSE(not_modified("", "not a date", "\"e\"", 1000));
+}
+
+TEST_F(StaticFiles, CacheReusesAndNoticesChanges) {
+  w2p::server::FileCache cache(8);
+  auto a = cache.open(root_, "css/a.css", true);
+  ASSERT_EQ(a->status, OpenStatus::ok);
+  EXPECT_EQ(a->content_type, "text/css; charset=utf-8");
+  EXPECT_FALSE(a->etag.empty());
+  auto b = cache.open(root_, "css/a.css", true);
+  EXPECT_EQ(a.get(), b.get());  // within a second: the same entry
+  auto missing = cache.open(root_, "css/none.css", true);
+  EXPECT_EQ(missing->status, OpenStatus::not_found);
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST_F(StaticFiles, CacheIsBounded) {
+  w2p::server::FileCache cache(2);
+  for (const char* f : {"css/a.css", "sub/index.html", "inside-link.css", "css/a.css"})
+    EXPECT_EQ(cache.open(root_, f, true)->status, OpenStatus::ok) << f;
+  EXPECT_EQ(cache.size(), 2u);
+  w2p::server::FileCache none(0);
+  EXPECT_EQ(none.open(root_, "css/a.css", true)->status, OpenStatus::ok);
+  EXPECT_EQ(none.size(), 0u);
+}
+
+TEST_F(StaticFiles, CacheKeepsTheRootConfinement) {
+  w2p::server::FileCache cache(8);
+  EXPECT_NE(cache.open(root_, "escape-rel", true)->status, OpenStatus::ok);
+  EXPECT_NE(cache.open(root_, "../secret.txt", true)->status, OpenStatus::ok);
 }
