@@ -24,6 +24,7 @@
 #include "server/error_log.hpp"
 #include "server/http_date.hpp"
 #include "server/mime.hpp"
+#include "server/request_rules.hpp"
 #include "server/response_head.hpp"
 #include "server/static_files.hpp"
 #include "server/trusted_proxy.hpp"
@@ -398,10 +399,8 @@ void Connection::on_read_header(beast::error_code ec) {
     version_ = 11;
     head_request_ = false;
     if (ec == http::error::header_limit) {
-      // A head that overflowed before its request line ended is a URI problem, not a header one.
       std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-      bool line_done = seen.find("\r\n") != std::string_view::npos;
-      return send_simple_and_close(line_done ? 431 : 414);
+      return send_simple_and_close(overflow_status(seen));
     }
     if (ec == http::error::body_limit) return send_simple_and_close(413);
     if (ec == http::error::bad_version) return send_simple_and_close(505);
@@ -413,44 +412,19 @@ void Connection::on_read_header(beast::error_code ec) {
   version_ = msg.version();
   head_request_ = msg.method() == http::verb::head;
   keep_alive_ = msg.keep_alive() && ctx_.options.keepalive_timeout > 0 && !ctx_.stopping.load();
-  if (version_ != 10 && version_ != 11) {
-    version_ = 11;
-    return send_simple_and_close(505);
+  RequestVerdict verdict = check_request_head(msg, parser_->chunked(), parser_->content_length(),
+                                              ctx_.options.max_uri);
+  if (verdict.status != 0) {
+    if (verdict.status == 505) version_ = 11;
+    return send_simple_and_close(verdict.status);
   }
   std::string_view target(msg.target().data(), msg.target().size());
-  if (target.size() > ctx_.options.max_uri) return send_simple_and_close(414);
-
-  // Framing checks against request smuggling: one framing, stated once.
-  int content_lengths = 0, transfer_encodings = 0, hosts = 0;
-  std::string_view expect;
-  for (const auto& f : msg) {
-    auto name = f.name();
-    if (name == http::field::content_length) ++content_lengths;
-    else if (name == http::field::transfer_encoding) ++transfer_encodings;
-    else if (name == http::field::host) ++hosts;
-    else if (name == http::field::expect) expect = std::string_view(f.value().data(), f.value().size());
-  }
-  if (transfer_encodings > 0 && (content_lengths > 0 || version_ == 10))
-    return send_simple_and_close(400);
-  if (transfer_encodings > 1) return send_simple_and_close(400);
-  if (transfer_encodings == 1 && !parser_->chunked()) return send_simple_and_close(501);
-  if (content_lengths > 1) return send_simple_and_close(400);
-  if (hosts > 1 || (version_ == 11 && hosts == 0)) return send_simple_and_close(400);
-
-  auto parts = split_target(target);
-  if (!parts) return send_simple_and_close(400);
-  auto decoded = percent_decode(parts->path);
-  if (!decoded) return send_simple_and_close(400);
-
-  bool has_body = parser_->chunked() || (parser_->content_length() && *parser_->content_length() > 0);
-  if (!expect.empty()) {
-    if (!iequals(expect, "100-continue")) return send_simple_and_close(417);
-  }
+  bool has_body = verdict.has_body;
 
   // Native static files.
   for (const auto& mount : ctx_.statics) {
     std::string relative;
-    if (!mount_match(mount, *decoded, relative)) continue;
+    if (!mount_match(mount, verdict.path, relative)) continue;
     // The rest of a request body sent to a static URL is never read: close afterwards.
     if (has_body) keep_alive_ = false;
     if (msg.method() != http::verb::get && !head_request_)
@@ -464,8 +438,8 @@ void Connection::on_read_header(beast::error_code ec) {
   if (!ctx_.web2py_apps.empty() && !has_body &&
       (msg.method() == http::verb::get || head_request_) &&
       msg.find(http::field::range) == msg.end()) {
-    if (auto target = map_web2py_static(*decoded, ctx_.options.default_app)) {
-      if (serve_web2py_static(*target, parts->query)) return;
+    if (auto target = map_web2py_static(verdict.path, ctx_.options.default_app)) {
+      if (serve_web2py_static(*target, verdict.query)) return;
     }
   }
 
@@ -474,8 +448,8 @@ void Connection::on_read_header(beast::error_code ec) {
   req_ = std::make_shared<AppRequest>();
   req_->method.assign(msg.method_string().data(), msg.method_string().size());
   req_->target.assign(target);
-  req_->path = std::move(*decoded);
-  req_->query.assign(parts->query);
+  req_->path = std::move(verdict.path);
+  req_->query.assign(verdict.query);
   req_->version = version_;
   req_->headers.reserve(std::distance(msg.begin(), msg.end()));
   for (const auto& f : msg) {
@@ -497,7 +471,7 @@ void Connection::on_read_header(beast::error_code ec) {
   req_->has_content_length = has_body || parser_->content_length().has_value();
 
   if (!has_body) return dispatch_to_app();
-  if (!expect.empty() && version_ == 11) {
+  if (verdict.expect_continue) {
     // The client waits for this before sending the body.
     static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     beast::error_code wec;

@@ -133,6 +133,12 @@ std::vector<std::uint16_t> Server::bound_ports() const {
   return ports;
 }
 
+void Server::stop() {
+  net::post(impl_->ioc, [this] {
+    if (!impl_->ctx.stopping.load()) impl_->begin_shutdown();
+  });
+}
+
 void Server::run() {
   impl_->wait_signal();
   for (auto& l : impl_->listeners) {

@@ -27,6 +27,9 @@ class Server {
   // one of the I/O threads.
   void run();
 
+  // Begins a graceful shutdown, as SIGTERM does; safe from any thread.
+  void stop();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

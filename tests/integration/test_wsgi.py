@@ -953,10 +953,13 @@ class BigUpload(AppTestCase):
 
         rss_after = self.server.rss_kib()
         hwm_after = vm_hwm_kib(self.server.pid)
-        self.assertLess(rss_after - rss_before, 16 * 1024,
-                        "VmRSS grew from %d to %d KiB" % (rss_before, rss_after))
-        self.assertLess(hwm_after - max(hwm_before, rss_before), 16 * 1024,
-                        "peak RSS grew from %d to %d KiB" % (hwm_before, hwm_after))
+        # Under AddressSanitizer freed memory sits in its quarantine, so RSS says nothing there;
+        # the release pass of the suite checks it.
+        if not os.environ.get("W2PSERVE_SANITIZED"):
+            self.assertLess(rss_after - rss_before, 16 * 1024,
+                            "VmRSS grew from %d to %d KiB" % (rss_before, rss_after))
+            self.assertLess(hwm_after - max(hwm_before, rss_before), 16 * 1024,
+                            "peak RSS grew from %d to %d KiB" % (hwm_before, hwm_after))
         self.assertEqual(os.listdir(self.tmp.name), [])
 
 

@@ -26,6 +26,13 @@ START_TIMEOUT = float(os.environ.get("W2PSERVE_START_TIMEOUT", "60"))
 IO_TIMEOUT = float(os.environ.get("W2PSERVE_IO_TIMEOUT", "30"))
 
 _LISTEN_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^:]+):(\d+)")
+# What AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer and ThreadSanitizer print.
+_SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: |"
+                           r"WARNING: ThreadSanitizer|SUMMARY: (Address|Undefined|Thread)")
+
+
+class SanitizerReport(AssertionError):
+    pass
 
 
 class Server:
@@ -134,7 +141,16 @@ class Server:
                 f.close()
             except OSError:
                 pass
+        self.check_sanitizers()
         return code
+
+    def check_sanitizers(self):
+        """A sanitizer report anywhere in the server's output fails the test that ran it."""
+        text = self.log_text()
+        m = _SANITIZER_RE.search(text)
+        if m:
+            start = max(0, m.start() - 200)
+            raise SanitizerReport("sanitizer report from w2pserve:\n" + text[start:start + 6000])
 
     def kill(self):
         if self.proc.poll() is None:
@@ -154,7 +170,7 @@ def run_cli(*args, env=None, timeout=60, input=None):
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    return subprocess.run(
+    r = subprocess.run(
         [BIN, *args],
         input=input,
         stdout=subprocess.PIPE,
@@ -162,6 +178,11 @@ def run_cli(*args, env=None, timeout=60, input=None):
         env=full_env,
         timeout=timeout,
     )
+    m = _SANITIZER_RE.search(r.stderr.decode("utf-8", "replace"))
+    if m:
+        raise SanitizerReport("sanitizer report from w2pserve %s:\n%s" % (
+            " ".join(args), r.stderr.decode("utf-8", "replace")[max(0, m.start() - 200):][:6000]))
+    return r
 
 
 def send_request(sock, method="GET", path="/", headers=None, body=b"", version="HTTP/1.1",
