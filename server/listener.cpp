@@ -1,6 +1,9 @@
 #include "server/listener.hpp"
 
+#include <fcntl.h>
+
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "server/connection.hpp"
@@ -26,6 +29,9 @@ Listener::Listener(net::io_context& ioc, const ListenAddress& address, ServerCon
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+  // Asio opens sockets without close-on-exec: a subprocess the application starts (os.system,
+  // a fork) must not inherit the listening socket and keep the port after we exit.
+  ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
 }
 
 tcp::endpoint Listener::local_endpoint() const {
@@ -42,6 +48,21 @@ void Listener::stop() {
 }
 
 void Listener::do_accept() {
+  // --max-connections: stop accepting (new clients wait in the kernel backlog) until one ends.
+  if (ctx_.options.max_connections && ctx_.connection_count() >= ctx_.options.max_connections) {
+    if (!paused_) {
+      paused_ = true;
+      log::warn("--max-connections (" + std::to_string(ctx_.options.max_connections) +
+                ") reached: accepting paused until a connection ends");
+    }
+    ctx_.add_resume_hook([self = shared_from_this()] {
+      net::post(self->acceptor_.get_executor(), [self] {
+        if (!self->ctx_.stopping.load() && self->acceptor_.is_open()) self->do_accept();
+      });
+    });
+    return;
+  }
+  paused_ = false;
   acceptor_.async_accept(net::make_strand(ioc_),
                          [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
                            self->on_accept(ec, std::move(s));
@@ -65,6 +86,7 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     log::debug("accept: " + ec.message());
     return do_accept();
   }
+  ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
   start_connection(std::move(socket), ctx_);
   do_accept();
 }

@@ -26,6 +26,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
   ServerContext& ctx_;
+  bool paused_ = false;
 };
 
 }  // namespace w2p::server

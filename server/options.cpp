@@ -146,6 +146,11 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "Requests waiting for a Python worker before new ones get 503")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  cli.add_option("--max-connections", o.max_connections,
+                 "Open client connections at most; beyond it new ones wait in the kernel's "
+                 "backlog until one ends (bounds memory: an idle connection costs a few KiB)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   cli.add_option("--file-cache", o.file_cache,
                  "Static files kept open with their stat result (re-checked every second); "
                  "0 opens every file on every hit")

@@ -35,6 +35,7 @@ struct Options {
   unsigned io_timeout = 60;
   unsigned shutdown_timeout = 30;
   unsigned queue_size = 1024;
+  unsigned max_connections = 10000;
   unsigned file_cache = 128;  // open static files kept (0: open every time)
   std::string log_level = "info";
 

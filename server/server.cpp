@@ -1,5 +1,7 @@
 #include "server/server.hpp"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <fstream>
 
@@ -103,6 +105,18 @@ struct Server::Impl {
 
 Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) {
   std::signal(SIGPIPE, SIG_IGN);
+  // Every connection is a descriptor: take the whole hard limit (the soft default is often
+  // 1024), and say so when it is below what --max-connections allows.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+      nofile.rlim_cur < options.max_connections + 64u)
+    log::warn("the descriptor limit (" + std::to_string(nofile.rlim_cur) +
+              ") is below --max-connections (" + std::to_string(options.max_connections) +
+              "); beyond it accepting pauses until descriptors are free");
   impl_->ctx.statics = impl_->options.statics;
   if (!impl_->options.root.empty()) {
     const std::string& mode = impl_->options.web2py_static;

@@ -42,18 +42,31 @@ struct ServerContext {
 
   std::mutex registry_mutex;
   std::unordered_set<Connection*> connections;
+  std::vector<std::function<void()>> resume_hooks;
   void add(Connection* c) {
     std::lock_guard lock(registry_mutex);
     connections.insert(c);
   }
   void remove(Connection* c) {
     bool drained = false;
+    std::vector<std::function<void()>> resume;
     {
       std::lock_guard lock(registry_mutex);
       connections.erase(c);
       drained = connections.empty() && stopping.load();
+      resume.swap(resume_hooks);
     }
+    for (auto& hook : resume) hook();
     if (drained && on_drained) on_drained();
+  }
+  // Runs `hook` once the next connection ends (a paused listener resumes accepting).
+  void add_resume_hook(std::function<void()> hook) {
+    std::lock_guard lock(registry_mutex);
+    if (connections.size() < options.max_connections || connections.empty()) {
+      hook();  // a connection ended meanwhile
+      return;
+    }
+    resume_hooks.push_back(std::move(hook));
   }
   std::size_t connection_count() {
     std::lock_guard lock(registry_mutex);
