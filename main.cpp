@@ -168,7 +168,8 @@ int main(int argc, char** argv) {
   auto pool = std::make_unique<w2p::embed::WorkerPool>(
       options.workers, options.queue_size,
       [&gw = *gateway](const std::shared_ptr<w2p::server::AppRequest>& request,
-                       w2p::server::ResponseSink& sink) { gw.handle(request, sink); });
+                       w2p::server::ResponseSink& sink) { gw.handle(request, sink); },
+      options.request_timeout);
   server->set_application(pool.get());
   wlog::info("serving " + app_spec + " with " + std::to_string(options.workers) +
             " Python worker(s), pid " + std::to_string(::getpid()));

@@ -2,21 +2,34 @@
 
 #include <Python.h>
 
+#include <algorithm>
+
 #include "server/error_log.hpp"
+
+// faulthandler's traceback dumper (exported by libpython, declared in an internal header):
+// safe to call without the GIL on another thread's state.
+extern "C" void _Py_DumpTraceback(int fd, PyThreadState* tstate);
 
 namespace w2p::embed {
 
-WorkerPool::WorkerPool(unsigned workers, unsigned queue_limit, Handler handler)
-    : handler_(std::move(handler)), queue_limit_(queue_limit) {
+WorkerPool::WorkerPool(unsigned workers, unsigned queue_limit, Handler handler,
+                       unsigned request_timeout)
+    : handler_(std::move(handler)), queue_limit_(queue_limit), slots_(workers),
+      request_timeout_(request_timeout) {
   alive_ = workers;
   threads_.reserve(workers);
-  for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this] { run_worker(); });
+  for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this, i] { run_worker(i); });
+  if (request_timeout_ > 0) {
+    ++alive_;
+    watchdog_ = std::thread([this] { run_watchdog(); });
+  }
 }
 
 WorkerPool::~WorkerPool() {
   stop(std::chrono::milliseconds(0));
   for (auto& t : threads_)
     if (t.joinable()) t.detach();
+  if (watchdog_.joinable()) watchdog_.detach();
 }
 
 bool WorkerPool::submit(std::shared_ptr<server::AppRequest> request,
@@ -30,16 +43,80 @@ bool WorkerPool::submit(std::shared_ptr<server::AppRequest> request,
   return true;
 }
 
+unsigned WorkerPool::stuck() const {
+  std::lock_guard lock(mutex_);
+  unsigned n = 0;
+  for (const auto& s : slots_) n += s.busy && s.expired;
+  return n;
+}
+
+void WorkerPool::run_watchdog() {
+  // A thread state of its own, for raising exceptions into workers (that needs the GIL).
+  PyGILState_STATE gil = PyGILState_Ensure();
+  PyThreadState* ts = PyEval_SaveThread();
+  const auto limit = std::chrono::seconds(request_timeout_);
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    auto now = std::chrono::steady_clock::now();
+    auto next = now + limit;
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+      Slot& slot = slots_[i];
+      if (!slot.busy || slot.expired) continue;
+      auto deadline = slot.started + limit;
+      if (deadline > now) {
+        next = std::min(next, deadline);
+        continue;
+      }
+      slot.expired = true;
+      auto sink = slot.sink;
+      std::uint64_t seq = slot.seq;
+      std::string what = slot.what;
+      unsigned long thread_id = slot.thread_id;
+      auto* tstate = static_cast<PyThreadState*>(slot.tstate);
+      lock.unlock();
+      server::log::error("request timeout: " + what + " still in Python after " +
+                         std::to_string(request_timeout_) + " s in worker " + std::to_string(i) +
+                         "; answering 504 and raising TimeoutError in it. Its stack:");
+      if (sink) sink->expire(504);
+      // faulthandler's dumper: reads the frames without the GIL, made for stuck threads.
+      _Py_DumpTraceback(2, tstate);
+      PyEval_RestoreThread(ts);
+      {
+        std::lock_guard check(mutex_);
+        if (slots_[i].busy && slots_[i].seq == seq)
+          PyThreadState_SetAsyncExc(thread_id, PyExc_TimeoutError);
+      }
+      ts = PyEval_SaveThread();
+      lock.lock();
+      now = std::chrono::steady_clock::now();
+    }
+    watchdog_cv_.wait_until(lock, next);
+  }
+  lock.unlock();
+  PyEval_RestoreThread(ts);
+  PyGILState_Release(gil);
+  {
+    std::lock_guard done(mutex_);
+    --alive_;
+  }
+  exited_cv_.notify_all();
+}
+
 std::size_t WorkerPool::queued() const {
   std::lock_guard lock(mutex_);
   return queue_.size();
 }
 
-void WorkerPool::run_worker() {
+void WorkerPool::run_worker(unsigned index) {
   // This thread state lives as long as the thread: threading.local data (web2py's `current`)
   // stays with it, and no per-request thread-state churn.
   PyGILState_STATE gil = PyGILState_Ensure();
   PyThreadState* ts = PyEval_SaveThread();
+  {
+    std::lock_guard lock(mutex_);
+    slots_[index].thread_id = PyThread_get_thread_ident();
+    slots_[index].tstate = ts;
+  }
   for (;;) {
     Job job;
     {
@@ -48,6 +125,15 @@ void WorkerPool::run_worker() {
       if (queue_.empty()) break;
       job = std::move(queue_.front());
       queue_.pop_front();
+      Slot& slot = slots_[index];
+      slot.busy = true;
+      slot.expired = false;
+      ++slot.seq;
+      slot.started = std::chrono::steady_clock::now();
+      if (request_timeout_ > 0) {
+        slot.sink = job.sink;
+        slot.what = job.request->method + " " + job.request->target;
+      }
     }
     PyEval_RestoreThread(ts);
     try {
@@ -55,7 +141,25 @@ void WorkerPool::run_worker() {
     } catch (const std::exception& e) {
       server::log::error(std::string("worker: unexpected error: ") + e.what());
     }
+    if (request_timeout_ > 0) {
+      // A TimeoutError the watchdog raised too late must not land in the next request.
+      PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), nullptr);
+    }
     ts = PyEval_SaveThread();
+    {
+      std::lock_guard lock(mutex_);
+      Slot& slot = slots_[index];
+      if (slot.expired) {
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - slot.started)
+                        .count();
+        server::log::warn("worker " + std::to_string(index) + " is back after " +
+                          std::to_string(took) + " ms (" + slot.what + ")");
+      }
+      slot.busy = false;
+      slot.expired = false;
+      slot.sink.reset();
+    }
     // Dropped here, without the GIL: these are plain C++ objects.
     job = {};
   }
@@ -76,6 +180,7 @@ bool WorkerPool::stop(std::chrono::milliseconds grace) {
     dropped.swap(queue_);
   }
   cv_.notify_all();
+  watchdog_cv_.notify_all();
   dropped.clear();
   std::unique_lock lock(mutex_);
   bool all = exited_cv_.wait_for(lock, grace, [&] { return alive_ == 0; });
@@ -83,6 +188,7 @@ bool WorkerPool::stop(std::chrono::milliseconds grace) {
   if (all) {
     for (auto& t : threads_)
       if (t.joinable()) t.join();
+    if (watchdog_.joinable()) watchdog_.join();
   }
   return all;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <string>
 #include <vector>
 
 #include "server/app_interface.hpp"
@@ -21,8 +22,10 @@ class WorkerPool : public server::Application {
   // Runs with the GIL held, on a worker thread.
   using Handler = std::function<void(const std::shared_ptr<server::AppRequest>&, server::ResponseSink&)>;
 
-  // The interpreter must be initialised and the GIL released by the caller.
-  WorkerPool(unsigned workers, unsigned queue_limit, Handler handler);
+  // The interpreter must be initialised and the GIL released by the caller. With a
+  // request_timeout (seconds, 0 = none) a watchdog thread answers 504 for requests still in
+  // Python after that long, logs the worker's Python stack and raises TimeoutError in it.
+  WorkerPool(unsigned workers, unsigned queue_limit, Handler handler, unsigned request_timeout = 0);
   ~WorkerPool() override;
 
   bool submit(std::shared_ptr<server::AppRequest> request,
@@ -33,23 +36,41 @@ class WorkerPool : public server::Application {
   bool stop(std::chrono::milliseconds grace);
 
   std::size_t queued() const;
+  // Workers stuck in a request past the timeout (they serve again once it returns).
+  unsigned stuck() const;
 
  private:
   struct Job {
     std::shared_ptr<server::AppRequest> request;
     std::shared_ptr<server::ResponseSink> sink;
   };
-  void run_worker();
+  // What one worker is doing, for the watchdog.
+  struct Slot {
+    bool busy = false;
+    bool expired = false;
+    std::uint64_t seq = 0;  // requests started by this worker
+    std::chrono::steady_clock::time_point started;
+    std::shared_ptr<server::ResponseSink> sink;
+    std::string what;           // "GET /path", for the log
+    unsigned long thread_id = 0;  // Python's id for the worker's thread
+    void* tstate = nullptr;       // the worker's PyThreadState
+  };
+  void run_worker(unsigned index);
+  void run_watchdog();
 
   Handler handler_;
   unsigned queue_limit_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::condition_variable exited_cv_;
+  std::condition_variable watchdog_cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
   unsigned alive_ = 0;
   std::vector<std::thread> threads_;
+  std::vector<Slot> slots_;
+  unsigned request_timeout_;
+  std::thread watchdog_;
 };
 
 }  // namespace w2p::embed

@@ -71,6 +71,10 @@ class ResponseSink {
   virtual bool file(BodyFile file) = 0;
   // The response cannot be completed (an error after the head went out): close the connection.
   virtual void abort() = 0;
+  // The request ran out of time (--request-timeout); may be called from any thread. The client
+  // gets `status` if nothing was sent yet, else the connection is closed; later calls from the
+  // producer return false at once.
+  virtual void expire(int status) = 0;
 };
 
 class Application {

@@ -143,7 +143,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   ~Connection() {
     close_file();
-    ctx_.remove(this);
+    unregister();
   }
 
   void run() {
@@ -212,6 +212,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send_simple_and_close(int status, const std::vector<Header>& extra = {});
   void send_simple(int status, const std::vector<Header>& extra = {});
   void close();
+  // The registry counts open sockets (for draining and --max-connections): a closed
+  // connection leaves it at once, even while a worker still holds the object.
+  void unregister() {
+    if (registered_) {
+      registered_ = false;
+      ctx_.remove(this);
+    }
+  }
   void close_file() {
     if (file_ref_) {
       file_ref_.reset();  // a cached descriptor: the cache closes it
@@ -221,6 +229,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     file_.fd = -1;
   }
   void fail_channel();
+  void on_expired(int status) {
+    if (state_ == State::closed) return;
+    channel_.reset();
+    if (state_ == State::in_app) return send_simple_and_close(status);
+    close();  // part of the response went out already
+  }
 
   enum class State { reading_header, reading_body, in_app, writing, closed };
 
@@ -231,6 +245,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::buffer_body>> parser_;
   State state_ = State::reading_header;
+  bool registered_ = true;
   bool idle_ = true;  // between requests, nothing received yet
   std::uint64_t request_count_ = 0;
 
@@ -298,6 +313,17 @@ class ResponseChannel : public ResponseSink, public std::enable_shared_from_this
     push(std::move(p));
   }
 
+  void expire(int status) override {
+    {
+      std::lock_guard lock(hub_.channel_mutex);
+      if (finished_) return;  // the whole response is already on its way
+      gone_ = true;
+      finished_ = true;
+    }
+    hub_.channel_cv.notify_all();
+    net::post(conn_->socket_.get_executor(), [c = conn_, status] { c->on_expired(status); });
+  }
+
   // The I/O thread finished writing a part (ok) or the connection is gone (!ok).
   void done(bool ok) {
     {
@@ -356,6 +382,7 @@ void Connection::close() {
   socket_.close(ec);
   close_file();
   fail_channel();
+  unregister();
 }
 
 void Connection::do_read_header() {

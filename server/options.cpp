@@ -146,6 +146,12 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "Requests waiting for a Python worker before new ones get 503")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  cli.add_option("--request-timeout", o.request_timeout,
+                 "Seconds a request may stay in Python; after that the client gets 504, the "
+                 "worker's Python stack goes to the error log and a TimeoutError is raised in it "
+                 "(0: no limit)")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
   cli.add_option("--max-connections", o.max_connections,
                  "Open client connections at most; beyond it new ones wait in the kernel's "
                  "backlog until one ends (bounds memory: an idle connection costs a few KiB)")

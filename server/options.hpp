@@ -36,6 +36,7 @@ struct Options {
   unsigned shutdown_timeout = 30;
   unsigned queue_size = 1024;
   unsigned max_connections = 10000;
+  unsigned request_timeout = 0;  // seconds a request may stay in Python; 0 = no limit
   unsigned file_cache = 128;  // open static files kept (0: open every time)
   std::string log_level = "info";
 

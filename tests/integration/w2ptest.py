@@ -38,7 +38,7 @@ class SanitizerReport(AssertionError):
 class Server:
     """One w2pserve process. Use as a context manager or call stop()."""
 
-    def __init__(self, *args, env=None, cwd=None, expect_start=True):
+    def __init__(self, *args, env=None, cwd=None, expect_start=True, preexec_fn=None):
         self.args = [BIN, "--listen", "127.0.0.1:0", *args]
         full_env = dict(os.environ)
         if env:
@@ -50,6 +50,7 @@ class Server:
             stderr=subprocess.PIPE,
             env=full_env,
             cwd=cwd,
+            preexec_fn=preexec_fn,
         )
         self.pid = self.proc.pid
         self.lines = []

@@ -29,6 +29,8 @@ struct FakeSink : server::ResponseSink {
     return !client_gone;
   }
   void abort() override { aborted = true; }
+  void expire(int status) override { expired = status; }
+  int expired = 0;
 
   std::string header(const std::string& name) const {
     if (!head) return {};
