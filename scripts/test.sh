@@ -13,6 +13,8 @@ bash scripts/deps.sh test
 jobs=$(nproc)
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+# Hits across clones in other folders (CI builds a fresh clone).
+export CCACHE_BASEDIR="$repo" CCACHE_NOHASHDIR=1
 fuzz_seconds="${FUZZ_SECONDS:-60}"
 started=$SECONDS
 step() { echo; echo "== $* ($((SECONDS - started)) s)"; }
