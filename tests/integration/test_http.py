@@ -221,6 +221,21 @@ class HttpBasics(unittest.TestCase):
             self.assertEqual(r.body, b"hello /n%d" % i)
 
 
+class Listeners(unittest.TestCase):
+    def test_ipv6_and_second_listener(self):
+        if not socket.has_ipv6:
+            self.skipTest("no IPv6 on this machine")
+        with Server("--listen", "[::1]:0", "--app", "app:application",
+                    "--pythonpath", app_dir("basic")) as srv:
+            line = srv.wait_for_log(r"listening on http://\[::1\]:\d+")
+            self.assertIsNotNone(line)
+            port = int(line.rsplit(":", 1)[1])
+            with socket.create_connection(("::1", port), timeout=30) as s:
+                send_request(s, "GET", "/v6", close=True)
+                self.assertEqual(read_response(s).body, b"hello /v6")
+            self.assertEqual(srv.request("GET", "/v4").body, b"hello /v4")
+
+
 class Timeouts(unittest.TestCase):
     def test_slow_header_is_cut_and_others_still_served(self):
         with Server("--app", "app:application", "--pythonpath", app_dir("basic"),
