@@ -176,6 +176,9 @@ class SlowAndManyClients(unittest.TestCase):
                 c.close()
             del mark
 
+    # The sanitizer runtimes need descriptors of their own to report (UBSan's vptr check opens a
+    # pipe), so they misreport once descriptors run out; the release pass runs this test.
+    @unittest.skipIf(os.environ.get("W2PSERVE_SANITIZED"), "exhausts the descriptors sanitizers need")
     def test_running_out_of_descriptors_is_survived(self):
         def low_limit():
             resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
