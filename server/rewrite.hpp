@@ -1,0 +1,52 @@
+#pragma once
+// URL rewriting with lighttpd's url.rewrite-once semantics: PCRE2 (JIT) patterns tested in order
+// against the raw URL (path, plus "?query" when there is one); the first match wins; $0..$9 in
+// the target are the match and its groups; the query string is kept unless the target sets one.
+// A target is an application URL, a static file path, or a redirect.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace w2p::server {
+
+enum class RewriteKind { app, static_file, redirect };
+
+struct RewriteResult {
+  RewriteKind kind = RewriteKind::app;
+  std::string target;  // app: new raw path[?query]; static: a path; redirect: the Location
+  int status = 0;      // redirect status
+  std::size_t rule = 0;
+};
+
+class RewriteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class RewriteRules {
+ public:
+  RewriteRules();
+  ~RewriteRules();
+  RewriteRules(RewriteRules&&) noexcept;
+  RewriteRules& operator=(RewriteRules&&) noexcept;
+
+  // Throws RewriteError with a user-facing message (bad regex with its offset, a $N beyond the
+  // pattern's groups, a redirect status that is not 301/302/303/307/308).
+  void add(std::string_view pattern, RewriteKind kind, std::string_view target, int status = 0);
+
+  // The first rule that matches `raw_path` plus `raw_query`, rewritten; nullopt when none does.
+  std::optional<RewriteResult> apply(std::string_view raw_path, std::string_view raw_query) const;
+
+  std::size_t size() const;
+
+ private:
+  struct Rule;
+  std::vector<std::unique_ptr<Rule>> rules_;
+};
+
+}  // namespace w2p::server
