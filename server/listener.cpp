@@ -63,10 +63,15 @@ void Listener::do_accept() {
     return;
   }
   paused_ = false;
-  acceptor_.async_accept(net::make_strand(ioc_),
-                         [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
-                           self->on_accept(ec, std::move(s));
-                         });
+  auto handler = [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
+    self->on_accept(ec, std::move(s));
+  };
+  // With one I/O thread every handler already runs in order on it: strands would only add
+  // queueing and locking per operation.
+  if (ctx_.options.io_threads == 1)
+    acceptor_.async_accept(ioc_, std::move(handler));
+  else
+    acceptor_.async_accept(net::make_strand(ioc_), std::move(handler));
 }
 
 void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {

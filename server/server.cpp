@@ -43,7 +43,10 @@ bool routes_rewrite_urls(const std::string& path) {
 struct Server::Impl {
   explicit Impl(const Options& o)
       : options(o),
-        ioc(static_cast<int>(o.io_threads)),
+        // One I/O thread: the reactor needs no locks (posting from workers still locks the
+        // scheduler's queue, which this hint keeps).
+        ioc(o.io_threads == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO
+                              : static_cast<int>(o.io_threads)),
         signals(ioc, SIGINT, SIGTERM, SIGHUP),
         work(net::make_work_guard(ioc)),
         shutdown_timer(ioc),
