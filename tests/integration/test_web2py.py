@@ -32,8 +32,11 @@ def make_tree():
     # An older .gz must not be used.
     with open(os.path.join(static, "css", "site.css.gz"), "wb") as f:
         f.write(gzip.compress(b"stale"))
-    old = time.time() - 3600
-    os.utime(os.path.join(static, "css", "site.css.gz"), (old, old))
+    # Relative to the files' own times (copytree keeps the fixture's): one .gz newer, one older.
+    css_time = os.stat(os.path.join(static, "css", "site.css")).st_mtime
+    os.utime(os.path.join(static, "css", "site.css.gz"), (css_time - 3600, css_time - 3600))
+    js_time = os.stat(os.path.join(static, "js", "app.js")).st_mtime
+    os.utime(os.path.join(static, "js", "app.js.gz"), (js_time + 10, js_time + 10))
     os.symlink(os.path.join(root, "applications", "welcome", "models", "db.py"),
                os.path.join(static, "escape.py"))
     return tmp, root
