@@ -27,31 +27,21 @@ wait_http() {
   return 1
 }
 
-# rss_kib PID...: summed VmRSS of the processes and all their children.
-rss_kib() {
-  local total=0 pid
+# sum_kib FILE FIELD PID...: FIELD (kB) from /proc/PID/FILE, summed over the processes and
+# their children.
+sum_kib() {
+  local file=$1 field=$2 total=0 pid p v
+  shift 2
   for pid in "$@"; do
     for p in $pid $(pgrep -P "$pid" 2>/dev/null); do
-      local v
-      v=$(awk '/^VmRSS:/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
+      v=$(awk -v f="$field:" '$1 == f {print $2}' /proc/"$p"/"$file" 2>/dev/null || echo 0)
       total=$((total + ${v:-0}))
     done
   done
   echo "$total"
 }
-
-# pss_kib PID...: summed Pss (smaps_rollup) of the processes and their children.
-pss_kib() {
-  local total=0 pid
-  for pid in "$@"; do
-    for p in $pid $(pgrep -P "$pid" 2>/dev/null); do
-      local v
-      v=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)
-      total=$((total + ${v:-0}))
-    done
-  done
-  echo "$total"
-}
+rss_kib() { sum_kib status VmRSS "$@"; }
+pss_kib() { sum_kib smaps_rollup Pss "$@"; }
 
 # load URL [duration] [conns]: prints "req/s p99_ms requests"
 load() {

@@ -4,15 +4,13 @@ a parameters_<port>.py, sessions, and a small application `w2pserve_test` (remov
 
 import os
 import shutil
-import signal
 import socket
 import sqlite3
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from w2ptest import Server, main, read_response, run_cli, send_request  # noqa: E402
+from w2ptest import Server, main, posts_then_sigterm, read_response, run_cli  # noqa: E402
 
 ROOT = os.environ.get("W2PSERVE_WEB2PY_ROOT")
 PUBLIC_PORT = 8766  # SERVER_PORT seen by web2py, so the admin password file has a known name
@@ -111,32 +109,8 @@ class RealWeb2py(unittest.TestCase):
     def test_dal_writes_survive_sigterm_under_load(self):
         # web2py commits the DAL transaction when the action returns: every 2xx has both rows.
         srv = Server("--root", ROOT, "--workers", "4")
-        acked, lock, half = [], threading.Lock(), threading.Event()
-
-        def client(t):
-            for i in range(10):
-                oid = "w%d-%d" % (t, i)
-                try:
-                    with socket.create_connection(("127.0.0.1", srv.port), timeout=60) as s:
-                        send_request(s, "POST", "/%s/default/order" % TEST_APP, body=oid.encode(),
-                                     close=True)
-                        r = read_response(s)
-                    if 200 <= r.status < 300:
-                        with lock:
-                            acked.append(oid)
-                            if len(acked) >= 50:
-                                half.set()
-                except (OSError, EOFError, ValueError):
-                    pass
-
-        threads = [threading.Thread(target=client, args=(t,)) for t in range(20)]
-        for t in threads:
-            t.start()
-        self.assertTrue(half.wait(120))
-        srv.proc.send_signal(signal.SIGTERM)
-        for t in threads:
-            t.join(180)
-        self.assertEqual(srv.proc.wait(timeout=120), 0)
+        acked, code = posts_then_sigterm(srv, "/%s/default/order" % TEST_APP, prefix="w")
+        self.assertEqual(code, 0)
         srv.stop()
         conn = sqlite3.connect(os.path.join(ROOT, "applications", TEST_APP, "databases",
                                             "storage.sqlite"))

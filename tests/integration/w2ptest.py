@@ -330,6 +330,39 @@ def wait_closed(sock, timeout=IO_TIMEOUT):
                 return True
 
 
+def posts_then_sigterm(server, path, total=200, per_thread=10, stop_after=50, prefix="o"):
+    """POSTs `total` distinct ids (as bodies) from total/per_thread threads, one connection per
+    request; sends SIGTERM once `stop_after` were acknowledged; waits for the server to exit.
+    Returns (acknowledged ids, exit code)."""
+    acked, lock, enough = [], threading.Lock(), threading.Event()
+
+    def client(t):
+        for i in range(per_thread):
+            oid = "%s%d-%d" % (prefix, t, i)
+            try:
+                with socket.create_connection(("127.0.0.1", server.port), timeout=60) as s:
+                    send_request(s, "POST", path, body=oid.encode(), close=True)
+                    r = read_response(s)
+                if 200 <= r.status < 300:
+                    with lock:
+                        acked.append(oid)
+                        if len(acked) >= stop_after:
+                            enough.set()
+            except (OSError, EOFError, ValueError):
+                pass
+
+    threads = [threading.Thread(target=client, args=(t,)) for t in range(total // per_thread)]
+    for t in threads:
+        t.start()
+    if not enough.wait(120):
+        raise AssertionError("fewer than %d writes acknowledged" % stop_after)
+    server.proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(180)
+    code = server.proc.wait(timeout=120)
+    return acked, code
+
+
 def app_dir(case):
     return os.path.join(APPS, case)
 
