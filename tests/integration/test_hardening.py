@@ -9,7 +9,6 @@ import socket
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
