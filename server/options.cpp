@@ -112,60 +112,73 @@ ParseOutcome parse_options(int argc, char** argv) {
       ->type_name("URL_PREFIX=DIR");
   cli.add_option("--threads", o.io_threads,
                  "I/O threads (sockets, static files); 1 is enough for most sites")
+      ->type_name("N")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cli.add_option("--workers", o.workers,
                  "Python worker threads. Under the GIL each extra thread costs about 2-3 MiB and "
                  "makes CPU-bound pages slower; more workers pay off only when requests wait on "
                  "I/O (databases, remote APIs)")
+      ->type_name("N")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cli.add_option("--max-body", max_body,
                  "Largest request body accepted (bytes, or with k/M/G); larger ones get 413")
+      ->type_name("SIZE")
       ->capture_default_str();
   cli.add_option("--max-header", max_header, "Largest request head (request line + headers); "
                                              "larger ones get 431")
+      ->type_name("SIZE")
       ->capture_default_str();
   cli.add_option("--header-timeout", o.header_timeout,
                  "Seconds a client has to send a complete request head (slow clients are cut)")
+      ->type_name("SECONDS")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   cli.add_option("--keepalive-timeout", o.keepalive_timeout,
                  "Seconds an idle keep-alive connection is kept open (0 disables keep-alive)")
+      ->type_name("SECONDS")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
   cli.add_option("--io-timeout", o.io_timeout,
                  "Seconds without progress while reading a body or writing a response")
+      ->type_name("SECONDS")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   cli.add_option("--shutdown-timeout", o.shutdown_timeout,
                  "Seconds to let in-flight requests finish on SIGTERM/SIGINT")
+      ->type_name("SECONDS")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
   cli.add_option("--queue", o.queue_size,
                  "Requests waiting for a Python worker before new ones get 503")
+      ->type_name("N")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   cli.add_option("--request-timeout", o.request_timeout,
                  "Seconds a request may stay in Python; after that the client gets 504, the "
                  "worker's Python stack goes to the error log and a TimeoutError is raised in it "
                  "(0: no limit)")
+      ->type_name("SECONDS")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
   cli.add_option("--max-connections", o.max_connections,
                  "Open client connections at most; beyond it new ones wait in the kernel's "
                  "backlog until one ends (bounds memory: an idle connection costs a few KiB)")
+      ->type_name("N")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   cli.add_option("--file-cache", o.file_cache,
                  "Static files kept open with their stat result (re-checked every second); "
                  "0 opens every file on every hit")
+      ->type_name("N")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   cli.add_option("--tmp-dir", o.tmp_dir,
                  "Where request bodies over 64 KiB are spooled (default $TMPDIR or /tmp)")
       ->type_name("DIR");
   cli.add_option("--log-level", o.log_level, "debug, info, warn or error")
+      ->type_name("LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
   cli.add_option("--root", o.root,
@@ -179,6 +192,7 @@ ParseOutcome parse_options(int argc, char** argv) {
   cli.add_option("--web2py-static", o.web2py_static,
                  "Serve /<app>/static/... natively: auto (on unless routes.py rewrites URLs), "
                  "on, or off (web2py serves them)")
+      ->type_name("MODE")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   cli.add_option("--trusted-proxy", o.trusted_proxy_specs,
@@ -189,6 +203,7 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "Port clients connect to, when it differs from the listening one (port "
                  "mapping, a proxy): used as SERVER_PORT (web2py's admin password file is "
                  "parameters_<port>.py)")
+      ->type_name("PORT")
       ->check(CLI::Range(1, 65535));
   CLI::App* admin = cli.add_subcommand(
       "set-admin-password",
@@ -197,6 +212,7 @@ ParseOutcome parse_options(int argc, char** argv) {
   admin->add_option("--port", o.admin_port,
                     "The port users connect to (default: --public-port, else the first "
                     "--listen port)")
+      ->type_name("PORT")
       ->check(CLI::Range(1, 65535));
 
   try {
