@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -406,6 +407,8 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
   set_item(d, k.server_port, std::to_string(r.server_port));
   std::string_view server_name = r.server_name;
   std::string host_name;
+  std::vector<std::pair<std::string, std::string>> http;  // HTTP_* keys, duplicates joined
+  http.reserve(r.headers.size());
   for (const auto& h : r.headers) {
     std::string_view name = h.name;
     if (server::iequals(name, "content-type")) {
@@ -430,25 +433,15 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
       }
     }
     std::string key = env_name(name);
-    py::str pykey(key);
-    PyObject* existing = PyDict_GetItem(d, pykey.ptr());
-    if (existing) {
-      // Repeated headers are joined as RFC 9110 allows; cookies with "; " as browsers expect.
-      std::string joined = py::reinterpret_borrow<py::str>(existing).cast<std::string>();
-      PyObject* latin = PyUnicode_AsLatin1String(existing);
-      if (latin) {
-        joined.assign(PyBytes_AS_STRING(latin), PyBytes_GET_SIZE(latin));
-        Py_DECREF(latin);
-      } else {
-        PyErr_Clear();
-      }
-      joined.append(server::iequals(name, "cookie") ? "; " : ", ");
-      joined.append(h.value);
-      set_item(d, pykey, joined);
+    // Repeated headers are joined as RFC 9110 allows; cookies with "; " as browsers expect.
+    auto same = std::find_if(http.begin(), http.end(), [&](const auto& e) { return e.first == key; });
+    if (same == http.end()) {
+      http.emplace_back(std::move(key), h.value);
     } else {
-      set_item(d, pykey, h.value);
+      same->second.append(server::iequals(name, "cookie") ? "; " : ", ").append(h.value);
     }
   }
+  for (const auto& [key, value] : http) set_item(d, py::str(key), value);
   if (!host_name.empty()) server_name = host_name;
   set_item(d, k.server_name, server_name);
   if (r.has_content_length || r.body.length > 0)

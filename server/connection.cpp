@@ -173,7 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Called from a worker thread through the channel.
-  void post_part(ResponsePart part, std::shared_ptr<ResponseChannel> channel);
+  void post_part(ResponsePart part);
 
  private:
   friend class ResponseChannel;
@@ -366,7 +366,7 @@ class ResponseChannel : public ResponseSink, public std::enable_shared_from_this
     busy_ = true;
     if (p.last) finished_ = true;
     lock.unlock();
-    conn_->post_part(std::move(p), shared_from_this());
+    conn_->post_part(std::move(p));
     return true;
   }
 
@@ -379,8 +379,7 @@ class ResponseChannel : public ResponseSink, public std::enable_shared_from_this
   bool finished_ = false;
 };
 
-void Connection::post_part(ResponsePart part, std::shared_ptr<ResponseChannel> channel) {
-  (void)channel;
+void Connection::post_part(ResponsePart part) {
   net::post(socket_.get_executor(),
             [self = shared_from_this(), p = std::move(part)]() mutable { self->on_part(std::move(p)); });
 }
