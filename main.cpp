@@ -16,7 +16,9 @@
 #include "embed/web2py_loader.hpp"
 #include "embed/worker_pool.hpp"
 #include "embed/wsgi_gateway.hpp"
+#include "server/config_file.hpp"
 #include "server/error_log.hpp"
+#include "server/lighttpd_import.hpp"
 #include "server/options.hpp"
 #include "server/password_input.hpp"
 #include "server/server.hpp"
@@ -110,6 +112,25 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const auto& options = *parsed.options;
+  if (!options.import_lighttpd.empty()) {
+    try {
+      std::fputs(w2p::server::import_lighttpd(options.import_lighttpd).c_str(), stdout);
+      return 0;
+    } catch (const std::exception& e) {
+      return fail(e.what());
+    }
+  }
+  if (options.check_config) {
+    // Building the server compiles every site and rule, as a real start does (no port is bound).
+    try {
+      w2p::server::SiteRouter router(options.sites, options.global_site);
+    } catch (const std::exception& e) {
+      return fail(e.what());
+    }
+    std::fputs(w2p::server::describe_config(options).c_str(), stdout);
+    std::fputs("# configuration OK\n", stdout);
+    return 0;
+  }
   wlog::set_min_level(level_from(options.log_level));
   if (options.set_admin_password) return set_admin_password(options);
 

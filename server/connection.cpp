@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -26,6 +27,8 @@
 #include "server/mime.hpp"
 #include "server/request_rules.hpp"
 #include "server/response_head.hpp"
+#include "server/site.hpp"
+#include "server/web2py_static.hpp"
 #include "server/static_files.hpp"
 #include "server/trusted_proxy.hpp"
 #include "server/url_path.hpp"
@@ -216,8 +219,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_read_body();
   void on_read_body(beast::error_code ec);
   void dispatch_to_app();
-  bool serve_static(const StaticMount& mount, const std::string& relative);
-  bool serve_web2py_static(const Web2pyStatic& target, std::string_view query);
+  void serve_static(const std::string& dir, const std::string& relative, const SiteSpec& site,
+                    std::string_view raw_path, std::string_view query);
+  bool serve_web2py_static(const Web2pyStatic& target, std::string_view query,
+                           const SiteSpec& site);
   void send_file_response(std::shared_ptr<const CachedFile> f, std::vector<Header> extra);
   void start_file(BodyFile f, std::shared_ptr<const CachedFile> ref = nullptr);
   void do_sendfile();
@@ -467,25 +472,87 @@ void Connection::on_read_header(beast::error_code ec) {
   std::string_view target(msg.target().data(), msg.target().size());
   bool has_body = verdict.has_body;
 
-  // Native static files.
-  for (const auto& mount : ctx_.statics) {
-    std::string relative;
-    if (!mount_match(mount, verdict.path, relative)) continue;
-    // The rest of a request body sent to a static URL is never read: close afterwards.
+  std::string_view raw_path = target;
+  if (auto parts = split_target(target)) raw_path = parts->path;
+  auto host = msg[http::field::host];
+  const Site& site = ctx_.sites->select(std::string_view(host.data(), host.size()));
+  const SiteSpec& spec = site.spec;
+  bool get_or_head = msg.method() == http::verb::get || head_request_;
+  // Whatever is not handed to the application leaves the rest of a request body unread.
+  auto unread_body = [&] {
     if (has_body) keep_alive_ = false;
-    if (msg.method() != http::verb::get && !head_request_)
-      return send_simple(405, {{"Allow", "GET, HEAD"}});
-    if (serve_static(mount, relative)) return;
-    break;
+  };
+
+  if (!spec.access_deny.empty() && denied_suffix(verdict.path, spec.access_deny)) {
+    unread_body();
+    return send_simple(403);
+  }
+
+  // Rewrite rules see the raw path and query, as lighttpd's url.rewrite-once does.
+  if (site.rewrites.size() != 0) {
+    if (auto r = site.rewrites.apply(raw_path, verdict.query)) {
+      if (r->kind == RewriteKind::redirect) {
+        unread_body();
+        if (!is_safe_header_value(r->target)) return send_simple(400);
+        return send_simple(r->status, {{"Location", r->target}});
+      }
+      std::optional<std::string> decoded;
+      auto rewritten = split_target(r->target);
+      if (rewritten) decoded = percent_decode(rewritten->path);
+      if (!decoded) {
+        unread_body();
+        return send_simple(400);
+      }
+      if (r->kind == RewriteKind::static_file) {
+        unread_body();
+        if (!get_or_head) return send_simple(405, {{"Allow", "GET, HEAD"}});
+        return serve_static(spec.document_root, *decoded, spec, raw_path, verdict.query);
+      }
+      verdict.path = std::move(*decoded);
+      verdict.query.assign(rewritten->query);
+    }
+  }
+
+  // Native static mappings: the site's own, then the global ones.
+  const std::vector<StaticMount>* mount_lists[] = {&spec.statics, &ctx_.statics};
+  for (const auto* mounts : mount_lists) {
+    for (const auto& mount : *mounts) {
+      std::string relative;
+      if (!mount_match(mount, verdict.path, relative)) continue;
+      unread_body();
+      if (!get_or_head) return send_simple(405, {{"Allow", "GET, HEAD"}});
+      return serve_static(mount.dir, relative, spec, raw_path, verdict.query);
+    }
+  }
+
+  if (!ctx_.options.root.empty()) {
+    // A site's default application takes URLs that name none of its applications.
+    auto installed = [&](std::string_view app) {
+      if (!is_web2py_name(app)) return false;
+      struct stat st {};
+      std::string dir = ctx_.options.root + "/applications/";
+      dir.append(app);
+      return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    };
+    if (auto prefixed = with_default_app(spec, verdict.path, installed))
+      verdict.path = std::move(*prefixed);
+    if (!app_allowed(spec, verdict.path) && verdict.path != "/favicon.ico" &&
+        verdict.path != "/robots.txt") {
+      unread_body();
+      return send_simple(404);
+    }
   }
 
   // web2py's own static URLs, when the file is certainly the one web2py would serve; Range
   // requests and anything uncertain go to web2py (gluon/streamer.py).
-  if (!ctx_.web2py_apps.empty() && !has_body &&
-      (msg.method() == http::verb::get || head_request_) &&
+  if (!ctx_.web2py_apps.empty() && !has_body && get_or_head &&
       msg.find(http::field::range) == msg.end()) {
-    if (auto target = map_web2py_static(verdict.path, ctx_.options.default_app)) {
-      if (serve_web2py_static(*target, verdict.query)) return;
+    const std::string& default_app =
+        spec.default_app.empty() ? ctx_.options.default_app : spec.default_app;
+    if (auto w2p_target = map_web2py_static(verdict.path, default_app)) {
+      if (app_allowed(spec, "/" + w2p_target->app) &&
+          serve_web2py_static(*w2p_target, verdict.query, spec))
+        return;
     }
   }
 
@@ -593,30 +660,41 @@ void Connection::dispatch_to_app() {
   req_.reset();
 }
 
-bool Connection::serve_static(const StaticMount& mount, const std::string& relative) {
+void Connection::serve_static(const std::string& dir, const std::string& relative,
+                              const SiteSpec& site, std::string_view raw_path,
+                              std::string_view query) {
   auto rel = safe_relative_path(relative);
-  if (!rel) {
-    send_simple(403);
-    return true;
+  if (!rel || never_static(dir, *rel, site.static_exclude, ctx_.options.root))
+    return send_simple(403);
+  auto f = ctx_.files.open(dir, *rel);
+  if (f->status == OpenStatus::directory) {
+    // Relative links in an index page need the trailing slash.
+    if (!raw_path.ends_with('/')) {
+      std::string location(raw_path);
+      location.push_back('/');
+      if (!query.empty()) location.append("?").append(query);
+      return send_simple(301, {{"Location", location}});
+    }
+    for (const auto& name : site.index_names) {
+      std::string index = rel->empty() ? name : *rel + "/" + name;
+      if (never_static(dir, index, site.static_exclude, ctx_.options.root)) continue;
+      auto i = ctx_.files.open(dir, index);
+      if (i->status == OpenStatus::ok) return send_file_response(std::move(i), {});
+    }
+    return send_simple(404);  // no index file, and no listing
   }
-  auto f = ctx_.files.open(mount.dir, *rel, true);
-  if (f->status == OpenStatus::forbidden) {
-    send_simple(403);
-    return true;
-  }
-  if (f->status == OpenStatus::not_found) {
-    send_simple(404);
-    return true;
-  }
+  if (f->status == OpenStatus::forbidden) return send_simple(403);
+  if (f->status != OpenStatus::ok) return send_simple(404);
   send_file_response(std::move(f), {});
-  return true;
 }
 
-bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_view query) {
+bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_view query,
+                                     const SiteSpec& site) {
   std::string root = ctx_.web2py_apps + "/" + target.app + "/static";
+  if (never_static(root, target.relative, site.static_exclude, ctx_.options.root)) return false;
   // web2py answers a directory with 403 and a missing file with its own 404 page: only a
   // regular file is served here.
-  auto f = ctx_.files.open(root, target.relative, false);
+  auto f = ctx_.files.open(root, target.relative);
   if (f->status != OpenStatus::ok) return false;
   std::vector<Header> extra;
   auto& msg = parser_->get();
@@ -624,7 +702,7 @@ bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_vie
   std::string_view ae(accept.data(), accept.size());
   if (accepts_encoding(ae, "gzip")) {
     // A precompressed sibling at least as new as the file (gluon/streamer.py does the same).
-    auto gz = ctx_.files.open(root, target.relative + ".gz", false);
+    auto gz = ctx_.files.open(root, target.relative + ".gz");
     if (gz->status == OpenStatus::ok && gz->st.st_mtim.tv_sec >= f->st.st_mtim.tv_sec) {
       extra.push_back({"Content-Type", f->content_type});
       extra.push_back({"Content-Encoding", "gzip"});

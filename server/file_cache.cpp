@@ -20,10 +20,9 @@ CachedFile::~CachedFile() {
   if (fd >= 0) ::close(fd);
 }
 
-std::shared_ptr<const CachedFile> FileCache::load(const std::string& root, const std::string& relative,
-                                                  bool allow_index) {
+std::shared_ptr<const CachedFile> FileCache::load(const std::string& root, const std::string& relative) {
   auto f = std::make_shared<CachedFile>();
-  OpenedFile o = open_below(root, relative, allow_index);
+  OpenedFile o = open_below(root, relative);
   f->status = o.status;
   f->fd = o.fd;
   f->st = o.st;
@@ -36,13 +35,12 @@ std::shared_ptr<const CachedFile> FileCache::load(const std::string& root, const
   return f;
 }
 
-std::shared_ptr<const CachedFile> FileCache::open(const std::string& root, const std::string& relative,
-                                                  bool allow_index) {
-  if (capacity_ == 0) return load(root, relative, allow_index);
+std::shared_ptr<const CachedFile> FileCache::open(const std::string& root, const std::string& relative) {
+  if (capacity_ == 0) return load(root, relative);
   std::string key;
   key.reserve(root.size() + relative.size() + 2);
   key.append(root).push_back('\0');
-  key.append(relative).push_back(allow_index ? 'i' : '-');
+  key.append(relative);
   auto now = std::chrono::steady_clock::now();
   std::shared_ptr<const CachedFile> stale;
   {
@@ -55,7 +53,7 @@ std::shared_ptr<const CachedFile> FileCache::open(const std::string& root, const
     }
   }
   // Outside the lock: resolve again (the path may now lead elsewhere) and compare.
-  auto fresh = load(root, relative, allow_index);
+  auto fresh = load(root, relative);
   if (stale && stale->status == fresh->status &&
       (fresh->status != OpenStatus::ok || same_file(stale->st, fresh->st)))
     fresh = stale;  // unchanged: keep the old entry, drop the new descriptor

@@ -21,7 +21,7 @@ struct CachedFile {
   OpenStatus status = OpenStatus::not_found;
   int fd = -1;  // owned; shared by every response sending this file (sendfile uses offsets)
   struct stat st {};
-  std::string name;  // the relative path opened (index.html for a directory)
+  std::string name;  // the relative path opened
   std::string etag, last_modified, content_type;
 
   CachedFile() = default;
@@ -37,8 +37,7 @@ class FileCache {
   FileCache& operator=(const FileCache&) = delete;
 
   // Opens (or finds) `relative` below `root` with open_below's rules.
-  std::shared_ptr<const CachedFile> open(const std::string& root, const std::string& relative,
-                                         bool allow_index);
+  std::shared_ptr<const CachedFile> open(const std::string& root, const std::string& relative);
 
   std::size_t size();
 
@@ -48,8 +47,7 @@ class FileCache {
     std::shared_ptr<const CachedFile> file;
     std::chrono::steady_clock::time_point checked;
   };
-  static std::shared_ptr<const CachedFile> load(const std::string& root, const std::string& relative,
-                                                bool allow_index);
+  static std::shared_ptr<const CachedFile> load(const std::string& root, const std::string& relative);
 
   std::size_t capacity_;
   std::mutex mutex_;

@@ -1,5 +1,7 @@
 #include "server/options.hpp"
 
+#include "server/config_file.hpp"
+
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -94,8 +96,28 @@ ParseOutcome parse_options(int argc, char** argv) {
   cli.set_version_flag("--version", std::string("w2pserve ") + W2P_VERSION);
   cli.get_formatter()->column_width(34);
 
-  std::vector<std::string> listen, statics;
-  std::string max_body = "2G", max_header = "64k";
+  RawSettings raw;
+  std::vector<std::string>& listen = raw.listen;
+  std::vector<std::string>& statics = raw.statics;
+  std::string& max_body = raw.max_body;
+  std::string& max_header = raw.max_header;
+  // The file is read first, into the variables the flags write to: a flag given on the
+  // command line then replaces the file's value.
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if ((a == "--config" || a == "check-config") && i + 1 < argc) config_path = argv[i + 1];
+    else if (a.starts_with("--config=")) config_path = std::string(a.substr(9));
+  }
+  if (!config_path.empty()) {
+    try {
+      load_config_file(config_path, o, raw);
+    } catch (const OptionError& e) {
+      outcome.text = std::string("w2pserve: error: ") + e.what() + "\n";
+      outcome.exit_code = 2;
+      return outcome;
+    }
+  }
   cli.add_option("--listen", listen,
                  "Address to listen on, HOST:PORT or [IPv6]:PORT (repeatable; default "
                  "127.0.0.1:8000; port 0 picks a free port and logs it)")
@@ -205,6 +227,23 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "parameters_<port>.py)")
       ->type_name("PORT")
       ->check(CLI::Range(1, 65535));
+  cli.add_option("--config", config_path,
+                 "Read settings and [[site]] tables from this TOML file (see conf/w2pserve.toml); "
+                 "flags given on the command line override its values")
+      ->type_name("FILE");
+  std::string check_path;
+  CLI::App* check = cli.add_subcommand(
+      "check-config",
+      "Read FILE (and any other flags), report the first error with its file, line and key, "
+      "or print the effective configuration; then exit (0: valid, 2: not)");
+  check->add_option("file", check_path, "The configuration file")->required()->type_name("FILE");
+  CLI::App* import = cli.add_subcommand(
+      "import-lighttpd",
+      "Print a lighttpd.conf (the classic web2py set-up) as w2pserve TOML, with a comment for "
+      "each directive it could not carry over; then exit");
+  import->add_option("file", o.import_lighttpd, "The lighttpd configuration file")
+      ->required()
+      ->type_name("FILE");
   CLI::App* admin = cli.add_subcommand(
       "set-admin-password",
       "Write web2py's admin password (read from the terminal, or from stdin when it is not "
@@ -217,6 +256,11 @@ ParseOutcome parse_options(int argc, char** argv) {
 
   try {
     cli.parse(argc, argv);
+    o.check_config = check->parsed();
+    if (import->parsed()) {
+      outcome.options = std::move(o);
+      return outcome;
+    }
     for (const auto& l : listen) o.listen.push_back(parse_listen(l));
     if (o.listen.empty()) o.listen.push_back({"127.0.0.1", 8000});
     for (const auto& s : statics) o.statics.push_back(parse_static(s));
@@ -271,6 +315,7 @@ ParseOutcome parse_options(int argc, char** argv) {
     struct stat st {};
     if (::stat(o.tmp_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       throw OptionError("--tmp-dir " + o.tmp_dir + ": not a directory");
+    check_sites(o);
   } catch (const CLI::CallForHelp&) {
     outcome.text = cli.help();
     outcome.exit_code = 0;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "server/site.hpp"
 #include "server/static_files.hpp"
 #include "server/trusted_proxy.hpp"
 
@@ -47,6 +48,16 @@ struct Options {
   std::vector<Cidr> trusted_proxies;
   std::vector<std::string> trusted_proxy_specs;
   std::uint16_t public_port = 0;  // SERVER_PORT override; 0 = the port the client connected to
+
+  // Sites (--config): [[site]] tables, and the default site made of the top-level settings.
+  std::string config_file;
+  std::vector<SiteSpec> sites;
+  SiteSpec global_site;
+
+  // `check-config FILE`: validate, print the effective configuration, exit.
+  bool check_config = false;
+  // `import-lighttpd FILE`: print a lighttpd configuration as w2pserve TOML, exit.
+  std::string import_lighttpd;
 
   // `set-admin-password` subcommand
   bool set_admin_password = false;

@@ -121,6 +121,7 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
               ") is below --max-connections (" + std::to_string(options.max_connections) +
               "); beyond it accepting pauses until descriptors are free");
   impl_->ctx.statics = impl_->options.statics;
+  impl_->ctx.sites = std::make_unique<SiteRouter>(impl_->options.sites, impl_->options.global_site);
   if (!impl_->options.root.empty()) {
     const std::string& mode = impl_->options.web2py_static;
     std::string why;

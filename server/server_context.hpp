@@ -14,6 +14,7 @@
 #include "server/app_interface.hpp"
 #include "server/file_cache.hpp"
 #include "server/options.hpp"
+#include "server/site.hpp"
 
 namespace w2p::server {
 
@@ -24,7 +25,8 @@ struct ServerContext {
 
   const Options& options;
   Application* app = nullptr;
-  std::vector<StaticMount> statics;
+  std::vector<StaticMount> statics;  // global mappings, after each site's own
+  std::unique_ptr<SiteRouter> sites;
   FileCache files;
 
   // web2py: "<root>/applications" when serving web2py with native static files, else empty.

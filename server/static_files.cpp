@@ -99,7 +99,7 @@ int open_beneath(const std::string& root, const std::string& relative) {
   return ::open(resolved, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 }
 
-OpenedFile open_regular(const std::string& root, const std::string& relative, bool allow_index) {
+OpenedFile open_regular(const std::string& root, const std::string& relative) {
   OpenedFile out;
   int fd = open_beneath(root, relative);
   if (fd < 0) {
@@ -114,8 +114,8 @@ OpenedFile open_regular(const std::string& root, const std::string& relative, bo
   }
   if (S_ISDIR(out.st.st_mode)) {
     ::close(fd);
-    if (!allow_index) return out;
-    return open_regular(root, relative.empty() ? "index.html" : relative + "/index.html", false);
+    out.status = OpenStatus::directory;
+    return out;
   }
   if (!S_ISREG(out.st.st_mode)) {
     ::close(fd);
@@ -130,8 +130,8 @@ OpenedFile open_regular(const std::string& root, const std::string& relative, bo
 
 }  // namespace
 
-OpenedFile open_below(const std::string& root, const std::string& relative, bool allow_index) {
-  return open_regular(root, relative, allow_index);
+OpenedFile open_below(const std::string& root, const std::string& relative) {
+  return open_regular(root, relative);
 }
 
 bool mount_match(const StaticMount& mount, std::string_view path, std::string& relative) {

@@ -16,7 +16,7 @@ struct StaticMount {
   std::string dir;     // folder, absolute, without trailing slash
 };
 
-enum class OpenStatus { ok, not_found, forbidden };
+enum class OpenStatus { ok, not_found, forbidden, directory };
 
 struct OpenedFile {
   OpenStatus status = OpenStatus::not_found;
@@ -26,9 +26,9 @@ struct OpenedFile {
 };
 
 // Opens `relative` (already checked with safe_relative_path) below `root`. Symlinks that lead
-// out of `root` are refused; only regular files are served; a directory is served through its
-// index.html when it has one.
-OpenedFile open_below(const std::string& root, const std::string& relative, bool allow_index = true);
+// out of `root` are refused; only regular files are opened; a directory is reported as such
+// (its index files and the trailing-slash redirect are the caller's business).
+OpenedFile open_below(const std::string& root, const std::string& relative);
 
 // If `decoded_path` lies below the mount's prefix, the path relative to the mount's folder.
 bool mount_match(const StaticMount& mount, std::string_view decoded_path, std::string& relative);

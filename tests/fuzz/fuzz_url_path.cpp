@@ -55,14 +55,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!decoded) return 0;
   if (decoded->find('\0') != std::string::npos) std::abort();
   if (auto rel = safe_relative_path(*decoded)) {
-    OpenedFile f = open_below(root(), *rel, true);
+    OpenedFile f = open_below(root(), *rel);
     if (f.status == OpenStatus::ok) {
       check_inside(f.fd);
       ::close(f.fd);
     }
   }
   if (auto m = map_web2py_static(*decoded, "welcome")) {
-    OpenedFile f = open_below(root(), m->relative, false);
+    OpenedFile f = open_below(root(), m->relative);
     if (f.status == OpenStatus::ok) {
       check_inside(f.fd);
       ::close(f.fd);

@@ -54,11 +54,11 @@ TEST_F(StaticFiles, OpensRegularFiles) {
 
 TEST_F(StaticFiles, MissingIsNotFound) { EXPECT_EQ(open("css/none.css").status, OpenStatus::not_found); }
 
-TEST_F(StaticFiles, DirectoryServesItsIndex) {
-  auto f = open("sub");
-  ASSERT_EQ(f.status, OpenStatus::ok);
-  EXPECT_EQ(f.name, "sub/index.html");
-  EXPECT_EQ(open("css").status, OpenStatus::not_found);  // no index, no listing
+TEST_F(StaticFiles, DirectoryIsReportedNotOpened) {
+  EXPECT_EQ(open("sub").status, OpenStatus::directory);
+  EXPECT_EQ(open("sub").fd, -1);
+  EXPECT_EQ(open("").status, OpenStatus::directory);
+  EXPECT_EQ(open("sub/index.html").status, OpenStatus::ok);
 }
 
 TEST_F(StaticFiles, SymlinksOutOfTheRootAreRefused) {
@@ -124,13 +124,13 @@ TEST(Validators, IfModifiedSince) {
 
 TEST_F(StaticFiles, CacheReusesAndNoticesChanges) {
   w2p::server::FileCache cache(8);
-  auto a = cache.open(root_, "css/a.css", true);
+  auto a = cache.open(root_, "css/a.css");
   ASSERT_EQ(a->status, OpenStatus::ok);
   EXPECT_EQ(a->content_type, "text/css; charset=utf-8");
   EXPECT_FALSE(a->etag.empty());
-  auto b = cache.open(root_, "css/a.css", true);
+  auto b = cache.open(root_, "css/a.css");
   EXPECT_EQ(a.get(), b.get());  // within a second: the same entry
-  auto missing = cache.open(root_, "css/none.css", true);
+  auto missing = cache.open(root_, "css/none.css");
   EXPECT_EQ(missing->status, OpenStatus::not_found);
   EXPECT_EQ(cache.size(), 2u);
 }
@@ -138,15 +138,15 @@ TEST_F(StaticFiles, CacheReusesAndNoticesChanges) {
 TEST_F(StaticFiles, CacheIsBounded) {
   w2p::server::FileCache cache(2);
   for (const char* f : {"css/a.css", "sub/index.html", "inside-link.css", "css/a.css"})
-    EXPECT_EQ(cache.open(root_, f, true)->status, OpenStatus::ok) << f;
+    EXPECT_EQ(cache.open(root_, f)->status, OpenStatus::ok) << f;
   EXPECT_EQ(cache.size(), 2u);
   w2p::server::FileCache none(0);
-  EXPECT_EQ(none.open(root_, "css/a.css", true)->status, OpenStatus::ok);
+  EXPECT_EQ(none.open(root_, "css/a.css")->status, OpenStatus::ok);
   EXPECT_EQ(none.size(), 0u);
 }
 
 TEST_F(StaticFiles, CacheKeepsTheRootConfinement) {
   w2p::server::FileCache cache(8);
-  EXPECT_NE(cache.open(root_, "escape-rel", true)->status, OpenStatus::ok);
-  EXPECT_NE(cache.open(root_, "../secret.txt", true)->status, OpenStatus::ok);
+  EXPECT_NE(cache.open(root_, "escape-rel")->status, OpenStatus::ok);
+  EXPECT_NE(cache.open(root_, "../secret.txt")->status, OpenStatus::ok);
 }

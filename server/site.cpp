@@ -1,0 +1,230 @@
+#include "server/site.hpp"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace w2p::server {
+
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string where(const SiteSpec& s) {
+  std::string w = s.file.empty() ? std::string() : s.file + ":" + std::to_string(s.line) + ": ";
+  return w + "site '" + s.name + "'";
+}
+
+}  // namespace
+
+struct SiteRouter::Regex {
+  pcre2_code* code = nullptr;
+  const Site* site = nullptr;
+  ~Regex() { pcre2_code_free(code); }
+};
+
+ParsedRewriteTarget parse_rewrite_target(std::string_view to) {
+  ParsedRewriteTarget out;
+  auto word = [&](std::string_view w) {
+    if (to.size() > w.size() && to.substr(0, w.size()) == w && to[w.size()] == ' ') {
+      to.remove_prefix(w.size());
+      while (!to.empty() && to.front() == ' ') to.remove_prefix(1);
+      return true;
+    }
+    return false;
+  };
+  if (word("static")) {
+    out.kind = RewriteKind::static_file;
+  } else if (word("redirect")) {
+    out.kind = RewriteKind::redirect;
+    out.status = 302;
+    std::size_t n = 0;
+    while (n < to.size() && std::isdigit(static_cast<unsigned char>(to[n]))) ++n;
+    if (n > 0 && (n == to.size() || to[n] == ' ')) {
+      out.status = std::stoi(std::string(to.substr(0, n)));
+      to.remove_prefix(n);
+      while (!to.empty() && to.front() == ' ') to.remove_prefix(1);
+    }
+  } else {
+    word("app");
+  }
+  if (to.find_first_of(" \t\r\n") != std::string_view::npos)
+    throw RewriteError("target '" + std::string(to) +
+                       "' has a space in it (write \"/url\", \"static /path\" or "
+                       "\"redirect 301 https://...\")");
+  out.target.assign(to);
+  return out;
+}
+
+std::string normalize_host(std::string_view host) {
+  std::string out;
+  if (!host.empty() && host.front() == '[') {
+    std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return out;
+    host = host.substr(0, close + 1);
+  } else {
+    std::size_t colon = host.find(':');
+    if (colon != std::string_view::npos) host = host.substr(0, colon);
+    while (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  }
+  out.reserve(host.size());
+  for (char c : host) out.push_back(lower(c));
+  return out;
+}
+
+bool valid_host_pattern(std::string_view p) {
+  if (p.starts_with("*.")) p.remove_prefix(2);
+  if (p.empty() || p.size() > 253) return false;
+  if (p.front() == '[') return p.back() == ']' && p.size() > 2;
+  for (char c : p) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'))
+      return false;
+  }
+  return p.front() != '.' && p.back() != '.';
+}
+
+bool denied_suffix(std::string_view path, const std::vector<std::string>& suffixes) {
+  for (const auto& s : suffixes)
+    if (ends_with(path, s)) return true;
+  return false;
+}
+
+bool never_static(std::string_view dir, std::string_view relative,
+                  const std::vector<std::string>& exclude, std::string_view web2py_root) {
+  static constexpr std::string_view kSource[] = {".py", ".pyc", ".pyo", ".fcgi"};
+  for (auto ext : kSource)
+    if (ends_with(relative, ext)) return true;
+  for (const auto& ext : exclude)
+    if (ends_with(relative, ext)) return true;
+  if (web2py_root.empty() || !dir.starts_with(web2py_root)) return false;
+  std::string_view below = dir.substr(web2py_root.size());
+  if (!below.empty() && below.front() != '/') return false;  // "/srv/web2py2" is not below
+  // The path inside the web2py folder, without empty or "." segments.
+  std::string path(below);
+  path.push_back('/');
+  path.append(relative);
+  std::vector<std::string_view> segs;
+  std::string_view rest = path;
+  while (!rest.empty()) {
+    std::size_t slash = rest.find('/');
+    std::string_view seg = rest.substr(0, slash);
+    if (!seg.empty() && seg != ".") segs.push_back(seg);
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  if (segs.size() < 3 || segs[0] != "applications") return false;
+  static constexpr std::string_view kPrivate[] = {"private", "databases", "sessions", "errors",
+                                                  "cache"};
+  for (auto p : kPrivate)
+    if (segs[2] == p) return true;
+  return false;
+}
+
+std::string_view first_segment(std::string_view path) {
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  return path.substr(0, path.find('/'));
+}
+
+bool app_allowed(const SiteSpec& site, std::string_view path) {
+  if (site.apps.empty()) return true;
+  std::string_view seg = first_segment(path);
+  for (const auto& a : site.apps)
+    if (a == seg) return true;
+  return false;
+}
+
+SiteRouter::SiteRouter(std::vector<SiteSpec> specs, SiteSpec fallback) {
+  bool have_default = false;
+  for (const auto& s : specs) {
+    if (!s.is_default) continue;
+    if (have_default)
+      throw SiteError(where(s) + ": a second default site (only one site may say default = true)");
+    have_default = true;
+  }
+  if (!have_default) {
+    fallback.is_default = true;
+    if (fallback.name.empty()) fallback.name = "default";
+    specs.insert(specs.begin(), std::move(fallback));
+  }
+  std::unordered_map<std::string, const SiteSpec*> wildcard_owner;
+  for (auto& spec : specs) {
+    auto site = std::make_unique<Site>();
+    site->spec = std::move(spec);
+    const SiteSpec& s = site->spec;
+    for (const auto& r : s.rewrites) {
+      auto t = parse_rewrite_target(r.to);
+      site->rewrites.add(r.match, t.kind, t.target, t.status);
+    }
+    for (const auto& h : s.hosts) {
+      if (!valid_host_pattern(h))
+        throw SiteError(where(s) + ": '" + h +
+                        "' is not a host name (write example.com or *.example.com; use "
+                        "host-regex for a regular expression)");
+      if (h.starts_with("*.")) {
+        std::string name = "." + normalize_host(h.substr(2));
+        auto [it, fresh] = wildcard_owner.emplace(name, &s);
+        if (!fresh)
+          throw SiteError(where(s) + ": host '" + h + "' is claimed by " + where(*it->second) +
+                          " too");
+        wildcards_.emplace_back(name, site.get());
+      } else {
+        auto [it, fresh] = exact_.emplace(normalize_host(h), site.get());
+        if (!fresh)
+          throw SiteError(where(s) + ": host '" + h + "' is claimed by " +
+                          where(it->second->spec) + " too");
+      }
+    }
+    for (const auto& pattern : s.host_regex) {
+      auto rx = std::make_unique<Regex>();
+      int err = 0;
+      PCRE2_SIZE offset = 0;
+      rx->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                               PCRE2_CASELESS | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &offset,
+                               nullptr);
+      if (!rx->code) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        throw SiteError(where(s) + ": bad host-regex '" + pattern + "' at offset " +
+                        std::to_string(offset) + ": " + reinterpret_cast<char*>(msg));
+      }
+      pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE);
+      rx->site = site.get();
+      regexes_.push_back(std::move(rx));
+    }
+    if (s.is_default) default_ = site.get();
+    sites_.push_back(std::move(site));
+  }
+  std::stable_sort(wildcards_.begin(), wildcards_.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+}
+
+SiteRouter::~SiteRouter() = default;
+
+const Site& SiteRouter::select(std::string_view host) const {
+  if (sites_.size() == 1 || host.empty()) return *default_;
+  std::string name = normalize_host(host);
+  if (name.empty()) return *default_;
+  if (auto it = exact_.find(name); it != exact_.end()) return *it->second;
+  for (const auto& [suffix, site] : wildcards_) {
+    if (name.size() > suffix.size() && ends_with(name, suffix)) return *site;
+  }
+  for (const auto& rx : regexes_) {
+    // One match block per I/O thread, sized for any pattern's whole match.
+    thread_local struct Block {
+      pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
+      ~Block() { pcre2_match_data_free(data); }
+    } block;
+    int rc = pcre2_match(rx->code, reinterpret_cast<PCRE2_SPTR>(name.data()), name.size(), 0, 0,
+                         block.data, nullptr);
+    if (rc >= 0) return *rx->site;
+  }
+  return *default_;
+}
+
+}  // namespace w2p::server

@@ -1,0 +1,134 @@
+#pragma once
+// Virtual hosts: which site a request's Host names, and each site's own rules (default web2py
+// application, the applications it exposes, static mappings, index files, access-deny
+// suffixes, rewrite rules). SiteSpec is what the configuration says; SiteRouter compiles it
+// once at start-up and answers per request without allocating.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "server/rewrite.hpp"
+#include "server/static_files.hpp"
+
+namespace w2p::server {
+
+struct RewriteSpec {
+  std::string match;  // PCRE2 pattern, tested against the raw path plus "?query"
+  std::string to;     // "/app/url", "static /path/below/document-root", "redirect [301] URL"
+  int line = 0;       // where it was written (0: not from a file)
+};
+
+struct SiteSpec {
+  std::string name;                     // for messages and check-config
+  std::vector<std::string> hosts;       // exact names, or "*.example.com"
+  std::vector<std::string> host_regex;  // PCRE2, tested against the lower-case host, no port
+  bool is_default = false;              // takes requests whose Host matches no site
+  std::string default_app;              // web2py application for URLs naming no application
+  std::vector<std::string> apps;        // web2py applications reachable here (empty: all)
+  std::string document_root;            // folder for "static" rewrite targets (default: root)
+  std::vector<StaticMount> statics;     // before the global ones
+  std::vector<std::string> index_names{"index.html"};
+  std::vector<std::string> access_deny;     // URL path suffixes answered with 403
+  std::vector<std::string> static_exclude;  // extensions never served as static files
+  std::vector<RewriteSpec> rewrites;
+  std::string file;  // the configuration file it came from, for messages
+  int line = 0;
+};
+
+class SiteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ParsedRewriteTarget {
+  RewriteKind kind = RewriteKind::app;
+  std::string target;
+  int status = 0;
+};
+
+// "static /applications$1" → static; "redirect 301 https://x/$1" (status optional, default 302)
+// → redirect; "app /a/b" or "/a/b" → application. Throws RewriteError.
+ParsedRewriteTarget parse_rewrite_target(std::string_view to);
+
+struct Site {
+  SiteSpec spec;
+  RewriteRules rewrites;
+};
+
+class SiteRouter {
+ public:
+  // Compiles every site; throws SiteError (a bad host pattern, two sites claiming one host,
+  // two default sites) or RewriteError. With no site marked default, `fallback` is used.
+  SiteRouter(std::vector<SiteSpec> sites, SiteSpec fallback);
+  ~SiteRouter();
+
+  // The site for a Host header value ("Example.COM:8080" and "example.com." are example.com);
+  // the default site when nothing matches or there is no Host.
+  const Site& select(std::string_view host) const;
+  const Site& default_site() const { return *default_; }
+  const std::vector<std::unique_ptr<Site>>& sites() const { return sites_; }
+
+ private:
+  struct Regex;
+  std::vector<std::unique_ptr<Site>> sites_;
+  const Site* default_ = nullptr;
+  std::unordered_map<std::string, const Site*> exact_;
+  std::vector<std::pair<std::string, const Site*>> wildcards_;  // ".example.com", longest first
+  std::vector<std::unique_ptr<Regex>> regexes_;
+};
+
+// Lower-case host without port or trailing dot; "[v6]" keeps its brackets.
+std::string normalize_host(std::string_view host);
+
+// True when `pattern` is a valid host pattern for `hosts` (a name, or "*." and a name).
+bool valid_host_pattern(std::string_view pattern);
+
+// True when the decoded URL path ends with one of the suffixes.
+bool denied_suffix(std::string_view decoded_path, const std::vector<std::string>& suffixes);
+
+// True when `relative` below the folder `dir` must never be served as a static file: source
+// and compiled files (.py, .pyc, .pyo, .fcgi), extensions in `exclude`, and, below a web2py
+// tree, an application's private/, databases/, sessions/, errors/ and cache/ folders.
+bool never_static(std::string_view dir, std::string_view relative,
+                  const std::vector<std::string>& exclude, std::string_view web2py_root);
+
+// web2py URLs on a site with a default application: a path whose first segment is not one of
+// the site's applications (or not an installed one, when the site lists none) gets
+// "/<default-app>" in front, so "/" and "/default/about" reach that application. nullopt
+// when the path stays as it is. `installed(name)` says whether applications/<name> exists.
+template <class Installed>
+std::optional<std::string> with_default_app(const SiteSpec& site, std::string_view path,
+                                             Installed&& installed);
+
+// Whether the path's application (first segment) may be reached on this site.
+bool app_allowed(const SiteSpec& site, std::string_view path);
+
+std::string_view first_segment(std::string_view path);
+
+template <class Installed>
+std::optional<std::string> with_default_app(const SiteSpec& site, std::string_view path,
+                                            Installed&& installed) {
+  if (site.default_app.empty()) return std::nullopt;
+  if (path == "/favicon.ico" || path == "/robots.txt") return std::nullopt;
+  std::string_view seg = first_segment(path);
+  if (!seg.empty()) {
+    if (site.apps.empty()) {
+      if (installed(seg)) return std::nullopt;
+    } else {
+      for (const auto& a : site.apps)
+        if (a == seg) return std::nullopt;
+    }
+  }
+  std::string out = "/" + site.default_app;
+  if (path.size() > 1) out.append(path);
+  else out.push_back('/');
+  return out;
+}
+
+}  // namespace w2p::server
