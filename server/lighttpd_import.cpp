@@ -2,6 +2,9 @@
 
 #include <glob.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include <fstream>
 #include <map>
 #include <memory>
@@ -16,6 +19,7 @@ namespace {
 struct Value {
   enum Kind { string, number, list } kind = string;
   std::string text;  // string or number
+  int line = 0;      // where a string or number was written
   std::vector<std::pair<std::optional<std::string>, Value>> items;
 
   std::vector<std::string> strings() const {
@@ -301,6 +305,7 @@ class Parser {
     if (tok_.kind == Token::string || tok_.kind == Token::number) {
       v.kind = tok_.kind == Token::string ? Value::string : Value::number;
       v.text = tok_.text;
+      v.line = tok_.line;
       advance();
       return v;
     }
@@ -328,6 +333,7 @@ class Parser {
           v.items.emplace_back(std::nullopt, std::move(first));
         }
         if (is_op(",")) advance();
+        else if (tok_.kind == Token::end) lex_.fail("a ( list is not closed");
         else if (!is_op(")")) lex_.fail("expected ',' or ')' in a list");
       }
       advance();
@@ -380,6 +386,7 @@ struct Handler {
 struct Output {
   std::vector<std::string> lines;  // settings
   std::vector<std::string> notes;  // comments for what did not carry over
+  std::vector<std::string> redirects;  // url.redirect: tested before the rewrites
   std::vector<std::string> rewrites;
   std::vector<std::string> index, deny, exclude;
   std::string document_root;
@@ -387,6 +394,9 @@ struct Output {
 };
 
 std::string where(const Directive& d) { return d.file + ":" + std::to_string(d.line); }
+std::string where(const Directive& d, const Value& v) {
+  return d.file + ":" + std::to_string(v.line ? v.line : d.line);
+}
 
 void add_note(Output& out, const Directive& d, const std::string& why) {
   out.notes.push_back("# " + where(d) + ": " + d.key + ": " + why);
@@ -471,7 +481,7 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
       for (const auto& [pattern, target] : v.items) {
         if (!pattern) continue;
         out.rewrites.push_back("  { match = " + quote(*pattern) + ", to = " +
-                               quote(convert_target(target.text, handlers)) + " },  # " + where(d));
+                               quote(convert_target(target.text, handlers)) + " },  # " + where(d, target));
       }
     } else if (k == "url.rewrite-if-not-file" || k == "url.rewrite-repeat-if-not-file") {
       add_note(out, d, "not carried over: w2pserve has no 'only if no such file' rules; static "
@@ -479,9 +489,9 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
     } else if (k == "url.redirect") {
       for (const auto& [pattern, target] : v.items) {
         if (!pattern) continue;
-        out.rewrites.push_back("  { match = " + quote(*pattern) + ", to = " +
-                               quote("redirect " + redirect_code + " " + target.text) + " },  # " +
-                               where(d));
+        out.redirects.push_back("  { match = " + quote(*pattern) + ", to = " +
+                                quote("redirect " + redirect_code + " " + target.text) + " },  # " +
+                                where(d, target));
       }
     } else if (k == "server.modules") {
       std::vector<std::string> dropped;
@@ -539,17 +549,45 @@ void emit_rules(std::ostringstream& o, const Output& out) {
   if (!out.index.empty()) o << "index = " << list(out.index) << "\n";
   if (!out.deny.empty()) o << "access-deny = " << list(out.deny) << "\n";
   if (!out.exclude.empty()) o << "static-exclude = " << list(out.exclude) << "\n";
-  if (!out.rewrites.empty()) {
+  if (!out.rewrites.empty() || !out.redirects.empty()) {
     o << "rewrite = [\n";
+    if (!out.redirects.empty() && !out.rewrites.empty())
+      o << "  # url.redirect rules first, then url.rewrite-once: the first match wins\n";
+    for (const auto& r : out.redirects) o << r << "\n";
     for (const auto& r : out.rewrites) o << r << "\n";
     o << "]\n";
   }
 }
 
-void emit_notes(std::ostringstream& o, const std::vector<std::string>& notes) {
+// The line number in "# FILE:LINE: ...".
+long note_line(const std::string& note) {
+  std::size_t colon = note.find(':');
+  return colon == std::string::npos ? 0 : std::strtol(note.c_str() + colon + 1, nullptr, 10);
+}
+
+void emit_notes(std::ostringstream& o, std::vector<std::string> notes) {
   if (notes.empty()) return;
+  std::stable_sort(notes.begin(), notes.end(), [](const std::string& a, const std::string& b) {
+    return note_line(a) < note_line(b);
+  });
   o << "# Not carried over:\n";
   for (const auto& n : notes) o << n << "\n";
+}
+
+// A readable site name from a host regex: "(^|\.)example\.com$" → "example.com".
+std::string name_from_regex(const std::string& rx) {
+  std::string s = rx;
+  for (const char* junk : {"(^|\\.)", "(^|\\.)", "^", "$", "(www\\.)?"}) {
+    std::size_t at;
+    while ((at = s.find(junk)) != std::string::npos) s.erase(at, std::strlen(junk));
+  }
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\') continue;
+    if (!std::isalnum(static_cast<unsigned char>(s[i])) && s[i] != '.' && s[i] != '-') return rx;
+    out.push_back(s[i]);
+  }
+  return out.empty() ? rx : out;
 }
 
 }  // namespace
@@ -605,7 +643,13 @@ std::string import_lighttpd(const std::string& path) {
     if (c.field != "HTTP[\"host\"]" || c.op == "!=" || c.op == "!~" || c.op == "=$" || c.op == "=^") {
       site_notes.push_back("# " + w + ": $" + c.field + " " + c.op + " \"" + c.pattern +
                            "\" { ... }: not carried over (w2pserve chooses sites by the Host "
-                           "header: == and =~ only)");
+                           "header: == and =~ only); inside it:");
+      // What the block held, each with its own reason.
+      Output inner;
+      convert_block(*c.body, inner, handlers, false);
+      for (const auto& n : inner.notes) site_notes.push_back(n);
+      for (const auto& r : inner.rewrites) site_notes.push_back("#   (a rule, left out)" + r);
+      for (const auto& r : inner.redirects) site_notes.push_back("#   (a rule, left out)" + r);
       continue;
     }
     Output site;
@@ -620,7 +664,7 @@ std::string import_lighttpd(const std::string& path) {
       sites << "name = " << quote(c.pattern) << "\n";
       sites << "hosts = [" << quote(c.pattern) << "]\n";
     } else {
-      sites << "name = " << quote("site " + std::to_string(n)) << "\n";
+      sites << "name = " << quote(name_from_regex(c.pattern)) << "\n";
       sites << "host-regex = " << quote(c.pattern) << "\n";
     }
     if (!site.document_root.empty() && site.document_root != global.document_root)

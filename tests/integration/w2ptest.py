@@ -166,7 +166,7 @@ class Server:
         return False
 
 
-def run_cli(*args, env=None, timeout=60, input=None):
+def run_cli(*args, env=None, timeout=60, input=None, cwd=None):
     """Runs w2pserve to completion (for --help, bad options...)."""
     full_env = dict(os.environ)
     if env:
@@ -178,6 +178,7 @@ def run_cli(*args, env=None, timeout=60, input=None):
         stderr=subprocess.PIPE,
         env=full_env,
         timeout=timeout,
+        cwd=cwd,
     )
     m = _SANITIZER_RE.search(r.stderr.decode("utf-8", "replace"))
     if m:

@@ -90,3 +90,16 @@ TEST(Rewrite, NoRulesNoMatch) {
   RewriteRules r;
   EXPECT_FALSE(r.apply("/anything", "q"));
 }
+
+TEST(Rewrite, PassThroughTargetFromAGroup) {
+  // lighttpd's catch-all "(^|/.*)$" => "/handler.fcgi$1", imported as "$1": the URL unchanged.
+  RewriteRules r;
+  r.add("(^|/.*)$", RewriteKind::app, "$1");
+  auto a = r.apply("/app/default/index", "x=1");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->target, "/app/default/index?x=1");
+  auto b = r.apply("/", "");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->target, "/");
+  EXPECT_THROW(r.add("^x", RewriteKind::app, "relative"), RewriteError);
+}

@@ -1,0 +1,311 @@
+"""--config with [[site]] tables: two websites from one web2py folder in one process, chosen by
+Host; rewrite rules (short URLs, static files, redirects, the admin lookahead); access-deny and
+never-served files; check-config and import-lighttpd from the command line."""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from w2ptest import FIXTURES, TESTS, Server, main, run_cli  # noqa: E402
+
+REPO = os.path.dirname(TESTS)
+CONF = os.path.join(REPO, "conf")
+
+
+def make_tree():
+    """The fixture web2py folder plus the applications conf/w2pserve.toml names."""
+    tmp = tempfile.mkdtemp(prefix="w2p-sites-")
+    root = os.path.join(tmp, "web2py")
+    shutil.copytree(os.path.join(FIXTURES, "web2py"), root)
+    apps = os.path.join(root, "applications")
+    for app in ("app", "blog"):
+        os.makedirs(os.path.join(apps, app, "static", "css"))
+        with open(os.path.join(apps, app, "static", "css", app + ".css"), "w") as f:
+            f.write("/* %s */" % app)
+    for folder in ("private", "databases", "models", "sessions", "errors", "cache"):
+        os.makedirs(os.path.join(apps, "app", folder), exist_ok=True)
+        with open(os.path.join(apps, "app", folder, "secret.txt"), "w") as f:
+            f.write("secret")
+    with open(os.path.join(apps, "app", "models", "db.py"), "w") as f:
+        f.write("SECRET = 1\n")
+    with open(os.path.join(apps, "app", "static", "notes.txt~"), "w") as f:
+        f.write("editor backup")
+    os.makedirs(os.path.join(apps, "app", "static", "docs"))
+    with open(os.path.join(apps, "app", "static", "docs", "index.html"), "w") as f:
+        f.write("<p>docs</p>")
+    return tmp, root
+
+
+class TwoSites(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp, cls.root = make_tree()
+        # The shipped example, with the web2py folder given on the command line (flags win).
+        cls.server = Server("--config", os.path.join(CONF, "w2pserve.toml"), "--root", cls.root)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.check_sanitizers()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def get(self, host, path, method="GET"):
+        return self.server.request(method, path, headers=[("Host", host)])
+
+    def app_view(self, host, path):
+        r = self.get(host, path)
+        self.assertEqual(r.status, 200, r.body[:200])
+        self.assertEqual(r.header("X-Fixture"), "python")
+        env = json.loads(r.body)["environ"]
+        return env["PATH_INFO"], env["QUERY_STRING"], env["REQUEST_URI"]
+
+    def test_example_short_urls(self):
+        self.assertEqual(self.app_view("example.com", "/"), ("/app/default/index", "", "/"))
+        self.assertEqual(self.app_view("example.com", "/about?ref=x"),
+                         ("/app/default/about", "ref=x", "/about?ref=x"))
+        # A URL naming the site's application goes through unchanged.
+        self.assertEqual(self.app_view("example.com", "/app/default/page/2")[0],
+                         "/app/default/page/2")
+
+    def test_host_forms(self):
+        # Case, port and a trailing dot do not matter; *.example.com takes any name below it.
+        for host in ("EXAMPLE.com:80", "example.com.", "www.example.com", "a.b.example.com"):
+            self.assertEqual(self.app_view(host, "/")[0], "/app/default/index", host)
+
+    def test_blog_by_host_regex_with_default_app(self):
+        self.assertEqual(self.app_view("blog.example.org", "/")[0], "/blog/")
+        self.assertEqual(self.app_view("www.blog.example.org", "/default/post/3?x=1"),
+                         ("/blog/default/post/3", "x=1", "/default/post/3?x=1"))
+        self.assertEqual(self.app_view("blog.example.org", "/blog/default/post/4")[0],
+                         "/blog/default/post/4")
+
+    def test_applications_are_confined_to_their_site(self):
+        # On the blog, admin and app are not applications: the URL stays inside the blog.
+        self.assertEqual(self.app_view("blog.example.org", "/admin/default/index")[0],
+                         "/blog/admin/default/index")
+        self.assertEqual(self.app_view("blog.example.org", "/app/default/index")[0],
+                         "/blog/app/default/index")
+        # example.com lists admin: it is reachable there.
+        self.assertEqual(self.app_view("example.com", "/admin/default/index")[0],
+                         "/admin/default/index")
+
+    def test_unknown_host_goes_to_the_default_site(self):
+        self.assertEqual(self.app_view("unknown.test", "/")[0], "/app/default/index")
+        r = self.server.request("GET", "/", headers=[("Host", "")])
+        self.assertEqual(r.status, 200)
+
+    def test_static_rule_serves_files_natively(self):
+        r = self.get("example.com", "/app/static/css/app.css")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"/* app */")
+        self.assertIsNone(r.header("X-Fixture"))
+        self.assertEqual(r.header("Content-Type").split(";")[0], "text/css")
+
+    def test_lookahead_keeps_admin_static_editor_urls_in_admin(self):
+        path = "/admin/default/edit/app/static/css/app.css"
+        self.assertEqual(self.app_view("example.com", path)[0], path)
+
+    def test_blog_static_through_web2py_mapping(self):
+        r = self.get("blog.example.org", "/blog/static/css/blog.css")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"/* blog */")
+        # Short form: /static/... is the blog's own static folder.
+        r = self.get("blog.example.org", "/static/css/blog.css")
+        self.assertEqual(r.body, b"/* blog */")
+
+    def test_redirect_rule(self):
+        r = self.get("example.com", "/old-site/a/b?q=1")
+        self.assertEqual(r.status, 301)
+        self.assertEqual(r.header("Location"), "https://example.com/a/b?q=1")
+
+    def test_access_deny_suffixes(self):
+        for path in ("/app/static/notes.txt~", "/page.inc", "/x~"):
+            self.assertEqual(self.get("example.com", path).status, 403, path)
+        # The blog inherits the top-level list.
+        self.assertEqual(self.get("blog.example.org", "/x.inc").status, 403)
+
+    def test_source_and_private_folders_never_served(self):
+        for path in ("/app/static/../models/db.py", "/x/static/../../app/models/db.py"):
+            r = self.get("example.com", path)
+            self.assertNotEqual(r.body, b"SECRET = 1\n", path)
+        # The static rule maps /<a>/static/<b> to applications/<a>/static/<b>; these reach
+        # other folders only through it, and it must refuse them.
+        for folder in ("private", "databases", "sessions", "errors", "cache"):
+            r = self.get("example.com", "/app/static/%2e%2e/" + folder + "/secret.txt")
+            self.assertNotEqual(r.body, b"secret", folder)
+            self.assertIn(r.status, (400, 403, 404), folder)
+
+    def test_directory_index_and_redirect(self):
+        r = self.get("example.com", "/app/static/docs/")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"<p>docs</p>")
+        r = self.get("example.com", "/app/static/docs")
+        self.assertEqual(r.status, 301)
+        self.assertEqual(r.header("Location"), "/app/static/docs/")
+        r = self.get("example.com", "/app/static/css/")
+        self.assertEqual(r.status, 404)  # no index file, and no listing
+        self.assertNotIn(b"app.css", r.body)
+
+
+class NeverStatic(unittest.TestCase):
+    """Rules that point a static mapping at source files or private folders are refused."""
+
+    def test_static_rule_into_source_and_private_folders(self):
+        tmp, root = make_tree()
+        try:
+            conf = os.path.join(tmp, "w2pserve.toml")
+            with open(conf, "w") as f:
+                f.write('root = "%s"\n' % root)
+                f.write('rewrite = [ { match = "^/raw(/.*)$", to = "static $1" } ]\n')
+                f.write('static = ["/tree=%s"]\n' % root)
+            with Server("--config", conf) as srv:
+                self.assertEqual(srv.request("GET", "/raw/applications/app/static/css/app.css").status, 200)
+                for path in ("/raw/applications/app/models/db.py", "/tree/applications/app/models/db.py",
+                             "/raw/gluon/main.py", "/tree/applications/app/private/secret.txt",
+                             "/raw/applications/app/databases/secret.txt",
+                             "/raw/applications/app/sessions/secret.txt",
+                             "/tree/applications/app/errors/secret.txt",
+                             "/tree/./applications/app/cache/secret.txt"):
+                    r = srv.request("GET", path)
+                    self.assertEqual(r.status, 403, path)
+                    self.assertNotIn(b"secret", r.body)
+                # A file named like a private folder elsewhere is fine.
+                self.assertEqual(srv.request("GET", "/tree/applications/app/static/css/app.css").status, 200)
+                srv.stop()
+                srv.check_sanitizers()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class CommandLine(unittest.TestCase):
+    def test_check_config_prints_the_effective_configuration(self):
+        tmp, root = make_tree()
+        try:
+            r = run_cli("--root", root, "check-config", os.path.join(CONF, "w2pserve.toml"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = r.stdout.decode()
+            self.assertIn('root = "%s"' % root, out)
+            self.assertIn('name = "blog"', out)
+            self.assertIn('{ match = "^/$", to = "/app/default/index" },', out)
+            self.assertTrue(out.rstrip().endswith("# configuration OK"))
+            # What it prints is itself a valid configuration.
+            again = os.path.join(tmp, "effective.toml")
+            with open(again, "w") as f:
+                f.write(out)
+            r2 = run_cli("check-config", again)
+            self.assertEqual(r2.returncode, 0, r2.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_check_config_errors_name_file_line_and_key(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-conf-")
+        try:
+            cases = [
+                ('workers = 1\nlisten = ["127.0.0.1:80"]\nbogus = 3\n', ":3: bogus: unknown key"),
+                ('[[site]]\nhosts = ["a.test"]\nrewrite = [ { match = "^(/x", to = "/y" } ]\n',
+                 ":3: site[0].rewrite[0]: bad regular expression"),
+                ('static = ["/s=/no/such/dir"]\n', ":1: static: /s=/no/such/dir: '/no/such/dir' is not a readable directory"),
+                ('[[site]]\nhosts = ["a.test"]\n[[site]]\nhosts = ["A.test"]\n',
+                 "host 'A.test' is claimed by"),
+                ('workers = "two"\n', ":1: workers: expected a whole number"),
+                ('workers = 0\n', ":1: workers: 0 is out of range (1 to 256)"),
+                ('max-body = "lots"\n', ":1: max-body: 'lots' is not a size"),
+                ('listen = ["1.2.3.4:99999"]\n', ":1: listen:"),
+                ('[[site]]\nname = "x"\n', ":1: site[0].hosts: a site needs hosts"),
+                ('[[site]]\nhosts = ["a b"]\n', ":2: site[0].hosts: 'a b' is not a host name"),
+                ('[[site]]\nhost-regex = "(a"\n', ":1: site[0].host-regex: bad host-regex"),
+                ('[[site]]\nhosts = ["a.test"]\nrewrite = [ { match = "x", to = "redirect 200 /y" } ]\n',
+                 "redirect status 200"),
+                ('[[site]]\nhosts = ["a.test"]\ndefault-app = "app"\n',
+                 "default-app and apps are web2py settings: they need root"),
+                ('[[site]]\ndefault = true\n[[site]]\ndefault = true\n', "a second default site"),
+                ('workers = \n', ":1:"),
+            ]
+            for text, expected in cases:
+                path = os.path.join(tmp, "c.toml")
+                with open(path, "w") as f:
+                    f.write(text)
+                r = run_cli("check-config", path)
+                err = r.stderr.decode()
+                self.assertEqual(r.returncode, 2, text)
+                self.assertIn(expected, err, text)
+                self.assertTrue(err.startswith("w2pserve: error: "), err)
+                self.assertEqual(r.stdout, b"", text)
+                # The same file refuses to start the server.
+                r = run_cli("--config", path, "--listen", "127.0.0.1:0")
+                self.assertEqual(r.returncode, 2, text)
+                self.assertIn(expected, r.stderr.decode(), text)
+            r = run_cli("check-config", os.path.join(tmp, "missing.toml"))
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("missing.toml", r.stderr.decode())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_command_line_overrides_the_file(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-conf-")
+        try:
+            path = os.path.join(tmp, "c.toml")
+            with open(path, "w") as f:
+                f.write('workers = 3\nlisten = ["127.0.0.1:1"]\nlog-level = "warn"\n')
+            r = run_cli("--workers", "2", "check-config", path)
+            out = r.stdout.decode()
+            self.assertIn("workers = 2\n", out)
+            self.assertIn('listen = ["127.0.0.1:1"]', out)
+            self.assertIn('log-level = "warn"', out)
+            r = run_cli("--listen", "127.0.0.1:2", "check-config", path)
+            self.assertIn('listen = ["127.0.0.1:2"]', r.stdout.decode())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_import_lighttpd_matches_the_shipped_conversion(self):
+        r = run_cli("import-lighttpd", "conf/lighttpd-web2py.conf", cwd=REPO)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(CONF, "lighttpd-web2py.toml"), "rb") as f:
+            self.assertEqual(r.stdout.decode(), f.read().decode())
+
+    def test_imported_configuration_serves_like_lighttpd(self):
+        tmp, root = make_tree()
+        try:
+            r = run_cli("--root", root, "check-config", os.path.join(CONF, "lighttpd-web2py.toml"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with Server("--config", os.path.join(CONF, "lighttpd-web2py.toml"), "--root", root) as srv:
+                def view(host, path):
+                    resp = srv.request("GET", path, headers=[("Host", host)])
+                    self.assertEqual(resp.status, 200, (host, path, resp.body[:200]))
+                    return json.loads(resp.body)["environ"]["PATH_INFO"]
+                self.assertEqual(view("www.example.com", "/"), "/app/default/index")
+                self.assertEqual(view("example.com", "/contact"), "/app/default/contact")
+                self.assertEqual(view("example.com", "/app/default/x"), "/app/default/x")
+                self.assertEqual(view("blog.example.org", "/"), "/blog/default/index")
+                self.assertEqual(view("blog.example.org", "/default/post"), "/blog/default/post")
+                css = srv.request("GET", "/blog/static/css/blog.css", headers=[("Host", "blog.example.org")])
+                self.assertEqual(css.body, b"/* blog */")
+                moved = srv.request("GET", "/old-site/x", headers=[("Host", "example.com")])
+                self.assertEqual((moved.status, moved.header("Location")), (301, "https://example.com/x"))
+                srv.stop()
+                srv.check_sanitizers()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_import_lighttpd_errors(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-conf-")
+        try:
+            path = os.path.join(tmp, "bad.conf")
+            with open(path, "w") as f:
+                f.write('server.port = 80\nurl.rewrite-once = ( "^/$" => "/x" \n')
+            r = run_cli("import-lighttpd", path)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("bad.conf:", r.stderr.decode())
+            r = run_cli("import-lighttpd", os.path.join(tmp, "none.conf"))
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("cannot read", r.stderr.decode())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
