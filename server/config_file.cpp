@@ -135,7 +135,7 @@ const char kGlobalKeys[] =
     "listen, threads, workers, app, pythonpath, static, max-body, max-header, header-timeout, "
     "keepalive-timeout, io-timeout, shutdown-timeout, queue, request-timeout, max-connections, "
     "file-cache, tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, "
-    "public-port, index, access-deny, static-exclude, rewrite, site";
+    "public-port, index, access-deny, static-exclude, document-root, rewrite, site";
 const char kSiteKeys[] =
     "name, hosts, host-regex, default, default-app, apps, document-root, static, index, "
     "access-deny, static-exclude, rewrite";
@@ -204,6 +204,8 @@ bool read_site_key(const Reader& r, const std::string& name, const toml::node& v
       if (d.empty()) r.fail(value.source(), k, "an empty extension would exclude every file");
   } else if (name == "rewrite") {
     s.rewrites = read_rewrites(r, value, k);
+  } else if (name == "document-root") {
+    s.document_root = r.directory(value, k);
   } else {
     return false;
   }
@@ -248,8 +250,6 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, cons
         if (!app_name_ok(a))
           r.fail(value.source(), k,
                  "'" + a + "' is not a web2py application name (letters, digits and _)");
-    } else if (name == "document-root") {
-      s.document_root = r.directory(value, k);
     } else if (name == "static") {
       s.statics = r.mounts(value, k);
     } else {
@@ -424,7 +424,7 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
 void check_sites(Options& o) {
   auto check = [&](SiteSpec& s) {
     std::string where = s.file.empty() ? std::string("--config") : s.file;
-    where += ":" + std::to_string(s.line) + ": site '" + s.name + "': ";
+    where += s.line ? ":" + std::to_string(s.line) + ": site '" + s.name + "': " : ": top level: ";
     if (o.root.empty() && (!s.default_app.empty() || !s.apps.empty()))
       throw OptionError(where + "default-app and apps are web2py settings: they need root "
                                 "(the web2py folder), in the file or as --root");
@@ -481,6 +481,8 @@ std::string describe_config(const Options& o) {
               ? "; a [[site]] below says default = true and takes them instead"
               : "")
       << ")\n";
+  if (!o.global_site.document_root.empty() && o.global_site.document_root != o.root)
+    out << "document-root = " << quote(o.global_site.document_root) << "\n";
   describe_site_rules(out, o.global_site, "");
   for (const auto& s : o.sites) {
     out << "\n[[site]]\nname = " << quote(s.name) << "\n";

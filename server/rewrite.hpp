@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -46,7 +47,13 @@ class RewriteRules {
 
  private:
   struct Rule;
+  struct Any;
+  const Any* any() const;
   std::vector<std::unique_ptr<Rule>> rules_;
+  // All rules as one alternation, built on first use: one regex run tells a URL that matches no
+  // rule (the common case: static files, most pages) from one that needs the rule-by-rule pass.
+  mutable std::unique_ptr<Any> any_;
+  mutable std::unique_ptr<std::once_flag> any_once_ = std::make_unique<std::once_flag>();
 };
 
 }  // namespace w2p::server

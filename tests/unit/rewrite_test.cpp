@@ -103,3 +103,32 @@ TEST(Rewrite, PassThroughTargetFromAGroup) {
   EXPECT_EQ(b->target, "/");
   EXPECT_THROW(r.add("^x", RewriteKind::app, "relative"), RewriteError);
 }
+
+TEST(Rewrite, RulesThatCannotShareOneRegexStillWork) {
+  // A backreference, a case-less group and a lookahead side by side: the quick "any rule?"
+  // test must never turn down a URL one of them matches.
+  RewriteRules r;
+  r.add("^/(ab)\\1$", RewriteKind::app, "/twice");
+  r.add("^/(?i)upper$", RewriteKind::app, "/upper");
+  r.add("^(?!.*admin)(/.+?/static/.+$)", RewriteKind::static_file, "/applications$1");
+  EXPECT_EQ(r.apply("/abab", "").value().target, "/twice");
+  EXPECT_FALSE(r.apply("/abac", ""));
+  EXPECT_EQ(r.apply("/UPPER", "").value().target, "/upper");
+  EXPECT_EQ(r.apply("/a/static/x", "").value().target, "/applications/a/static/x");
+  EXPECT_FALSE(r.apply("/admin/static/x", ""));
+  RewriteRules s;
+  s.add("^/(?i)upper$", RewriteKind::app, "/upper");
+  s.add("^/page\\.html$", RewriteKind::app, "/page");
+  s.add("^/x+y$", RewriteKind::app, "/xy");
+  s.add("^/opt?ional$", RewriteKind::app, "/optional");
+  s.add("^/a|^/b", RewriteKind::app, "/ab");
+  EXPECT_EQ(s.apply("/UpPeR", "").value().target, "/upper");
+  EXPECT_EQ(s.apply("/page.html", "").value().target, "/page");
+  EXPECT_FALSE(s.apply("/pageXhtml", ""));
+  EXPECT_EQ(s.apply("/xxxy", "").value().target, "/xy");
+  EXPECT_EQ(s.apply("/opional", "").value().target, "/optional");
+  EXPECT_EQ(s.apply("/b", "").value().target, "/ab");
+  // Rules added after a first use are seen too.
+  s.add("^/late$", RewriteKind::app, "/late");
+  EXPECT_EQ(s.apply("/late", "").value().target, "/late");
+}
