@@ -15,29 +15,33 @@
 namespace w2p::server {
 namespace {
 
+struct Item;
+
 // A lighttpd value: a string, a number, or a list whose entries may be "key" => value pairs.
 struct Value {
   enum Kind { string, number, list } kind = string;
   std::string text;  // string or number
   int line = 0;      // where a string or number was written
-  std::vector<std::pair<std::optional<std::string>, Value>> items;
+  std::vector<Item> items;
 
-  std::vector<std::string> strings() const {
-    std::vector<std::string> out;
-    if (kind != list) {
-      out.push_back(text);
-      return out;
-    }
-    for (const auto& [k, v] : items)
-      if (v.kind != list) out.push_back(v.text);
+  std::vector<std::string> strings() const;
+};
+
+struct Item {
+  std::optional<std::string> key;
+  Value value;
+};
+
+std::vector<std::string> Value::strings() const {
+  std::vector<std::string> out;
+  if (kind != list) {
+    out.push_back(text);
     return out;
   }
-  const Value* find(const std::string& key) const {
-    for (const auto& [k, v] : items)
-      if (k && *k == key) return &v;
-    return nullptr;
-  }
-};
+  for (const auto& [k, v] : items)
+    if (v.kind != list) out.push_back(v.text);
+  return out;
+}
 
 struct Directive {
   std::string key, op;
@@ -328,9 +332,9 @@ class Parser {
         if (is_op("=>")) {
           advance();
           Value second = value();
-          v.items.emplace_back(first.text, std::move(second));
+          v.items.push_back(Item{first.text, std::move(second)});
         } else {
-          v.items.emplace_back(std::nullopt, std::move(first));
+          v.items.push_back(Item{std::nullopt, std::move(first)});
         }
         if (is_op(",")) advance();
         else if (tok_.kind == Token::end) lex_.fail("a ( list is not closed");

@@ -214,7 +214,8 @@ std::optional<RewriteResult> RewriteRules::apply(std::string_view raw_path,
                                       subject.size(), 0, 0, match.data, nullptr)
                     : pcre2_match(a->code, reinterpret_cast<PCRE2_SPTR>(subject.data()),
                                   subject.size(), 0, 0, match.data, nullptr);
-    if (rc < 0) return std::nullopt;
+    // Only a clean "no match" ends it; a resource limit hit leaves it to the rules one by one.
+    if (rc == PCRE2_ERROR_NOMATCH) return std::nullopt;
   }
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const Rule& rule = *rules_[i];
