@@ -135,7 +135,8 @@ const char kGlobalKeys[] =
     "listen, threads, workers, app, pythonpath, static, max-body, max-header, header-timeout, "
     "keepalive-timeout, io-timeout, shutdown-timeout, queue, request-timeout, max-connections, "
     "file-cache, tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, "
-    "public-port, index, access-deny, static-exclude, document-root, rewrite, site";
+    "public-port, x-sendfile, x-accel, index, access-deny, static-exclude, document-root, "
+    "rewrite, site";
 const char kSiteKeys[] =
     "name, hosts, host-regex, default, default-app, apps, document-root, static, index, "
     "access-deny, static-exclude, rewrite";
@@ -333,6 +334,7 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
   const toml::node* sites = nullptr;
   for (const auto& [key, value] : doc) {
     std::string k(key.str());
+    o.config_lines.emplace_back(k, static_cast<int>(key.source().begin.line));
     if (read_site_key(r, k, value, "", global)) continue;
     if (k == "site") {
       sites = &value;
@@ -399,6 +401,19 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
       for (const auto& spec : o.trusted_proxy_specs)
         if (!parse_cidr(spec))
           r.fail(value.source(), k, "'" + spec + "' is not an IP address or CIDR (write e.g. 10.0.0.0/8)");
+    } else if (k == "x-sendfile") {
+      o.x_sendfile_dirs.clear();
+      for (const auto& d : r.strings(value, k)) {
+        char resolved[PATH_MAX];
+        struct stat st {};
+        std::string p = r.absolute(d);
+        if (d.empty() || !::realpath(p.c_str(), resolved) || ::stat(resolved, &st) != 0 ||
+            !S_ISDIR(st.st_mode))
+          r.fail(value.source(), k, "'" + p + "' is not a directory");
+        o.x_sendfile_dirs.push_back(resolved);
+      }
+    } else if (k == "x-accel") {
+      o.x_accel = r.mounts(value, k);
     } else if (k == "public-port") {
       o.public_port = static_cast<std::uint16_t>(r.integer(value, k, 1, 65535));
     } else {
@@ -476,6 +491,8 @@ std::string describe_config(const Options& o) {
   out << "tmp-dir = " << quote(o.tmp_dir) << "\nlog-level = " << quote(o.log_level) << "\n";
   out << "trusted-proxy = " << list(o.trusted_proxy_specs) << "\n";
   if (o.public_port) out << "public-port = " << o.public_port << "\n";
+  out << "x-sendfile = " << list(o.x_sendfile_dirs) << "\n";
+  out << "x-accel = " << list(mount_specs(o.x_accel)) << "\n";
   out << "# the default site (requests whose Host matches no [[site]]"
       << (std::any_of(o.sites.begin(), o.sites.end(), [](const SiteSpec& s) { return s.is_default; })
               ? "; a [[site]] below says default = true and takes them instead"

@@ -26,6 +26,7 @@
 #include "server/http_date.hpp"
 #include "server/mime.hpp"
 #include "server/request_rules.hpp"
+#include "server/range.hpp"
 #include "server/response_head.hpp"
 #include "server/site.hpp"
 #include "server/web2py_static.hpp"
@@ -224,7 +225,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool serve_web2py_static(const Web2pyStatic& target, std::string_view query,
                            const SiteSpec& site);
   void send_file_response(std::shared_ptr<const CachedFile> f, std::vector<Header> extra);
+  std::shared_ptr<const CachedFile> pick_encoding(const std::string& root, const std::string& relative,
+                                                  std::shared_ptr<const CachedFile> f,
+                                                  std::vector<Header>& extra);
   void start_file(BodyFile f, std::shared_ptr<const CachedFile> ref = nullptr);
+  void send_out_then_file();
+  void serve_handoff();
   void do_sendfile();
   void on_part(ResponsePart part);
   void write_out(bool part_done, bool last);
@@ -293,6 +299,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   BodyFile file_;
   std::shared_ptr<const CachedFile> file_ref_;  // set when file_.fd belongs to the file cache
   bool file_chunked_ = false;
+  // A response that hands its body over to a file (X-Sendfile, X-Accel-Redirect).
+  struct Handoff {
+    bool accel = false;
+    std::string value;
+    std::vector<Header> headers;
+    int status = 200;
+  };
+  std::optional<Handoff> handoff_;
+  // Parts of a multipart/byteranges body still to send after the current file range.
+  struct Segment {
+    std::string text;
+    std::uint64_t offset = 0, length = 0;
+  };
+  std::deque<Segment> segments_;
 };
 
 class ResponseChannel : public ResponseSink, public std::enable_shared_from_this<ResponseChannel> {
@@ -543,10 +563,9 @@ void Connection::on_read_header(beast::error_code ec) {
     }
   }
 
-  // web2py's own static URLs, when the file is certainly the one web2py would serve; Range
-  // requests and anything uncertain go to web2py (gluon/streamer.py).
-  if (!ctx_.web2py_apps.empty() && !has_body && get_or_head &&
-      msg.find(http::field::range) == msg.end()) {
+  // web2py's own static URLs, when the file is certainly the one web2py would serve; anything
+  // uncertain goes to web2py (gluon/streamer.py).
+  if (!ctx_.web2py_apps.empty() && !has_body && get_or_head) {
     const std::string& default_app =
         spec.default_app.empty() ? ctx_.options.default_app : spec.default_app;
     if (auto w2p_target = map_web2py_static(verdict.path, default_app)) {
@@ -679,13 +698,18 @@ void Connection::serve_static(const std::string& dir, const std::string& relativ
       std::string index = rel->empty() ? name : *rel + "/" + name;
       if (never_static(dir, index, site.static_exclude, ctx_.options.root)) continue;
       auto i = ctx_.files.open(dir, index);
-      if (i->status == OpenStatus::ok) return send_file_response(std::move(i), {});
+      if (i->status != OpenStatus::ok) continue;
+      std::vector<Header> extra;
+      i = pick_encoding(dir, index, std::move(i), extra);
+      return send_file_response(std::move(i), std::move(extra));
     }
     return send_simple(404);  // no index file, and no listing
   }
   if (f->status == OpenStatus::forbidden) return send_simple(403);
   if (f->status != OpenStatus::ok) return send_simple(404);
-  send_file_response(std::move(f), {});
+  std::vector<Header> extra;
+  f = pick_encoding(dir, *rel, std::move(f), extra);
+  send_file_response(std::move(f), std::move(extra));
 }
 
 bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_view query,
@@ -697,19 +721,7 @@ bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_vie
   auto f = ctx_.files.open(root, target.relative);
   if (f->status != OpenStatus::ok) return false;
   std::vector<Header> extra;
-  auto& msg = parser_->get();
-  auto accept = msg[http::field::accept_encoding];
-  std::string_view ae(accept.data(), accept.size());
-  if (accepts_encoding(ae, "gzip")) {
-    // A precompressed sibling at least as new as the file (gluon/streamer.py does the same).
-    auto gz = ctx_.files.open(root, target.relative + ".gz");
-    if (gz->status == OpenStatus::ok && gz->st.st_mtim.tv_sec >= f->st.st_mtim.tv_sec) {
-      extra.push_back({"Content-Type", f->content_type});
-      extra.push_back({"Content-Encoding", "gzip"});
-      extra.push_back({"Vary", "Accept-Encoding"});
-      f = std::move(gz);
-    }
-  }
+  f = pick_encoding(root, target.relative, std::move(f), extra);
   if (query.starts_with("attachment")) extra.push_back({"Content-Disposition", "attachment"});
   if (target.versioned) {
     extra.push_back({"Cache-Control", "max-age=315360000"});
@@ -723,42 +735,118 @@ bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_vie
   return true;
 }
 
+std::shared_ptr<const CachedFile> Connection::pick_encoding(const std::string& root,
+                                                           const std::string& relative,
+                                                           std::shared_ptr<const CachedFile> f,
+                                                           std::vector<Header>& extra) {
+  auto accept = parser_->get()[http::field::accept_encoding];
+  if (accept.empty()) return f;
+  std::string_view ae(accept.data(), accept.size());
+  // Brotli first (smaller), then gzip; a sibling older than the file is stale and skipped
+  // (gluon/streamer.py does the same for .gz).
+  static constexpr std::pair<std::string_view, std::string_view> kVariants[] = {{"br", ".br"},
+                                                                              {"gzip", ".gz"}};
+  for (const auto& [coding, ext] : kVariants) {
+    if (!accepts_encoding(ae, coding)) continue;
+    auto v = ctx_.files.open(root, relative + std::string(ext));
+    if (v->status != OpenStatus::ok || v->st.st_mtim.tv_sec < f->st.st_mtim.tv_sec) continue;
+    extra.push_back({"Content-Type", f->content_type});
+    extra.push_back({"Content-Encoding", std::string(coding)});
+    extra.push_back({"Vary", "Accept-Encoding"});
+    return v;
+  }
+  return f;
+}
+
 void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::vector<Header> extra) {
   auto& msg = parser_->get();
   if (ctx_.stopping.load()) keep_alive_ = false;
-  auto inm = msg[http::field::if_none_match];
-  auto ims = msg[http::field::if_modified_since];
+  auto field = [&](http::field name) {
+    auto v = msg[name];
+    return std::string_view(v.data(), v.size());
+  };
+  const std::uint64_t size = static_cast<std::uint64_t>(f->st.st_size);
+  const std::time_t mtime = f->st.st_mtim.tv_sec;
   ResponseHead head;
   head.headers = std::move(extra);
   head.headers.push_back({"Last-Modified", f->last_modified});
   head.headers.push_back({"ETag", f->etag});
-  if (not_modified(std::string_view(inm.data(), inm.size()), std::string_view(ims.data(), ims.size()),
-                   f->etag, f->st.st_mtim.tv_sec)) {
+  int cond = evaluate_conditionals({field(http::field::if_match), field(http::field::if_unmodified_since),
+                                    field(http::field::if_none_match), field(http::field::if_modified_since)},
+                                   true, f->etag, mtime);
+  if (cond == 412) return send_simple(412);
+  state_ = State::writing;
+  out_.clear();
+  if (cond == 304) {
     head.status = 304;
-    out_.clear();
     serialize_head(out_, version_, head, Framing::none, 0, keep_alive_);
-    state_ = State::writing;
     return write_out(false, true);
   }
-  head.status = 200;
+  head.headers.push_back({"Accept-Ranges", "bytes"});
+  head.headers.push_back({"X-Content-Type-Options", "nosniff"});
   bool typed = false;
   for (const auto& h : head.headers)
-    if (h.name == "Content-Type") typed = true;
-  if (!typed) head.headers.push_back({"Content-Type", f->content_type});
-  out_.clear();
-  serialize_head(out_, version_, head, Framing::content_length, f->st.st_size, keep_alive_);
-  state_ = State::writing;
-  if (head_request_ || f->st.st_size == 0) return write_out(false, true);
-  if (static_cast<std::uint64_t>(f->st.st_size) <= kSmallFile) {
-    // A small file goes out with its head in one write: one socket operation instead of two
+    if (iequals(h.name, "Content-Type")) typed = true;
+  std::string_view content_type = f->content_type;
+  for (const auto& h : head.headers)
+    if (iequals(h.name, "Content-Type")) content_type = h.value;
+
+  // Ranges: GET only, and only while If-Range (when sent) still names this version.
+  RangeRequest ranges;
+  auto range = field(http::field::range);
+  if (!range.empty() && msg.method() == http::verb::get &&
+      if_range_matches(field(http::field::if_range), f->etag, mtime))
+    ranges = parse_range(range, size);
+  if (ranges.kind == RangeRequest::unsatisfiable) {
+    head.status = 416;
+    head.headers.push_back({"Content-Range", "bytes */" + std::to_string(size)});
+    serialize_head(out_, version_, head, Framing::content_length, 0, keep_alive_);
+    return write_out(false, true);
+  }
+  std::uint64_t offset = 0, length = size;
+  std::vector<Segment> segments;
+  if (ranges.kind == RangeRequest::satisfiable && ranges.ranges.size() == 1) {
+    head.status = 206;
+    offset = ranges.ranges[0].first;
+    length = ranges.ranges[0].length();
+    head.headers.push_back({"Content-Range", content_range(ranges.ranges[0], size)});
+    if (!typed) head.headers.push_back({"Content-Type", f->content_type});
+  } else if (ranges.kind == RangeRequest::satisfiable) {
+    // Several ranges: multipart/byteranges, each part a sendfile(2) of its own.
+    head.status = 206;
+    char boundary[40];
+    std::snprintf(boundary, sizeof boundary, "w2pserve-%016llx",
+                  static_cast<unsigned long long>(
+                      std::chrono::steady_clock::now().time_since_epoch().count() ^ f->st.st_ino));
+    Multipart m = make_multipart(ranges.ranges, size, content_type, boundary);
+    // The parts carry the file's type; the response's is multipart.
+    std::erase_if(head.headers, [](const Header& h) { return iequals(h.name, "Content-Type"); });
+    head.headers.push_back({"Content-Type", "multipart/byteranges; boundary=" + m.boundary});
+    serialize_head(out_, version_, head, Framing::content_length, m.total, keep_alive_);
+    if (head_request_) return write_out(false, true);
+    out_.append(m.part_heads[0]);
+    for (std::size_t i = 1; i < ranges.ranges.size(); ++i)
+      segments.push_back({std::move(m.part_heads[i]), ranges.ranges[i].first, ranges.ranges[i].length()});
+    segments.push_back({std::move(m.tail), 0, 0});
+    segments_.assign(std::make_move_iterator(segments.begin()), std::make_move_iterator(segments.end()));
+    BodyFile body{f->fd, ranges.ranges[0].first, ranges.ranges[0].length()};
+    return start_file(body, std::move(f));
+  } else {
+    head.status = 200;
+    if (!typed) head.headers.push_back({"Content-Type", f->content_type});
+  }
+  serialize_head(out_, version_, head, Framing::content_length, length, keep_alive_);
+  if (head_request_ || length == 0) return write_out(false, true);
+  if (length <= kSmallFile) {
+    // A small body goes out with its head in one write: one socket operation instead of two
     // (the bytes come from the page cache either way).
     std::size_t head_size = out_.size();
-    std::size_t size = static_cast<std::size_t>(f->st.st_size);
-    out_.resize(head_size + size);
+    std::size_t n_total = static_cast<std::size_t>(length);
+    out_.resize(head_size + n_total);
     std::size_t done = 0;
-    while (done < size) {
-      ssize_t n = ::pread(f->fd, out_.data() + head_size + done, size - done,
-                          static_cast<off_t>(done));
+    while (done < n_total) {
+      ssize_t n = ::pread(f->fd, out_.data() + head_size + done, n_total - done,
+                          static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         log::warn("static file shrank while being read; closing the connection");
@@ -768,7 +856,7 @@ void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::ve
     }
     return write_out(false, true);
   }
-  BodyFile body{f->fd, 0, static_cast<std::uint64_t>(f->st.st_size)};
+  BodyFile body{f->fd, offset, length};
   start_file(body, std::move(f));
 }
 
@@ -778,6 +866,10 @@ void Connection::start_file(BodyFile f, std::shared_ptr<const CachedFile> ref) {
   close_file();
   file_ = f;
   file_ref_ = std::move(ref);
+  send_out_then_file();
+}
+
+void Connection::send_out_then_file() {
   if (!out_.empty()) {
     ssize_t n = ::send(socket_.native_handle(), out_.data(), out_.size(), MSG_MORE | MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(out_.size())) {
@@ -827,6 +919,20 @@ void Connection::do_sendfile() {
     if (n == 0) log::warn("file truncated while being sent; closing the connection");
     return close();
   }
+  if (!segments_.empty()) {
+    // The next part of a multipart/byteranges body: its head, then its bytes (or the closing
+    // boundary, which has none).
+    Segment next = std::move(segments_.front());
+    segments_.pop_front();
+    out_ = std::move(next.text);
+    if (next.length == 0) {
+      close_file();
+      return write_out(false, true);
+    }
+    file_.offset = next.offset;
+    file_.length = next.length;
+    return send_out_then_file();
+  }
   close_file();
   if (file_chunked_) {
     file_chunked_ = false;
@@ -845,6 +951,14 @@ void Connection::on_part(ResponsePart part) {
     fail_channel();
     return;
   }
+  if (handoff_) {
+    // An X-Sendfile response: the application's own body is dropped; the file goes out once
+    // the application is done.
+    if (part.kind == ResponsePart::file && part.file_body.fd >= 0) ::close(part.file_body.fd);
+    if (part.kind == ResponsePart::abort) return close();
+    if (!part.last) return channel_->done(true);
+    return serve_handoff();
+  }
   out_.clear();
   switch (part.kind) {
     case ResponsePart::abort:
@@ -858,7 +972,12 @@ void Connection::on_part(ResponsePart part) {
       bool bad_length = false;
       std::vector<Header> kept;
       kept.reserve(head.headers.size());
+      std::optional<Handoff> handoff;
       for (auto& h : head.headers) {
+        if (iequals(h.name, "x-sendfile") || iequals(h.name, "x-accel-redirect")) {
+          handoff = Handoff{iequals(h.name, "x-accel-redirect"), std::move(h.value), {}};
+          continue;
+        }
         if (iequals(h.name, "content-length")) {
           std::uint64_t v = 0;
           auto r = std::from_chars(h.value.data(), h.value.data() + h.value.size(), v);
@@ -874,6 +993,19 @@ void Connection::on_part(ResponsePart part) {
           continue;
         }
         kept.push_back(std::move(h));
+      }
+      if (handoff) {
+        // The file's own validators, length and ranges replace whatever the application said.
+        std::erase_if(kept, [](const Header& h) {
+          return iequals(h.name, "etag") || iequals(h.name, "last-modified") ||
+                 iequals(h.name, "accept-ranges") || iequals(h.name, "content-range") ||
+                 iequals(h.name, "content-encoding");
+        });
+        handoff->headers = std::move(kept);
+        handoff->status = head.status;
+        handoff_ = std::move(handoff);
+        if (!part.last) return channel_->done(true);
+        return serve_handoff();
       }
       head.headers = std::move(kept);
       if (bad_length) {
@@ -965,6 +1097,53 @@ void Connection::on_part(ResponsePart part) {
   write_out(true, part.last);
 }
 
+// X-Sendfile (an absolute path below a --x-sendfile folder) or X-Accel-Redirect (a URL below
+// an --x-accel prefix): the file is served like a static one, with the request's conditionals
+// and ranges. Anything else is the application's mistake: 500 and a log line.
+void Connection::serve_handoff() {
+  Handoff h = std::move(*handoff_);
+  handoff_.reset();
+  if (channel_) channel_->done(true);
+  channel_.reset();
+  std::string dir, relative;
+  if (h.accel) {
+    std::string_view target = h.value;
+    auto parts = split_target(target);
+    auto decoded = parts ? percent_decode(parts->path) : std::nullopt;
+    if (decoded) {
+      for (const auto& m : ctx_.options.x_accel) {
+        if (mount_match(m, *decoded, relative)) {
+          dir = m.dir;
+          break;
+        }
+      }
+    }
+  } else {
+    for (const auto& d : ctx_.options.x_sendfile_dirs) {
+      if (h.value.size() > d.size() && h.value.compare(0, d.size(), d) == 0 &&
+          (h.value[d.size()] == '/' || d == "/") && d.size() > dir.size()) {
+        dir = d;
+        relative = h.value.substr(d == "/" ? 1 : d.size() + 1);
+      }
+    }
+  }
+  auto rel = dir.empty() ? std::nullopt : safe_relative_path(relative);
+  if (!rel || h.status != 200) {
+    log::error(std::string(h.accel ? "X-Accel-Redirect " : "X-Sendfile ") + h.value + " refused: " +
+               (h.status != 200 ? "only a 200 response can hand over a file"
+                : h.accel       ? "not below an --x-accel prefix"
+                                : "not below an --x-sendfile folder"));
+    return send_simple(500);
+  }
+  auto f = ctx_.files.open(dir, *rel);
+  if (f->status != OpenStatus::ok) {
+    log::error(std::string(h.accel ? "X-Accel-Redirect " : "X-Sendfile ") + h.value + ": " +
+               (f->status == OpenStatus::not_found ? "no such file" : "not a regular file below " + dir));
+    return send_simple(f->status == OpenStatus::not_found ? 404 : 403);
+  }
+  send_file_response(std::move(f), std::move(h.headers));
+}
+
 void Connection::write_out(bool part_done, bool last) {
   if (out_.empty()) return on_write({}, part_done, last);
   arm_timer(ctx_.options.io_timeout);
@@ -989,6 +1168,7 @@ void Connection::on_write(beast::error_code ec, bool part_done, bool last) {
 }
 
 void Connection::finish_response() {
+  segments_.clear();
   if (has_length_ && length_left_ > 0) keep_alive_ = false;
   has_length_ = false;
   length_left_ = 0;

@@ -227,6 +227,16 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "parameters_<port>.py)")
       ->type_name("PORT")
       ->check(CLI::Range(1, 65535));
+  std::vector<std::string> x_sendfile, x_accel;
+  cli.add_option("--x-sendfile", x_sendfile,
+                 "Folder whose files the application may send by answering with an "
+                 "X-Sendfile: /abs/path header (served natively, with ranges and 304s; "
+                 "repeatable). Paths elsewhere get a 500")
+      ->type_name("DIR");
+  cli.add_option("--x-accel", x_accel,
+                 "Internal URL prefix and its folder for X-Accel-Redirect: /uri answers, e.g. "
+                 "/protected=/srv/files (repeatable; clients cannot request it directly)")
+      ->type_name("PREFIX=DIR");
   cli.add_option("--config", config_path,
                  "Read settings and [[site]] tables from this TOML file (see conf/w2pserve.toml); "
                  "flags given on the command line override its values")
@@ -264,6 +274,23 @@ ParseOutcome parse_options(int argc, char** argv) {
     for (const auto& l : listen) o.listen.push_back(parse_listen(l));
     if (o.listen.empty()) o.listen.push_back({"127.0.0.1", 8000});
     for (const auto& s : statics) o.statics.push_back(parse_static(s));
+    if (cli.count("--x-sendfile") > 0) o.x_sendfile_dirs.clear();
+    for (const auto& d : x_sendfile) {
+      char resolved[PATH_MAX];
+      struct stat xs {};
+      if (!::realpath(d.c_str(), resolved) || ::stat(resolved, &xs) != 0 || !S_ISDIR(xs.st_mode))
+        throw OptionError("--x-sendfile " + d + ": not a directory");
+      o.x_sendfile_dirs.push_back(resolved);
+    }
+    if (cli.count("--x-accel") > 0) o.x_accel.clear();
+    for (const auto& spec : x_accel) {
+      try {
+        o.x_accel.push_back(parse_static(spec));
+      } catch (const OptionError& e) {
+        std::string msg = e.what();
+        throw OptionError("--x-accel" + msg.substr(std::string("--static").size()));
+      }
+    }
     try {
       o.max_body = parse_size(max_body);
     } catch (const OptionError& e) {
@@ -285,6 +312,13 @@ ParseOutcome parse_options(int argc, char** argv) {
                           ": not an IP address or CIDR (write e.g. 10.0.0.0/8 or ::1)");
       o.trusted_proxies.push_back(*c);
     }
+    // Where a value came from, for messages: the flag, or the file's line.
+    auto origin = [&](const std::string& key) {
+      if (cli.count("--" + key) == 0)
+        for (const auto& [k, line] : o.config_lines)
+          if (k == key) return o.config_file + ":" + std::to_string(line) + ": " + key;
+      return "--" + key;
+    };
     if (!o.root.empty()) {
       if (!o.app.empty())
         throw OptionError("--root and --app together: --root serves web2py, --app any other "
@@ -292,14 +326,15 @@ ParseOutcome parse_options(int argc, char** argv) {
       char resolved[PATH_MAX];
       struct stat rs {};
       if (!::realpath(o.root.c_str(), resolved) || ::stat(resolved, &rs) != 0 || !S_ISDIR(rs.st_mode))
-        throw OptionError("--root " + o.root + ": no such directory");
+        throw OptionError(origin("root") + " " + o.root + ": no such directory");
       o.root = resolved;
       struct stat as {};
       if (::stat((o.root + "/applications").c_str(), &as) != 0 || !S_ISDIR(as.st_mode))
-        throw OptionError("--root " + o.root +
+        throw OptionError(origin("root") + " " + o.root +
                           ": not a web2py folder (it has no applications/ directory)");
       if (::stat((o.root + "/gluon/main.py").c_str(), &as) != 0)
-        throw OptionError("--root " + o.root + ": not a web2py folder (it has no gluon/main.py)");
+        throw OptionError(origin("root") + " " + o.root +
+                          ": not a web2py folder (it has no gluon/main.py)");
       if (o.default_app.empty()) {
         o.default_app = ::stat((o.root + "/applications/init").c_str(), &as) == 0 ? "init" : "welcome";
       }
@@ -307,7 +342,8 @@ ParseOutcome parse_options(int argc, char** argv) {
       throw OptionError("set-admin-password needs --root DIR (the web2py folder)");
     }
     if (!o.app.empty() && o.app.find(':') == std::string::npos)
-      throw OptionError("--app " + o.app + ": write module:callable, e.g. " + o.app + ":application");
+      throw OptionError(origin("app") + " " + o.app + ": write module:callable, e.g. " + o.app +
+                        ":application");
     if (o.tmp_dir.empty()) {
       const char* t = std::getenv("TMPDIR");
       o.tmp_dir = (t && *t) ? t : "/tmp";

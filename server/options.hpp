@@ -49,8 +49,14 @@ struct Options {
   std::vector<std::string> trusted_proxy_specs;
   std::uint16_t public_port = 0;  // SERVER_PORT override; 0 = the port the client connected to
 
+  // X-Sendfile: folders whose files an application may hand over by absolute path; and
+  // X-Accel-Redirect: internal URL prefixes (not reachable by clients) mapped to folders.
+  std::vector<std::string> x_sendfile_dirs;
+  std::vector<StaticMount> x_accel;
+
   // Sites (--config): [[site]] tables, and the default site made of the top-level settings.
   std::string config_file;
+  std::vector<std::pair<std::string, int>> config_lines;  // top-level key → its line in the file
   std::vector<SiteSpec> sites;
   SiteSpec global_site;
 

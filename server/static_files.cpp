@@ -180,3 +180,41 @@ bool not_modified(std::string_view if_none_match, std::string_view if_modified_s
 }
 
 }  // namespace w2p::server
+
+namespace w2p::server {
+
+bool precondition_failed(std::string_view if_match, std::string_view if_unmodified_since,
+                         std::string_view etag, std::time_t mtime) {
+  if (!if_match.empty()) {
+    std::size_t i = 0;
+    while (i < if_match.size()) {
+      while (i < if_match.size() && (if_match[i] == ' ' || if_match[i] == ',' || if_match[i] == '\t'))
+        ++i;
+      if (i >= if_match.size()) break;
+      if (if_match[i] == '*') return false;
+      // Strong comparison: a weak tag never matches.
+      bool weak = if_match.substr(i, 2) == "W/";
+      if (weak) i += 2;
+      if (i >= if_match.size() || if_match[i] != '"') return true;
+      std::size_t end = if_match.find('"', i + 1);
+      if (end == std::string_view::npos) return true;
+      if (!weak && if_match.substr(i, end + 1 - i) == etag) return false;
+      i = end + 1;
+    }
+    return true;
+  }
+  if (!if_unmodified_since.empty()) {
+    auto t = parse_http_date(if_unmodified_since);
+    return t && mtime > *t;  // an invalid date is ignored
+  }
+  return false;
+}
+
+int evaluate_conditionals(const Conditionals& c, bool get_or_head, std::string_view etag,
+                          std::time_t mtime) {
+  if (precondition_failed(c.if_match, c.if_unmodified_since, etag, mtime)) return 412;
+  if (get_or_head && not_modified(c.if_none_match, c.if_modified_since, etag, mtime)) return 304;
+  return 0;
+}
+
+}  // namespace w2p::server

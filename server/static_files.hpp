@@ -39,4 +39,17 @@ std::string make_etag(const struct stat& st);
 bool not_modified(std::string_view if_none_match, std::string_view if_modified_since,
                   std::string_view etag, std::time_t mtime);
 
+// If-Match (preferred; strong comparison, "*" matches any existing file) or
+// If-Unmodified-Since: true means the precondition failed (412).
+bool precondition_failed(std::string_view if_match, std::string_view if_unmodified_since,
+                         std::string_view etag, std::time_t mtime);
+
+// The conditional headers of a request for a file, in RFC 9110's order (section 13.2.2):
+// 412, then 304 (GET and HEAD only), else 0.
+struct Conditionals {
+  std::string_view if_match, if_unmodified_since, if_none_match, if_modified_since;
+};
+int evaluate_conditionals(const Conditionals& c, bool get_or_head, std::string_view etag,
+                          std::time_t mtime);
+
 }  // namespace w2p::server

@@ -243,8 +243,18 @@ class Web2pyStatic(unittest.TestCase):
                      "/welcome/default/static/css/site.css"]:
             r = self.get(path)
             self.assertTrue(from_python(r), path)
-        r = self.get("/welcome/static/css/site.css", headers=[("Range", "bytes=0-3")])
+        r = self.server.request("POST", "/welcome/static/css/site.css", body=b"x")
         self.assertTrue(from_python(r))
+
+    def test_ranges_served_natively(self):
+        # As gluon/streamer.py would: 206 with the bytes asked for.
+        with open(os.path.join(self.root, "applications", "welcome", "static", "css", "site.css"), "rb") as f:
+            data = f.read()
+        r = self.get("/welcome/static/css/site.css", headers=[("Range", "bytes=0-3")])
+        self.assertFalse(from_python(r))
+        self.assertEqual(r.status, 206)
+        self.assertEqual(r.body, data[:4])
+        self.assertEqual(r.header("Content-Range"), "bytes 0-3/%d" % len(data))
         r = self.server.request("POST", "/welcome/static/css/site.css", body=b"x")
         self.assertTrue(from_python(r))
 

@@ -117,7 +117,8 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
             "pythonpath, static, max-body, max-header, header-timeout, keepalive-timeout, "
             "io-timeout, shutdown-timeout, queue, request-timeout, max-connections, file-cache, "
             "tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, public-port, "
-            "index, access-deny, static-exclude, document-root, rewrite, site)");
+            "x-sendfile, x-accel, index, access-deny, static-exclude, document-root, rewrite, "
+            "site)");
   EXPECT_EQ(error_of("workers = \"2\"\n"), ":1: workers: expected a whole number");
   EXPECT_EQ(error_of("threads = 65\n"), ":1: threads: 65 is out of range (1 to 64)");
   EXPECT_EQ(error_of("log-level = \"loud\"\n"),
@@ -215,4 +216,19 @@ rewrite = [ { match = '^/"q"\\(.*)$', to = "/blog/$1" } ]
   ASSERT_TRUE(back.options) << back.text;
   std::string text2 = describe_config(*back.options);
   EXPECT_EQ(text2.substr(text2.find('\n')), text.substr(text.find('\n')));
+}
+
+TEST_F(ConfigFile, ValuesFromTheFileAreReportedWithTheirLine) {
+  write("workers = 1\nroot = \"nowhere\"\n");
+  auto out = parse({"--config", dir_ + "/w2pserve.toml"});
+  EXPECT_FALSE(out.options);
+  EXPECT_EQ(out.text, "w2pserve: error: " + dir_ + "/w2pserve.toml:2: root " + dir_ +
+                          "/nowhere: no such directory\n");
+  // Given on the command line, the flag is named instead.
+  out = parse({"--config", dir_ + "/w2pserve.toml", "--root", dir_ + "/none"});
+  EXPECT_EQ(out.text, "w2pserve: error: --root " + dir_ + "/none: no such directory\n");
+  write("app = \"nocolon\"\n");
+  out = parse({"--config", dir_ + "/w2pserve.toml"});
+  EXPECT_NE(out.text.find("w2pserve.toml:1: app nocolon: write module:callable"), std::string::npos)
+      << out.text;
 }
