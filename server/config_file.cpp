@@ -135,8 +135,8 @@ const char kGlobalKeys[] =
     "listen, threads, workers, app, pythonpath, static, max-body, max-header, header-timeout, "
     "keepalive-timeout, io-timeout, shutdown-timeout, queue, request-timeout, max-connections, "
     "file-cache, tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, "
-    "public-port, x-sendfile, x-accel, index, access-deny, static-exclude, document-root, "
-    "rewrite, site";
+    "public-port, x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
+    "compress-min-size, index, access-deny, static-exclude, document-root, rewrite, site";
 const char kSiteKeys[] =
     "name, hosts, host-regex, default, default-app, apps, document-root, static, index, "
     "access-deny, static-exclude, rewrite";
@@ -412,6 +412,18 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
           r.fail(value.source(), k, "'" + p + "' is not a directory");
         o.x_sendfile_dirs.push_back(resolved);
       }
+    } else if (k == "compress-cache") {
+      o.compress.dir = r.path(value, k);
+    } else if (k == "compress-cache-size") {
+      o.compress.cache_bytes = parse_size(r.size(value, k));
+    } else if (k == "compress-min-size") {
+      o.compress.min_size = parse_size(r.size(value, k));
+    } else if (k == "compress-types") {
+      o.compress.types = r.strings(value, k);
+      for (const auto& t : o.compress.types)
+        if (t.find('/') == std::string::npos)
+          r.fail(value.source(), k, "'" + t + "' is not a MIME type (write e.g. \"text/css\", or "
+                                    "\"text/\" for every text type)");
     } else if (k == "x-accel") {
       o.x_accel = r.mounts(value, k);
     } else if (k == "public-port") {
@@ -492,6 +504,10 @@ std::string describe_config(const Options& o) {
   out << "trusted-proxy = " << list(o.trusted_proxy_specs) << "\n";
   if (o.public_port) out << "public-port = " << o.public_port << "\n";
   out << "x-sendfile = " << list(o.x_sendfile_dirs) << "\n";
+  if (!o.compress.dir.empty()) out << "compress-cache = " << quote(o.compress.dir) << "\n";
+  out << "compress-cache-size = " << o.compress.cache_bytes << "\n";
+  out << "compress-types = " << list(o.compress.types) << "\n";
+  out << "compress-min-size = " << o.compress.min_size << "\n";
   out << "x-accel = " << list(mount_specs(o.x_accel)) << "\n";
   out << "# the default site (requests whose Host matches no [[site]]"
       << (std::any_of(o.sites.begin(), o.sites.end(), [](const SiteSpec& s) { return s.is_default; })

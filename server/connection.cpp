@@ -740,21 +740,50 @@ std::shared_ptr<const CachedFile> Connection::pick_encoding(const std::string& r
                                                            std::shared_ptr<const CachedFile> f,
                                                            std::vector<Header>& extra) {
   auto accept = parser_->get()[http::field::accept_encoding];
-  if (accept.empty()) return f;
   std::string_view ae(accept.data(), accept.size());
-  // Brotli first (smaller), then gzip; a sibling older than the file is stale and skipped
-  // (gluon/streamer.py does the same for .gz).
-  static constexpr std::pair<std::string_view, std::string_view> kVariants[] = {{"br", ".br"},
-                                                                              {"gzip", ".gz"}};
-  for (const auto& [coding, ext] : kVariants) {
-    if (!accepts_encoding(ae, coding)) continue;
-    auto v = ctx_.files.open(root, relative + std::string(ext));
-    if (v->status != OpenStatus::ok || v->st.st_mtim.tv_sec < f->st.st_mtim.tv_sec) continue;
+  const std::uint64_t size = static_cast<std::uint64_t>(f->st.st_size);
+  bool on_the_fly = ctx_.compress && ctx_.compress->wants(f->content_type, size);
+  auto use = [&](std::shared_ptr<const CachedFile> v, std::string_view coding) {
     extra.push_back({"Content-Type", f->content_type});
     extra.push_back({"Content-Encoding", std::string(coding)});
     extra.push_back({"Vary", "Accept-Encoding"});
     return v;
+  };
+  // Brotli first (smaller), then gzip; a sibling older than the file is stale and skipped
+  // (gluon/streamer.py does the same for .gz).
+  static constexpr std::pair<std::string_view, std::string_view> kVariants[] = {{"br", ".br"},
+                                                                              {"gzip", ".gz"}};
+  if (!ae.empty()) {
+    for (const auto& [coding, ext] : kVariants) {
+      if (!accepts_encoding(ae, coding)) continue;
+      auto v = ctx_.files.open(root, relative + std::string(ext));
+      if (v->status == OpenStatus::ok && v->st.st_mtim.tv_sec >= f->st.st_mtim.tv_sec)
+        return use(std::move(v), coding);
+    }
+    // Then what the compression cache holds for this version; what it lacks is queued, and
+    // this response goes out uncompressed.
+    if (on_the_fly) {
+      std::shared_ptr<const CachedFile> found;
+      std::string_view found_coding;
+      for (const auto& [coding, ext] : kVariants) {
+        if (!accepts_encoding(ae, coding)) continue;
+        auto v = ctx_.files.open(ctx_.compress->dir(), CompressCache::entry_name(f->st, ext));
+        if (v->status == OpenStatus::ok) {
+          if (!found) {
+            found = std::move(v);
+            found_coding = coding;
+          }
+        } else {
+          ctx_.compress->request(root, relative, f->st, coding);
+          if (found) break;
+        }
+        if (found) break;
+      }
+      if (found) return use(std::move(found), found_coding);
+    }
   }
+  // This file has compressed forms for other clients: caches must keep them apart.
+  if (on_the_fly) extra.push_back({"Vary", "Accept-Encoding"});
   return f;
 }
 

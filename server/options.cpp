@@ -3,6 +3,7 @@
 #include "server/config_file.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -237,6 +238,15 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "Internal URL prefix and its folder for X-Accel-Redirect: /uri answers, e.g. "
                  "/protected=/srv/files (repeatable; clients cannot request it directly)")
       ->type_name("PREFIX=DIR");
+  std::string compress_size;
+  cli.add_option("--compress-cache", o.compress.dir,
+                 "Compress static text files (gzip, brotli) on the fly into this folder, once "
+                 "per file version and never while a client waits (the first request is sent "
+                 "uncompressed); precompressed .br/.gz files next to a file are used first")
+      ->type_name("DIR");
+  cli.add_option("--compress-cache-size", compress_size,
+                 "Bound on that folder: the oldest entries go beyond it (default 64M)")
+      ->type_name("SIZE");
   cli.add_option("--config", config_path,
                  "Read settings and [[site]] tables from this TOML file (see conf/w2pserve.toml); "
                  "flags given on the command line override its values")
@@ -266,6 +276,13 @@ ParseOutcome parse_options(int argc, char** argv) {
 
   try {
     cli.parse(argc, argv);
+    // Where a value came from, for messages: the flag, or the file's line.
+    auto origin = [&](const std::string& key) {
+      if (cli.count("--" + key) == 0)
+        for (const auto& [k, line] : o.config_lines)
+          if (k == key) return o.config_file + ":" + std::to_string(line) + ": " + key;
+      return "--" + key;
+    };
     o.check_config = check->parsed();
     if (import->parsed()) {
       outcome.options = std::move(o);
@@ -274,6 +291,24 @@ ParseOutcome parse_options(int argc, char** argv) {
     for (const auto& l : listen) o.listen.push_back(parse_listen(l));
     if (o.listen.empty()) o.listen.push_back({"127.0.0.1", 8000});
     for (const auto& s : statics) o.statics.push_back(parse_static(s));
+    if (!compress_size.empty()) {
+      try {
+        o.compress.cache_bytes = parse_size(compress_size);
+      } catch (const OptionError& e) {
+        throw OptionError(std::string("--compress-cache-size: ") + e.what());
+      }
+    }
+    if (!o.compress.dir.empty()) {
+      char resolved[PATH_MAX];
+      struct stat cs {};
+      if (!::realpath(o.compress.dir.c_str(), resolved) || ::stat(resolved, &cs) != 0 ||
+          !S_ISDIR(cs.st_mode))
+        throw OptionError(origin("compress-cache") + " " + o.compress.dir + ": not a directory");
+      if (::access(resolved, W_OK | X_OK) != 0)
+        throw OptionError(origin("compress-cache") + " " + o.compress.dir +
+                          ": not writable by this process");
+      o.compress.dir = resolved;
+    }
     if (cli.count("--x-sendfile") > 0) o.x_sendfile_dirs.clear();
     for (const auto& d : x_sendfile) {
       char resolved[PATH_MAX];
@@ -312,13 +347,6 @@ ParseOutcome parse_options(int argc, char** argv) {
                           ": not an IP address or CIDR (write e.g. 10.0.0.0/8 or ::1)");
       o.trusted_proxies.push_back(*c);
     }
-    // Where a value came from, for messages: the flag, or the file's line.
-    auto origin = [&](const std::string& key) {
-      if (cli.count("--" + key) == 0)
-        for (const auto& [k, line] : o.config_lines)
-          if (k == key) return o.config_file + ":" + std::to_string(line) + ": " + key;
-      return "--" + key;
-    };
     if (!o.root.empty()) {
       if (!o.app.empty())
         throw OptionError("--root and --app together: --root serves web2py, --app any other "

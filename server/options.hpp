@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "server/compress_cache.hpp"
 #include "server/site.hpp"
 #include "server/static_files.hpp"
 #include "server/trusted_proxy.hpp"
@@ -53,6 +54,9 @@ struct Options {
   // X-Accel-Redirect: internal URL prefixes (not reachable by clients) mapped to folders.
   std::vector<std::string> x_sendfile_dirs;
   std::vector<StaticMount> x_accel;
+
+  // On-the-fly compression of static files into a cache folder (off without a folder).
+  CompressSettings compress{.dir = "", .types = default_compress_types()};
 
   // Sites (--config): [[site]] tables, and the default site made of the top-level settings.
   std::string config_file;

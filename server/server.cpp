@@ -122,6 +122,8 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
               "); beyond it accepting pauses until descriptors are free");
   impl_->ctx.statics = impl_->options.statics;
   impl_->ctx.sites = std::make_unique<SiteRouter>(impl_->options.sites, impl_->options.global_site);
+  if (!impl_->options.compress.dir.empty())
+    impl_->ctx.compress = std::make_unique<CompressCache>(impl_->options.compress);
   if (!impl_->options.root.empty()) {
     const std::string& mode = impl_->options.web2py_static;
     std::string why;

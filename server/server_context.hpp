@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "server/app_interface.hpp"
+#include "server/compress_cache.hpp"
 #include "server/file_cache.hpp"
 #include "server/options.hpp"
 #include "server/site.hpp"
@@ -27,6 +28,7 @@ struct ServerContext {
   Application* app = nullptr;
   std::vector<StaticMount> statics;  // global mappings, after each site's own
   std::unique_ptr<SiteRouter> sites;
+  std::unique_ptr<CompressCache> compress;  // null when on-the-fly compression is off
   FileCache files;
 
   // web2py: "<root>/applications" when serving web2py with native static files, else empty.

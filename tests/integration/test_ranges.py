@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -218,6 +219,98 @@ class Ranges(unittest.TestCase):
         with open(self.big_path, "rb") as f:
             f.seek(BIG // 2)
             self.assertEqual(r.body, f.read(65536))
+
+
+def wait_for_files(folder, suffix, count, timeout=60):
+    """Entries ending in suffix in folder, once there are `count` of them (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [n for n in os.listdir(folder) if n.endswith(suffix) and not n.startswith(".")]
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    return []
+
+
+class OnTheFlyCompression(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="w2p-compress-")
+        cls.root = os.path.join(cls.tmp, "public")
+        cls.cache = os.path.join(cls.tmp, "cache")
+        os.makedirs(cls.root)
+        os.makedirs(cls.cache)
+        cls.css = b"".join(b".c%d { margin: %dpx }\n" % (i, i) for i in range(5000))
+        with open(os.path.join(cls.root, "app.css"), "wb") as f:
+            f.write(cls.css)
+        cls.png = os.urandom(5000)
+        with open(os.path.join(cls.root, "logo.png"), "wb") as f:
+            f.write(cls.png)
+        with open(os.path.join(cls.root, "tiny.css"), "wb") as f:
+            f.write(b"a{}")
+        cls.server = Server("--static", "/f=" + cls.root, "--compress-cache", cls.cache,
+                            "--app", "app:application", "--pythonpath", app_dir("basic"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.check_sanitizers()
+        shutil.rmtree(cls.tmp)
+
+    def get(self, path, *headers):
+        return self.server.request("GET", path, headers=list(headers))
+
+    def get_encoded(self, path, accept, timeout=10):
+        """The first response with a Content-Encoding (the server re-checks what it knows
+        about a file at most once a second, so a new cache entry shows within about that)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.get(path, ("Accept-Encoding", accept))
+            if r.header("Content-Encoding") or time.monotonic() > deadline:
+                return r
+
+    def test_compressed_once_then_served_from_the_cache(self):
+        import brotli
+        first = self.get("/f/app.css", ("Accept-Encoding", "gzip"))
+        # Never compressed while the client waits: the first answer is the file itself.
+        self.assertEqual(first.body, self.css)
+        self.assertIsNone(first.header("Content-Encoding"))
+        self.assertEqual(first.header("Vary"), "Accept-Encoding")
+        self.assertEqual(len(wait_for_files(self.cache, ".gz", 1)), 1)
+        gz = self.get_encoded("/f/app.css", "gzip")
+        self.assertEqual(gz.header("Content-Encoding"), "gzip")
+        self.assertEqual(gzip.decompress(gz.body), self.css)
+        self.assertLess(len(gz.body), len(self.css) // 3)
+        self.assertNotEqual(gz.header("ETag"), first.header("ETag"))
+        self.assertEqual(gz.header("Last-Modified"), first.header("Last-Modified"))
+        self.get("/f/app.css", ("Accept-Encoding", "br, gzip"))
+        self.assertEqual(len(wait_for_files(self.cache, ".br", 1)), 1)
+        br = self.get_encoded("/f/app.css", "br")
+        self.assertEqual(br.header("Content-Encoding"), "br")
+        self.assertEqual(brotli.decompress(br.body), self.css)
+        # Ranges and revalidation apply to the compressed representation.
+        r = self.get("/f/app.css", ("Accept-Encoding", "br"), ("If-None-Match", br.header("ETag")))
+        self.assertEqual(r.status, 304)
+        # A new version of the file is compressed again; the old entry is not used.
+        with open(os.path.join(self.root, "app.css"), "ab") as f:
+            f.write(b".new {}\n")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the file cache trusts an entry for a second
+            r = self.get("/f/app.css", ("Accept-Encoding", "gzip"))
+            if r.header("Content-Encoding") is None:
+                break
+        self.assertEqual(r.body, self.css + b".new {}\n")
+        self.assertEqual(len(wait_for_files(self.cache, ".gz", 2)), 2)
+        r = self.get_encoded("/f/app.css", "gzip")
+        self.assertEqual(gzip.decompress(r.body), self.css + b".new {}\n")
+
+    def test_not_compressed(self):
+        for path in ("/f/logo.png", "/f/tiny.css"):
+            r = self.get(path, ("Accept-Encoding", "gzip, br"))
+            self.assertIsNone(r.header("Content-Encoding"), path)
+        r = self.get("/f/logo.png", ("Accept-Encoding", "gzip"))
+        self.assertEqual(r.body, self.png)
+        self.assertIsNone(r.header("Vary"))
 
 
 class XSendfile(unittest.TestCase):
