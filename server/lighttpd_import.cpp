@@ -501,13 +501,15 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
       std::vector<std::string> dropped;
       for (const auto& m : v.strings())
         if (m != "mod_rewrite" && m != "mod_access" && m != "mod_fastcgi" && m != "mod_redirect" &&
-            m != "mod_indexfile" && m != "mod_staticfile" && m != "mod_dirlisting")
+            m != "mod_indexfile" && m != "mod_staticfile" && m != "mod_dirlisting" &&
+            m != "mod_compress" && m != "mod_deflate" && m != "mod_scgi" && m != "mod_proxy")
           dropped.push_back(m);
       if (!dropped.empty()) {
         std::string names;
         for (const auto& m : dropped) names += (names.empty() ? "" : ", ") + m;
         add_note(out, d, names + ": no w2pserve equivalent carried over (rewrite, access, "
-                                 "redirect, index files and FastCGI are built in)");
+                                 "redirect, index files, compression and FastCGI are built "
+                                 "in)");
       }
     } else if (k == "server.username" || k == "server.groupname") {
       add_note(out, d, "\"" + v.text + "\": run w2pserve as that user (systemd User=/Group=); "
@@ -525,10 +527,22 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
                k.starts_with("ssl.")) {
       add_note(out, d, "\"" + v.text + "\": w2pserve does not terminate TLS yet; keep a TLS "
                        "proxy in front and list it in trusted-proxy");
-    } else if (k == "compress.filetype" || k == "compress.cache-dir" || k == "deflate.mimetypes" ||
-               k == "deflate.cache-dir" || k == "compress.allowed-encodings") {
-      add_note(out, d, "not carried over: w2pserve does not compress on the fly; it serves "
-                       "precompressed .gz files next to web2py static files");
+    } else if (k == "compress.cache-dir" || k == "deflate.cache-dir") {
+      if (top) {
+        std::string dir = v.text;
+        while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+        out.lines.push_back("compress-cache = " + quote(dir) + "  # " + k + ", " + where(d));
+      } else {
+        add_note(out, d, "compression is set for the whole server in w2pserve: move it to the top");
+      }
+    } else if (k == "compress.filetype" || k == "deflate.mimetypes") {
+      if (top) {
+        out.lines.push_back("compress-types = " + list(v.strings()) + "  # " + k + ", " + where(d));
+      } else {
+        add_note(out, d, "compression is set for the whole server in w2pserve: move it to the top");
+      }
+    } else if (k == "compress.allowed-encodings" || k == "deflate.allowed-encodings") {
+      add_note(out, d, "not needed: w2pserve offers br and gzip, as the client accepts them");
     } else if (k == "dir-listing.activate" || k == "server.dir-listing") {
       add_note(out, d, "\"" + v.text + "\": directory listings are always off in w2pserve");
     } else if (k == "mimetype.assign") {

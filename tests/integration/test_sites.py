@@ -270,9 +270,16 @@ class CommandLine(unittest.TestCase):
     def test_imported_configuration_serves_like_lighttpd(self):
         tmp, root = make_tree()
         try:
-            r = run_cli("--root", root, "check-config", os.path.join(CONF, "lighttpd-web2py.toml"))
+            # The folders it names are the lighttpd machine's: given here on the command line.
+            cache = os.path.join(tmp, "compress")
+            os.makedirs(cache)
+            r = run_cli("--root", root, "--compress-cache", cache, "check-config",
+                        os.path.join(CONF, "lighttpd-web2py.toml"))
             self.assertEqual(r.returncode, 0, r.stderr)
-            with Server("--config", os.path.join(CONF, "lighttpd-web2py.toml"), "--root", root) as srv:
+            self.assertIn('compress-types = ["application/javascript", "text/css", "text/html", '
+                          '"text/plain"]', r.stdout.decode())
+            with Server("--config", os.path.join(CONF, "lighttpd-web2py.toml"), "--root", root,
+                        "--compress-cache", cache) as srv:
                 def view(host, path):
                     resp = srv.request("GET", path, headers=[("Host", host)])
                     self.assertEqual(resp.status, 200, (host, path, resp.body[:200]))
