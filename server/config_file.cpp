@@ -136,10 +136,10 @@ const char kGlobalKeys[] =
     "keepalive-timeout, io-timeout, shutdown-timeout, queue, request-timeout, max-connections, "
     "file-cache, tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, "
     "public-port, x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
-    "compress-min-size, index, access-deny, static-exclude, document-root, rewrite, site";
+    "compress-min-size, index, access-deny, static-exclude, document-root, cache, rewrite, site";
 const char kSiteKeys[] =
     "name, hosts, host-regex, default, default-app, apps, document-root, static, index, "
-    "access-deny, static-exclude, rewrite";
+    "access-deny, static-exclude, cache, rewrite";
 
 bool app_name_ok(const std::string& s) { return !s.empty() && is_web2py_name(s); }
 
@@ -186,6 +186,66 @@ std::vector<RewriteSpec> read_rewrites(const Reader& r, const toml::node& n, con
   return out;
 }
 
+// "30d", "12h", "15m", "3600s" or a whole number of seconds.
+long parse_duration(const Reader& r, const toml::node& n, const std::string& key) {
+  if (n.is_integer()) return static_cast<long>(r.integer(n, key, 0, 10L * 365 * 86400));
+  std::string s = r.str(n, key);
+  std::size_t pos = 0;
+  long v = -1;
+  try {
+    v = std::stol(s, &pos);
+  } catch (const std::exception&) {
+  }
+  std::string unit = s.substr(pos);
+  long mult = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600
+            : unit == "d" ? 86400 : unit == "w" ? 7 * 86400 : unit == "y" ? 365 * 86400 : -1;
+  if (v < 0 || mult < 0 || s.empty() || s[0] == '-')
+    r.fail(n.source(), key, "'" + s + "' is not a duration (write e.g. \"30d\", \"12h\", \"15m\" or seconds)");
+  return v * mult;
+}
+
+std::vector<CacheRuleSpec> read_cache_rules(const Reader& r, const toml::node& n, const std::string& key) {
+  std::vector<CacheRuleSpec> out;
+  const toml::array* a = n.as_array();
+  if (!a)
+    r.fail(n.source(), key,
+           "expected an array of rules, e.g. cache = [ { type = \"image/\", expires = \"30d\" } ]");
+  std::size_t i = 0;
+  for (const auto& e : *a) {
+    std::string k = key + "[" + std::to_string(i++) + "]";
+    const toml::table* t = e.as_table();
+    if (!t) r.fail(e.source(), k, "expected a table { match = \"REGEX\", type = \"text/\", cache-control = \"...\" }");
+    CacheRuleSpec c;
+    c.line = static_cast<int>(e.source().begin.line);
+    for (const auto& [name, value] : *t) {
+      if (name == "match") {
+        c.match = r.str(value, k + ".match");
+        try {
+          compile_cache_pattern(c.match);
+        } catch (const SiteError& err) {
+          r.fail(value.source(), k + ".match", err.what());
+        }
+      } else if (name == "type") {
+        c.type = r.str(value, k + ".type");
+        if (c.type.find('/') == std::string::npos)
+          r.fail(value.source(), k + ".type", "'" + c.type + "' is not a MIME type (write e.g. \"image/png\", or \"image/\" for every image type)");
+      } else if (name == "cache-control") {
+        c.cache_control = r.str(value, k + ".cache-control");
+        if (c.cache_control.find_first_of("\r\n") != std::string::npos)
+          r.fail(value.source(), k + ".cache-control", "a header value cannot hold a line break");
+      } else if (name == "expires") {
+        c.expires = parse_duration(r, value, k + ".expires");
+      } else {
+        r.unknown(name, "a cache rule", "match, type, cache-control, expires");
+      }
+    }
+    if (c.cache_control.empty() && c.expires < 0)
+      r.fail(e.source(), k, "needs cache-control = \"...\" or expires = \"30d\"");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 // Keys shared by the top level (the default site) and [[site]] tables.
 bool read_site_key(const Reader& r, const std::string& name, const toml::node& value,
                    const std::string& prefix, SiteSpec& s) {
@@ -207,6 +267,8 @@ bool read_site_key(const Reader& r, const std::string& name, const toml::node& v
     s.rewrites = read_rewrites(r, value, k);
   } else if (name == "document-root") {
     s.document_root = r.directory(value, k);
+  } else if (name == "cache") {
+    s.cache_rules = read_cache_rules(r, value, k);
   } else {
     return false;
   }
@@ -223,6 +285,7 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, cons
   s.index_names = global.index_names;
   s.access_deny = global.access_deny;
   s.static_exclude = global.static_exclude;
+  s.cache_rules = global.cache_rules;
   for (const auto& [key, value] : *t) {
     std::string name(key.str());
     std::string k = prefix + name;
@@ -307,6 +370,17 @@ void describe_site_rules(std::ostringstream& o, const SiteSpec& s, const char* i
   o << indent << "index = " << list(s.index_names) << "\n";
   o << indent << "access-deny = " << list(s.access_deny) << "\n";
   o << indent << "static-exclude = " << list(s.static_exclude) << "\n";
+  o << indent << "cache = [";
+  for (const auto& c : s.cache_rules) {
+    o << "\n" << indent << "  {";
+    std::string sep = " ";
+    if (!c.match.empty()) o << sep << "match = " << quote(c.match), sep = ", ";
+    if (!c.type.empty()) o << sep << "type = " << quote(c.type), sep = ", ";
+    if (!c.cache_control.empty()) o << sep << "cache-control = " << quote(c.cache_control), sep = ", ";
+    if (c.expires >= 0) o << sep << "expires = " << c.expires;
+    o << " },";
+  }
+  o << (s.cache_rules.empty() ? "]\n" : std::string("\n") + indent + "]\n");
   o << indent << "rewrite = [";
   for (const auto& r : s.rewrites)
     o << "\n" << indent << "  { match = " << quote(r.match) << ", to = " << quote(r.to) << " },";

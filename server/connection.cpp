@@ -220,8 +220,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_read_body();
   void on_read_body(beast::error_code ec);
   void dispatch_to_app();
-  void serve_static(const std::string& dir, const std::string& relative, const SiteSpec& site,
-                    std::string_view raw_path, std::string_view query);
+  void serve_static(const std::string& dir, const std::string& relative, const Site& site,
+                    std::string_view url_path, std::string_view raw_path, std::string_view query);
+  void add_cache_headers(const Site& site, std::string_view url_path, const CachedFile& f,
+                         std::vector<Header>& extra);
   bool serve_web2py_static(const Web2pyStatic& target, std::string_view query,
                            const SiteSpec& site);
   void send_file_response(std::shared_ptr<const CachedFile> f, std::vector<Header> extra);
@@ -526,7 +528,8 @@ void Connection::on_read_header(beast::error_code ec) {
       if (r->kind == RewriteKind::static_file) {
         unread_body();
         if (!get_or_head) return send_simple(405, {{"Allow", "GET, HEAD"}});
-        return serve_static(spec.document_root, *decoded, spec, raw_path, verdict.query);
+        return serve_static(spec.document_root, *decoded, site, verdict.path, raw_path,
+                            verdict.query);
       }
       verdict.path = std::move(*decoded);
       verdict.query.assign(rewritten->query);
@@ -541,7 +544,7 @@ void Connection::on_read_header(beast::error_code ec) {
       if (!mount_match(mount, verdict.path, relative)) continue;
       unread_body();
       if (!get_or_head) return send_simple(405, {{"Allow", "GET, HEAD"}});
-      return serve_static(mount.dir, relative, spec, raw_path, verdict.query);
+      return serve_static(mount.dir, relative, site, verdict.path, raw_path, verdict.query);
     }
   }
 
@@ -679,9 +682,22 @@ void Connection::dispatch_to_app() {
   req_.reset();
 }
 
+void Connection::add_cache_headers(const Site& site, std::string_view url_path,
+                                   const CachedFile& f, std::vector<Header>& extra) {
+  if (site.spec.cache_rules.empty()) return;
+  const CacheRuleSpec* rule = site.cache_rule(url_path, f.content_type);
+  if (!rule) return;
+  if (!rule->cache_control.empty())
+    extra.push_back({"Cache-Control", rule->cache_control});
+  else if (rule->expires >= 0)
+    extra.push_back({"Cache-Control", "max-age=" + std::to_string(rule->expires)});
+  if (rule->expires >= 0) extra.push_back({"Expires", format_http_date(std::time(nullptr) + rule->expires)});
+}
+
 void Connection::serve_static(const std::string& dir, const std::string& relative,
-                              const SiteSpec& site, std::string_view raw_path,
-                              std::string_view query) {
+                              const Site& site_, std::string_view url_path,
+                              std::string_view raw_path, std::string_view query) {
+  const SiteSpec& site = site_.spec;
   auto rel = safe_relative_path(relative);
   if (!rel || never_static(dir, *rel, site.static_exclude, ctx_.options.root))
     return send_simple(403);
@@ -700,6 +716,7 @@ void Connection::serve_static(const std::string& dir, const std::string& relativ
       auto i = ctx_.files.open(dir, index);
       if (i->status != OpenStatus::ok) continue;
       std::vector<Header> extra;
+      add_cache_headers(site_, url_path, *i, extra);
       i = pick_encoding(dir, index, std::move(i), extra);
       return send_file_response(std::move(i), std::move(extra));
     }
@@ -708,6 +725,7 @@ void Connection::serve_static(const std::string& dir, const std::string& relativ
   if (f->status == OpenStatus::forbidden) return send_simple(403);
   if (f->status != OpenStatus::ok) return send_simple(404);
   std::vector<Header> extra;
+  add_cache_headers(site_, url_path, *f, extra);
   f = pick_encoding(dir, *rel, std::move(f), extra);
   send_file_response(std::move(f), std::move(extra));
 }

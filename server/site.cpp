@@ -139,6 +139,42 @@ bool app_allowed(const SiteSpec& site, std::string_view path) {
   return false;
 }
 
+std::shared_ptr<void> compile_cache_pattern(const std::string& pattern) {
+  int err = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &offset, nullptr);
+  if (!code) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(err, msg, sizeof msg);
+    throw SiteError("bad regular expression '" + pattern + "' at offset " + std::to_string(offset) +
+                    ": " + reinterpret_cast<char*>(msg));
+  }
+  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+  return std::shared_ptr<void>(code, [](void* c) { pcre2_code_free(static_cast<pcre2_code*>(c)); });
+}
+
+const CacheRuleSpec* Site::cache_rule(std::string_view path, std::string_view type) const {
+  type = type.substr(0, type.find(';'));
+  for (std::size_t i = 0; i < spec.cache_rules.size(); ++i) {
+    const CacheRuleSpec& r = spec.cache_rules[i];
+    if (!r.type.empty() && !(r.type.ends_with('/') ? type.starts_with(r.type) : type == r.type))
+      continue;
+    if (cache_patterns[i]) {
+      thread_local struct Block {
+        pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
+        ~Block() { pcre2_match_data_free(data); }
+      } block;
+      auto* code = static_cast<pcre2_code*>(cache_patterns[i].get());
+      if (pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(path.data()), path.size(), 0, 0,
+                      block.data, nullptr) < 0)
+        continue;
+    }
+    return &r;
+  }
+  return nullptr;
+}
+
 SiteRouter::SiteRouter(std::vector<SiteSpec> specs, SiteSpec fallback) {
   bool have_default = false;
   for (const auto& s : specs) {
@@ -161,6 +197,8 @@ SiteRouter::SiteRouter(std::vector<SiteSpec> specs, SiteSpec fallback) {
       auto t = parse_rewrite_target(r.to);
       site->rewrites.add(r.match, t.kind, t.target, t.status);
     }
+    for (const auto& c : s.cache_rules)
+      site->cache_patterns.push_back(c.match.empty() ? nullptr : compile_cache_pattern(c.match));
     for (const auto& h : s.hosts) {
       if (!valid_host_pattern(h))
         throw SiteError(where(s) + ": '" + h +

@@ -24,6 +24,17 @@ struct RewriteSpec {
   int line = 0;       // where it was written (0: not from a file)
 };
 
+// Caching headers for native static files: the first rule whose path pattern (PCRE2, on the
+// decoded path) and MIME type (exact, or a prefix ending in '/') both match sets Cache-Control
+// and/or Expires.
+struct CacheRuleSpec {
+  std::string match;          // empty: any path
+  std::string type;           // empty: any type
+  std::string cache_control;  // empty: none
+  long expires = -1;          // seconds from now for Expires (and max-age when no Cache-Control)
+  int line = 0;
+};
+
 struct SiteSpec {
   std::string name;                     // for messages and check-config
   std::vector<std::string> hosts;       // exact names, or "*.example.com"
@@ -37,6 +48,7 @@ struct SiteSpec {
   std::vector<std::string> access_deny;     // URL path suffixes answered with 403
   std::vector<std::string> static_exclude;  // extensions never served as static files
   std::vector<RewriteSpec> rewrites;
+  std::vector<CacheRuleSpec> cache_rules;
   std::string file;  // the configuration file it came from, for messages
   int line = 0;
 };
@@ -59,7 +71,13 @@ ParsedRewriteTarget parse_rewrite_target(std::string_view to);
 struct Site {
   SiteSpec spec;
   RewriteRules rewrites;
+  // Compiled path patterns of spec.cache_rules (null where a rule has none).
+  std::vector<std::shared_ptr<void>> cache_patterns;
+  const CacheRuleSpec* cache_rule(std::string_view decoded_path, std::string_view content_type) const;
 };
+
+// Compiles a cache rule's path pattern (for validation too). Throws SiteError.
+std::shared_ptr<void> compile_cache_pattern(const std::string& pattern);
 
 class SiteRouter {
  public:

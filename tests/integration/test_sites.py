@@ -2,11 +2,13 @@
 Host; rewrite rules (short URLs, static files, redirects, the admin lookahead); access-deny and
 never-served files; check-config and import-lighttpd from the command line."""
 
+import email.utils
 import json
 import os
 import shutil
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -175,6 +177,48 @@ class NeverStatic(unittest.TestCase):
                     self.assertNotIn(b"secret", r.body)
                 # A file named like a private folder elsewhere is fine.
                 self.assertEqual(srv.request("GET", "/tree/applications/app/static/css/app.css").status, 200)
+                srv.stop()
+                srv.check_sanitizers()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class CacheRules(unittest.TestCase):
+    """cache = [...] sets Cache-Control and Expires on native static files by path or type."""
+
+    def test_rules(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-cache-")
+        try:
+            www = os.path.join(tmp, "www")
+            os.makedirs(os.path.join(www, "img"))
+            for name, data in (("app.css", b"a{}"), ("img/logo.png", b"png"), ("page.html", b"<p>"),
+                               ("notes.txt", b"text")):
+                with open(os.path.join(www, name), "wb") as f:
+                    f.write(data)
+            conf = os.path.join(tmp, "w2pserve.toml")
+            with open(conf, "w") as f:
+                f.write('static = ["/=%s"]\n' % www)
+                f.write('cache = [\n'
+                        '  { match = \'\\.(css|js)$\', cache-control = "public, max-age=604800" },\n'
+                        '  { type = "image/", expires = "30d" },\n'
+                        '  { match = "^/page", type = "text/html", cache-control = "no-cache" },\n'
+                        ']\n')
+            with Server("--config", conf, "--app", "app:application", "--pythonpath",
+                        os.path.join(TESTS, "apps", "basic")) as srv:
+                r = srv.request("GET", "/app.css")
+                self.assertEqual(r.header("Cache-Control"), "public, max-age=604800")
+                self.assertIsNone(r.header("Expires"))
+                r = srv.request("GET", "/img/logo.png")
+                self.assertEqual(r.header("Cache-Control"), "max-age=2592000")
+                expires = email.utils.parsedate_to_datetime(r.header("Expires"))
+                ahead = expires.timestamp() - time.time()
+                self.assertTrue(30 * 86400 - 120 < ahead < 30 * 86400 + 120, ahead)
+                self.assertEqual(srv.request("GET", "/page.html").header("Cache-Control"), "no-cache")
+                self.assertIsNone(srv.request("GET", "/notes.txt").header("Cache-Control"))
+                # A 304 keeps them too.
+                etag = srv.request("GET", "/app.css").header("ETag")
+                r = srv.request("GET", "/app.css", headers=[("If-None-Match", etag)])
+                self.assertEqual(r.status, 304)
                 srv.stop()
                 srv.check_sanitizers()
         finally:

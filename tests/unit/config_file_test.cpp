@@ -118,7 +118,8 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
             "io-timeout, shutdown-timeout, queue, request-timeout, max-connections, file-cache, "
             "tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, public-port, "
             "x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
-            "compress-min-size, index, access-deny, static-exclude, document-root, rewrite, site)");
+            "compress-min-size, index, access-deny, static-exclude, document-root, cache, rewrite, "
+            "site)");
   EXPECT_EQ(error_of("workers = \"2\"\n"), ":1: workers: expected a whole number");
   EXPECT_EQ(error_of("threads = 65\n"), ":1: threads: 65 is out of range (1 to 64)");
   EXPECT_EQ(error_of("log-level = \"loud\"\n"),
@@ -139,7 +140,7 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
             ":3: site[0].document-root: '" + dir_ + "/nowhere' is not a directory");
   EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\nhost = \"x\"\n"),
             ":3: host: unknown key in [[site]] (known keys: name, hosts, host-regex, default, "
-            "default-app, apps, document-root, static, index, access-deny, static-exclude, "
+            "default-app, apps, document-root, static, index, access-deny, static-exclude, cache, "
             "rewrite)");
   EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\ndefault-app = \"my-app\"\n"),
             ":3: site[0].default-app: 'my-app' is not a web2py application name (letters, digits "
@@ -155,6 +156,17 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
             ":1: trusted-proxy: '10.0.0.0/99' is not an IP address or CIDR (write e.g. 10.0.0.0/8)");
   EXPECT_EQ(error_of("listen = \"1.2.3.4\"\n"),
             ":1: listen: 1.2.3.4: the port must be a number from 0 to 65535");
+  EXPECT_EQ(error_of("cache = [ { type = \"image\", expires = \"1d\" } ]\n"),
+            ":1: cache[0].type: 'image' is not a MIME type (write e.g. \"image/png\", or "
+            "\"image/\" for every image type)");
+  EXPECT_EQ(error_of("cache = [ { match = \"x\", expires = \"soon\" } ]\n"),
+            ":1: cache[0].expires: 'soon' is not a duration (write e.g. \"30d\", \"12h\", "
+            "\"15m\" or seconds)");
+  EXPECT_EQ(error_of("cache = [ { match = \"x\" } ]\n"),
+            ":1: cache[0]: needs cache-control = \"...\" or expires = \"30d\"");
+  EXPECT_EQ(error_of("cache = [ { match = \"(\", expires = 5 } ]\n"),
+            ":1: cache[0].match: bad regular expression '(' at offset 1: missing closing "
+            "parenthesis");
   // Syntax errors carry line and column.
   EXPECT_EQ(error_of("workers = 1\n[[site]\n").substr(0, 5), ":2:8:");
 }

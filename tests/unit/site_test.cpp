@@ -189,3 +189,19 @@ TEST(SiteRules, DefaultApplication) {
   EXPECT_FALSE(with_default_app(none, "/", installed));
   EXPECT_TRUE(app_allowed(none, "/anything"));
 }
+
+TEST(SiteRules, CacheRulesFirstMatchByPathAndType) {
+  SiteSpec s = site("s", {"s.test"});
+  s.cache_rules = {{"\\.(css|js)$", "", "public, max-age=604800", -1, 1},
+                   {"", "image/", "", 2592000, 2},
+                   {"^/docs/", "text/html", "no-cache", -1, 3}};
+  SiteRouter r({s}, SiteSpec{});
+  const Site& x = r.select("s.test");
+  ASSERT_NE(x.cache_rule("/static/app.css", "text/css; charset=utf-8"), nullptr);
+  EXPECT_EQ(x.cache_rule("/static/app.css", "text/css")->cache_control, "public, max-age=604800");
+  EXPECT_EQ(x.cache_rule("/img/a.png", "image/png")->expires, 2592000);
+  EXPECT_EQ(x.cache_rule("/docs/a.html", "text/html; charset=utf-8")->cache_control, "no-cache");
+  EXPECT_EQ(x.cache_rule("/docs/a.txt", "text/plain"), nullptr);
+  EXPECT_EQ(x.cache_rule("/a.html", "text/html"), nullptr);
+  EXPECT_THROW(compile_cache_pattern("("), SiteError);
+}
