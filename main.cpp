@@ -1,11 +1,15 @@
 // w2pserve: wires the HTTP server (server/) to the embedded Python application (embed/).
 
 #include <pybind11/embed.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -21,6 +25,8 @@
 #include "server/lighttpd_import.hpp"
 #include "server/options.hpp"
 #include "server/password_input.hpp"
+#include "server/privileges.hpp"
+#include "server/systemd.hpp"
 #include "server/server.hpp"
 
 namespace wlog = w2p::server::log;
@@ -105,7 +111,30 @@ int set_admin_password(const w2p::server::Options& options) {
 
 }  // namespace
 
+// The reload check: the configuration the next image will read must be valid, and the log
+// files it will open must be writable by the account this process now runs as.
+std::string check_reload(int argc, char** argv) {
+  auto again = w2p::server::parse_options(argc, argv);
+  if (!again.options) {
+    std::string text = again.text;
+    if (text.starts_with("w2pserve: error: ")) text = text.substr(17);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  }
+  for (const std::string* path : {&again.options->access_log, &again.options->error_log}) {
+    if (path->empty()) continue;
+    int fd = ::open(path->c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return "cannot open " + *path + " as this user: " + std::strerror(errno);
+    ::close(fd);
+  }
+  return "";
+}
+
 int main(int argc, char** argv) {
+  // The binary to start again on reload: the file on disk (an upgraded binary is picked up).
+  char exe[4096];
+  ssize_t exe_len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[exe_len > 0 ? exe_len : 0] = '\0';
   auto parsed = w2p::server::parse_options(argc, argv);
   if (!parsed.options) {
     std::fputs(parsed.text.c_str(), parsed.exit_code == 0 ? stdout : stderr);
@@ -134,13 +163,36 @@ int main(int argc, char** argv) {
   wlog::set_min_level(level_from(options.log_level));
   if (options.set_admin_password) return set_admin_password(options);
 
-  // The server first: it binds the ports and takes the signals before Python can.
+  if (!options.error_log.empty()) {
+    std::string err = wlog::to_file(options.error_log);
+    if (!err.empty()) return fail(err);
+  }
+
+  // The server first: it binds the ports, opens the logs and takes the signals before Python
+  // can; then the pidfile; then, still before Python, the switch to the service account.
   std::unique_ptr<w2p::server::Server> server;
   try {
     server = std::make_unique<w2p::server::Server>(options);
   } catch (const std::exception& e) {
     return fail(e.what());
   }
+  if (!options.pidfile.empty()) {
+    std::string err = w2p::server::write_pidfile(options.pidfile);
+    if (!err.empty()) return fail(err);
+  }
+  {
+    std::string err = options.user.empty() ? w2p::server::root_check(options.allow_root)
+                                           : w2p::server::drop_privileges(options.user, options.group);
+    if (!err.empty()) return fail(err);
+  }
+  if (!options.root.empty()) {
+    for (const auto& folder : w2p::server::unwritable_web2py_folders(options.root))
+      wlog::warn(folder + " is not writable by this process (uid " + std::to_string(::geteuid()) +
+                 "): web2py needs to write there (chown it to the --user account)");
+  }
+  if (!options.compress.dir.empty() && ::access(options.compress.dir.c_str(), W_OK | X_OK) != 0)
+    wlog::warn("--compress-cache " + options.compress.dir +
+               " is not writable by this process: nothing will be compressed on the fly");
 
   std::string python_dir = w2p::embed::find_python_dir();
   std::string app_spec = options.app;
@@ -195,7 +247,24 @@ int main(int argc, char** argv) {
   wlog::info("serving " + app_spec + " with " + std::to_string(options.workers) +
             " Python worker(s), pid " + std::to_string(::getpid()));
 
+  server->set_reload_check([argc, argv] { return check_reload(argc, argv); });
   server->run();
+
+  if (server->reload_requested()) {
+    // In place: the same process id, the listening sockets kept open (clients wait in their
+    // backlog), and never two interpreters in memory at once. Python is not finalised: exec
+    // replaces the whole image.
+    std::vector<int> fds = server->take_released_fds();
+    pool->stop(std::chrono::seconds(5));
+    server.reset();  // flushes the access log
+    const char* count = std::getenv("W2PSERVE_RELOADS");
+    std::string next = std::to_string((count ? std::strtoull(count, nullptr, 10) : 0) + 1);
+    ::setenv("W2PSERVE_RELOADS", next.c_str(), 1);
+    if (!w2p::server::systemd::pass_listen_fds(fds)) return fail("reload: cannot pass the listening sockets on", 1);
+    std::fflush(nullptr);
+    ::execv(exe, argv);
+    return fail(std::string("reload: cannot start ") + exe + " again: " + std::strerror(errno), 1);
+  }
 
   bool workers_done = pool->stop(std::chrono::seconds(5));
   if (!workers_done) {
@@ -205,6 +274,7 @@ int main(int argc, char** argv) {
   }
   pool.reset();
   server.reset();
+  if (!options.pidfile.empty()) ::unlink(options.pidfile.c_str());
   {
     ExitWatchdog watchdog(std::chrono::seconds(10));
     interpreter->with_gil([&] { gateway.reset(); });

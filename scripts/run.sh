@@ -7,4 +7,10 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DW2P_TESTS=OFF >/dev/null
 cmake --build build --target w2pserve
-exec ./build/w2pserve "$@"
+# Started as root (as this set-up command is), Python runs as root only when asked: the demo is
+# allowed to; give --user www-data (or your own account) to serve as that user instead.
+extra=()
+if [[ $(id -u) -eq 0 ]] && [[ " $* " != *" --user "* ]] && [[ " $* " != *" --allow-root "* ]]; then
+  extra=(--allow-root)
+fi
+exec ./build/w2pserve "${extra[@]}" "$@"

@@ -13,6 +13,7 @@
 #define TOML_ENABLE_FORMATTERS 0
 #include <toml++/toml.h>
 
+#include "server/access_log.hpp"
 #include "server/site.hpp"
 #include "server/trusted_proxy.hpp"
 #include "server/web2py_static.hpp"
@@ -136,7 +137,9 @@ const char kGlobalKeys[] =
     "keepalive-timeout, io-timeout, shutdown-timeout, queue, request-timeout, max-connections, "
     "file-cache, tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, "
     "public-port, x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
-    "compress-min-size, index, access-deny, static-exclude, document-root, cache, rewrite, site";
+    "compress-min-size, access-log, access-log-format, error-log, pidfile, user, group, "
+    "allow-root, idle-exit, max-requests, max-rss, watch, index, access-deny, static-exclude, "
+    "document-root, cache, rewrite, site";
 const char kSiteKeys[] =
     "name, hosts, host-regex, default, default-app, apps, document-root, static, index, "
     "access-deny, static-exclude, cache, rewrite";
@@ -498,6 +501,34 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
         if (t.find('/') == std::string::npos)
           r.fail(value.source(), k, "'" + t + "' is not a MIME type (write e.g. \"text/css\", or "
                                     "\"text/\" for every text type)");
+    } else if (k == "access-log") {
+      o.access_log = r.path(value, k);
+    } else if (k == "access-log-format") {
+      o.access_log_format = r.str(value, k);
+      try {
+        AccessFormat check(o.access_log_format);
+      } catch (const AccessLogFormatError& e) {
+        r.fail(value.source(), k, e.what());
+      }
+    } else if (k == "error-log") {
+      o.error_log = r.path(value, k);
+    } else if (k == "pidfile") {
+      o.pidfile = r.path(value, k);
+    } else if (k == "user") {
+      o.user = r.str(value, k);
+    } else if (k == "group") {
+      o.group = r.str(value, k);
+    } else if (k == "allow-root") {
+      o.allow_root = r.boolean(value, k);
+    } else if (k == "idle-exit") {
+      o.idle_exit = static_cast<unsigned>(r.integer(value, k, 0, 86400 * 30));
+    } else if (k == "max-requests") {
+      o.max_requests = static_cast<std::uint64_t>(r.integer(value, k, 0, INT64_MAX));
+    } else if (k == "max-rss") {
+      o.max_rss = parse_size(r.size(value, k));
+    } else if (k == "watch") {
+      o.watch.clear();
+      for (const auto& w : r.strings(value, k)) o.watch.push_back(r.absolute(w));
     } else if (k == "x-accel") {
       o.x_accel = r.mounts(value, k);
     } else if (k == "public-port") {
@@ -578,6 +609,16 @@ std::string describe_config(const Options& o) {
   out << "trusted-proxy = " << list(o.trusted_proxy_specs) << "\n";
   if (o.public_port) out << "public-port = " << o.public_port << "\n";
   out << "x-sendfile = " << list(o.x_sendfile_dirs) << "\n";
+  if (!o.access_log.empty()) out << "access-log = " << quote(o.access_log) << "\n";
+  out << "access-log-format = " << quote(o.access_log_format) << "\n";
+  if (!o.error_log.empty()) out << "error-log = " << quote(o.error_log) << "\n";
+  if (!o.pidfile.empty()) out << "pidfile = " << quote(o.pidfile) << "\n";
+  if (!o.user.empty()) out << "user = " << quote(o.user) << "\n";
+  if (!o.group.empty()) out << "group = " << quote(o.group) << "\n";
+  if (o.allow_root) out << "allow-root = true\n";
+  out << "idle-exit = " << o.idle_exit << "\nmax-requests = " << o.max_requests
+      << "\nmax-rss = " << o.max_rss << "\n";
+  out << "watch = " << list(o.watch) << "\n";
   if (!o.compress.dir.empty()) out << "compress-cache = " << quote(o.compress.dir) << "\n";
   out << "compress-cache-size = " << o.compress.cache_bytes << "\n";
   out << "compress-types = " << list(o.compress.types) << "\n";

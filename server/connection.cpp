@@ -22,6 +22,7 @@
 #include <optional>
 #include <variant>
 
+#include "server/access_log.hpp"
 #include "server/error_log.hpp"
 #include "server/http_date.hpp"
 #include "server/mime.hpp"
@@ -47,6 +48,7 @@ namespace {
 constexpr std::size_t kBodyChunk = 64 * 1024;
 // Static files up to this size are sent with their head in one write instead of sendfile.
 constexpr std::uint64_t kSmallFile = 16 * 1024;
+constexpr unsigned kShutdownGrace = 2;  // seconds a fresh connection has to send its request when stopping
 // Bytes sent from one file before yielding to other connections on the same I/O thread.
 constexpr std::size_t kSendfileTurn = 1 << 20;
 
@@ -172,7 +174,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void shutdown() {
     net::post(socket_.get_executor(), [self = shared_from_this()] {
-      if (self->idle_) self->close();
+      if (!self->idle_ || self->state_ != State::reading_header) return;
+      // An idle keep-alive connection goes now (clients retry on a closed keep-alive
+      // connection). A fresh one was accepted for a request that may still be on its way:
+      // it gets a short grace to send it, and is answered with Connection: close.
+      if (self->request_count_ > 0) return self->close();
+      self->arm_timer(kShutdownGrace);
     });
   }
 
@@ -309,6 +316,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
     int status = 200;
   };
   std::optional<Handoff> handoff_;
+  // What the access log says of the request in progress (only kept with an access log).
+  struct LogState {
+    bool active = false;
+    std::chrono::steady_clock::time_point start;
+    std::time_t when = 0;
+    std::string method, target;
+    unsigned version = 11;
+    int status = 0;
+    std::uint64_t bytes = 0;
+    const char* served = "";
+    const Site* site = nullptr;
+  } log_;
+  void log_response(int status, std::uint64_t bytes, const char* served) {
+    if (!log_.active) return;
+    log_.status = status;
+    log_.bytes = bytes;
+    log_.served = served;
+  }
+  void write_access_log();
   // Parts of a multipart/byteranges body still to send after the current file range.
   struct Segment {
     std::string text;
@@ -420,6 +446,7 @@ void Connection::fail_channel() {
 
 void Connection::close() {
   if (state_ == State::closed) return;
+  if (log_.active) write_access_log();
   state_ = State::closed;
   disarm_timer();
   timer_.cancel();  // the pending wait holds this connection alive
@@ -441,8 +468,9 @@ void Connection::do_read_header() {
   req_.reset();
   // The first request gets the header timeout; later ones wait for the keep-alive timeout to see
   // the first byte, then the same header timeout (checked when the head completes).
-  arm_timer(request_count_ == 0 ? ctx_.options.header_timeout
-                                : std::max(ctx_.options.keepalive_timeout, 1u));
+  arm_timer(request_count_ > 0 ? std::max(ctx_.options.keepalive_timeout, 1u)
+            : ctx_.stopping.load() ? std::min(kShutdownGrace, ctx_.options.header_timeout)
+                                   : ctx_.options.header_timeout);
   http::async_read_header(socket_, buffer_, *parser_,
                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
                             self->on_read_header(ec);
@@ -451,6 +479,11 @@ void Connection::do_read_header() {
 
 void Connection::send_simple(int status, const std::vector<Header>& extra) {
   out_ = simple_response(version_, status, keep_alive_, extra, head_request_);
+  if (log_.active) {
+    std::size_t head_end = out_.find("\r\n\r\n");
+    log_response(status, head_end == std::string::npos ? 0 : out_.size() - head_end - 4,
+                 status >= 400 ? "error" : status >= 300 ? "redirect" : "static");
+  }
   state_ = State::writing;
   write_out(false, true);
 }
@@ -481,8 +514,18 @@ void Connection::on_read_header(beast::error_code ec) {
     return send_simple_and_close(400);
   }
   ++request_count_;
+  ctx_.requests.fetch_add(1, std::memory_order_relaxed);
   auto& msg = parser_->get();
   version_ = msg.version();
+  if (ctx_.access_log) {
+    log_ = LogState{};
+    log_.active = true;
+    log_.start = std::chrono::steady_clock::now();
+    log_.when = std::time(nullptr);
+    log_.method.assign(msg.method_string().data(), msg.method_string().size());
+    log_.target.assign(msg.target().data(), msg.target().size());
+    log_.version = version_;
+  }
   head_request_ = msg.method() == http::verb::head;
   keep_alive_ = msg.keep_alive() && ctx_.options.keepalive_timeout > 0 && !ctx_.stopping.load();
   RequestVerdict verdict = check_request_head(msg, parser_->chunked(), parser_->content_length(),
@@ -499,6 +542,7 @@ void Connection::on_read_header(beast::error_code ec) {
   auto host = msg[http::field::host];
   const Site& site = ctx_.sites->select(std::string_view(host.data(), host.size()));
   const SiteSpec& spec = site.spec;
+  log_.site = &site;
   bool get_or_head = msg.method() == http::verb::get || head_request_;
   // Whatever is not handed to the application leaves the rest of a request body unread.
   auto unread_body = [&] {
@@ -826,6 +870,7 @@ void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::ve
   out_.clear();
   if (cond == 304) {
     head.status = 304;
+    log_response(304, 0, "static");
     serialize_head(out_, version_, head, Framing::none, 0, keep_alive_);
     return write_out(false, true);
   }
@@ -847,6 +892,7 @@ void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::ve
   if (ranges.kind == RangeRequest::unsatisfiable) {
     head.status = 416;
     head.headers.push_back({"Content-Range", "bytes */" + std::to_string(size)});
+    log_response(416, 0, "static");
     serialize_head(out_, version_, head, Framing::content_length, 0, keep_alive_);
     return write_out(false, true);
   }
@@ -870,6 +916,7 @@ void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::ve
     std::erase_if(head.headers, [](const Header& h) { return iequals(h.name, "Content-Type"); });
     head.headers.push_back({"Content-Type", "multipart/byteranges; boundary=" + m.boundary});
     serialize_head(out_, version_, head, Framing::content_length, m.total, keep_alive_);
+    log_response(206, head_request_ ? 0 : m.total, "static");
     if (head_request_) return write_out(false, true);
     out_.append(m.part_heads[0]);
     for (std::size_t i = 1; i < ranges.ranges.size(); ++i)
@@ -883,6 +930,7 @@ void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::ve
     if (!typed) head.headers.push_back({"Content-Type", f->content_type});
   }
   serialize_head(out_, version_, head, Framing::content_length, length, keep_alive_);
+  log_response(head.status, head_request_ ? 0 : length, "static");
   if (head_request_ || length == 0) return write_out(false, true);
   if (length <= kSmallFile) {
     // A small body goes out with its head in one write: one socket operation instead of two
@@ -1084,6 +1132,7 @@ void Connection::on_part(ResponsePart part) {
         framing_ = Framing::none;
       }
       serialize_head(out_, version_, head, framing_, length, keep_alive_);
+      log_response(head.status, 0, "app");
       break;
     }
     case ResponsePart::body:
@@ -1092,6 +1141,7 @@ void Connection::on_part(ResponsePart part) {
   }
   if (part.kind == ResponsePart::file) {
     BodyFile f = part.file_body;
+    if (!head_request_ && framing_ != Framing::none) log_.bytes += f.length;
     if (head_request_ || framing_ == Framing::none) {
       ::close(f.fd);
       return write_out(true, true);
@@ -1123,6 +1173,7 @@ void Connection::on_part(ResponsePart part) {
   // Body bytes (for start and body parts).
   if (!head_request_ && framing_ != Framing::none) {
     std::string_view data = part.data;
+    log_.bytes += data.size();
     if (has_length_) {
       if (data.size() > length_left_) {
         log::warn("application sent more bytes than its Content-Length; extra bytes dropped");
@@ -1216,6 +1267,7 @@ void Connection::on_write(beast::error_code ec, bool part_done, bool last) {
 
 void Connection::finish_response() {
   segments_.clear();
+  if (log_.active) write_access_log();
   if (has_length_ && length_left_ > 0) keep_alive_ = false;
   has_length_ = false;
   length_left_ = 0;
@@ -1227,6 +1279,30 @@ void Connection::finish_response() {
     return close();
   }
   do_read_header();
+}
+
+void Connection::write_access_log() {
+  log_.active = false;
+  if (!ctx_.access_log) return;
+  AccessRecord r;
+  r.remote = remote_addr_;
+  r.method = log_.method;
+  r.target = log_.target;
+  r.version = log_.version;
+  r.status = log_.status;
+  r.bytes = log_.bytes;
+  r.micros = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::steady_clock::now() - log_.start)
+                                            .count());
+  r.served = log_.served;
+  r.site = log_.site ? std::string_view(log_.site->spec.name) : std::string_view();
+  r.when = log_.when;
+  r.header = [this](std::string_view name) -> std::string_view {
+    if (!parser_) return {};
+    auto v = parser_->get()[beast::string_view(name.data(), name.size())];
+    return {v.data(), v.size()};
+  };
+  ctx_.access_log->write(r);
 }
 
 void start_connection(tcp::socket socket, ServerContext& ctx) {

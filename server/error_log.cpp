@@ -1,6 +1,10 @@
 #include "server/error_log.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <chrono>
@@ -94,6 +98,34 @@ void block(Level level, std::string_view title, std::string_view text) {
     start = end + 1;
   }
   emit(record);
+}
+
+namespace {
+std::string g_path;  // guarded by g_mutex
+}
+
+std::string to_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return "error log " + path + ": " + std::strerror(errno);
+  std::lock_guard lock(g_mutex);
+  if (::dup2(fd, STDERR_FILENO) < 0) {
+    ::close(fd);
+    return "error log " + path + ": " + std::strerror(errno);
+  }
+  ::close(fd);
+  g_path = path;
+  return "";
+}
+
+void reopen() {
+  std::string path;
+  {
+    std::lock_guard lock(g_mutex);
+    path = g_path;
+  }
+  if (path.empty()) return;
+  std::string err = to_file(path);
+  if (!err.empty()) write(Level::error, "cannot reopen the " + err + " (still writing to the old file)");
 }
 
 }  // namespace w2p::server::log

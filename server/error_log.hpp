@@ -16,4 +16,10 @@ inline void debug(std::string_view m) { write(Level::debug, m); }
 // Writes a block (a traceback) as one record, each line prefixed.
 void block(Level level, std::string_view title, std::string_view text);
 
+// Sends the error log (standard error, so Python's own output too) to `path`, appending.
+// Returns an error text, or "" on success.
+std::string to_file(const std::string& path);
+// Opens the file again at its path (after logrotate renamed it); no-op without a file.
+void reopen();
+
 }  // namespace w2p::server::log

@@ -1,6 +1,7 @@
 #include "server/listener.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -32,6 +33,32 @@ Listener::Listener(net::io_context& ioc, const ListenAddress& address, ServerCon
   // Asio opens sockets without close-on-exec: a subprocess the application starts (os.system,
   // a fork) must not inherit the listening socket and keep the port after we exit.
   ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
+}
+
+Listener::Listener(net::io_context& ioc, int fd, ServerContext& ctx)
+    : ioc_(ioc), acceptor_(ioc), backoff_(ioc), ctx_(ctx) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  int type = 0;
+  socklen_t tlen = sizeof type;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0 ||
+      ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM ||
+      (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+    throw std::runtime_error("inherited descriptor " + std::to_string(fd) +
+                             " is not a listening TCP socket");
+  boost::system::error_code ec;
+  acceptor_.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+  if (ec) throw std::runtime_error("cannot use inherited socket " + std::to_string(fd) + ": " + ec.message());
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+int Listener::release() {
+  boost::system::error_code ec;
+  backoff_.cancel();
+  if (!acceptor_.is_open()) return -1;
+  acceptor_.cancel(ec);
+  int fd = acceptor_.release(ec);
+  return ec ? -1 : fd;
 }
 
 tcp::endpoint Listener::local_endpoint() const {
@@ -75,7 +102,16 @@ void Listener::do_accept() {
 }
 
 void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
-  if (ctx_.stopping.load() || !acceptor_.is_open()) return;
+  if (ctx_.stopping.load()) {
+    // Accepted just before the stop: its client is already sending a request. Dropping the
+    // socket unread would reset the connection; it is served (and closed) instead.
+    if (!ec && socket.is_open()) {
+      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+      start_connection(std::move(socket), ctx_);
+    }
+    return;
+  }
+  if (!acceptor_.is_open()) return;
   if (ec) {
     if (ec == net::error::operation_aborted) return;
     // Out of descriptors (or memory): pause accepting briefly instead of spinning on the error.

@@ -14,8 +14,14 @@ class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds and listens at once, so a bad address is a start-up error (throws std::runtime_error).
   Listener(boost::asio::io_context& ioc, const ListenAddress& address, ServerContext& ctx);
+  // Adopts a socket that is already listening (socket activation, or the previous image of
+  // this process after a reload).
+  Listener(boost::asio::io_context& ioc, int fd, ServerContext& ctx);
   void run();
   void stop();
+  // Stops accepting and hands the listening socket over (it stays open: clients queue in the
+  // kernel's backlog meanwhile). -1 when there is none.
+  int release();
   boost::asio::ip::tcp::endpoint local_endpoint() const;
 
  private:

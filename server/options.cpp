@@ -1,5 +1,6 @@
 #include "server/options.hpp"
 
+#include "server/access_log.hpp"
 #include "server/config_file.hpp"
 
 #include <sys/stat.h>
@@ -238,6 +239,46 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "Internal URL prefix and its folder for X-Accel-Redirect: /uri answers, e.g. "
                  "/protected=/srv/files (repeatable; clients cannot request it directly)")
       ->type_name("PREFIX=DIR");
+  std::string max_rss;
+  cli.add_option("--access-log", o.access_log,
+                 "Write an access log line per response (static hits too) to FILE; SIGUSR1 "
+                 "reopens it")
+      ->type_name("FILE");
+  cli.add_option("--access-log-format", o.access_log_format,
+                 "combined, extended (combined + microseconds, static/app, site), or fields "
+                 "such as '%h %t \"%r\" %>s %b %D %{served}x %v %{Referer}i'")
+      ->type_name("FORMAT")
+      ->capture_default_str();
+  cli.add_option("--error-log", o.error_log,
+                 "Send the error log (and Python's standard error) to FILE instead of standard "
+                 "error; SIGUSR1 reopens it")
+      ->type_name("FILE");
+  cli.add_option("--pidfile", o.pidfile, "Write the process id to FILE (removed at exit)")
+      ->type_name("FILE");
+  cli.add_option("--user", o.user,
+                 "Started as root: bind the ports, open the logs, then run as USER (and its "
+                 "groups) before Python starts")
+      ->type_name("USER");
+  cli.add_option("--group", o.group, "With --user: the primary group (default: the user's)")
+      ->type_name("GROUP");
+  cli.add_flag("--allow-root", o.allow_root,
+               "Run Python as root (refused otherwise when started as root without --user)");
+  cli.add_option("--idle-exit", o.idle_exit,
+                 "Exit after SECONDS without any connection (with socket activation the next "
+                 "visitor starts it again)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0, 86400 * 30));
+  cli.add_option("--max-requests", o.max_requests,
+                 "Reload (in place, without dropping connections) after this many requests")
+      ->type_name("N");
+  cli.add_option("--max-rss", max_rss,
+                 "Reload (in place, without dropping connections) when resident memory passes "
+                 "SIZE")
+      ->type_name("SIZE");
+  cli.add_option("--watch", o.watch,
+                 "Reload when this file changes (e.g. routes.py; checked every 2 seconds; "
+                 "repeatable)")
+      ->type_name("FILE");
   std::string compress_size;
   cli.add_option("--compress-cache", o.compress.dir,
                  "Compress static text files (gzip, brotli) on the fly into this folder, once "
@@ -291,6 +332,21 @@ ParseOutcome parse_options(int argc, char** argv) {
     for (const auto& l : listen) o.listen.push_back(parse_listen(l));
     if (o.listen.empty()) o.listen.push_back({"127.0.0.1", 8000});
     for (const auto& s : statics) o.statics.push_back(parse_static(s));
+    if (!max_rss.empty()) {
+      try {
+        o.max_rss = parse_size(max_rss);
+      } catch (const OptionError& e) {
+        throw OptionError(std::string("--max-rss: ") + e.what());
+      }
+    }
+    o.listen_given = !listen.empty();
+    try {
+      AccessFormat check(o.access_log_format);
+    } catch (const AccessLogFormatError& e) {
+      throw OptionError(origin("access-log-format") + ": " + e.what());
+    }
+    if (!o.group.empty() && o.user.empty())
+      throw OptionError("--group needs --user (the account to run as)");
     if (!compress_size.empty()) {
       try {
         o.compress.cache_bytes = parse_size(compress_size);

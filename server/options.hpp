@@ -58,6 +58,21 @@ struct Options {
   // On-the-fly compression of static files into a cache folder (off without a folder).
   CompressSettings compress{.dir = "", .types = default_compress_types()};
 
+  // Logs.
+  std::string access_log;  // path; empty: no access log
+  std::string access_log_format = "combined";
+  std::string error_log;  // path; empty: standard error
+
+  // Operations.
+  bool listen_given = false;  // --listen (or listen in the file) was given
+  std::string pidfile;
+  std::string user, group;  // drop to these after binding, before Python starts
+  bool allow_root = false;
+  unsigned idle_exit = 0;       // seconds without connections before exiting (0: never)
+  std::uint64_t max_requests = 0;  // reload after this many requests (0: never)
+  std::uint64_t max_rss = 0;       // reload when resident memory passes this (bytes; 0: never)
+  std::vector<std::string> watch;  // reload when one of these files changes
+
   // Sites (--config): [[site]] tables, and the default site made of the top-level settings.
   std::string config_file;
   std::vector<std::pair<std::string, int>> config_lines;  // top-level key → its line in the file

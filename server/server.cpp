@@ -1,5 +1,11 @@
 #include "server/server.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+
 #include <sys/resource.h>
 
 #include <csignal>
@@ -15,12 +21,14 @@
 #include "server/connection.hpp"
 #include "server/error_log.hpp"
 #include "server/listener.hpp"
+#include "server/systemd.hpp"
 #include "server/mime.hpp"
 #include "server/server_context.hpp"
 
 namespace w2p::server {
 
 namespace net = boost::asio;
+using tcp = net::ip::tcp;
 
 namespace {
 
@@ -50,13 +58,15 @@ struct Server::Impl {
         signals(ioc, SIGINT, SIGTERM, SIGHUP),
         work(net::make_work_guard(ioc)),
         shutdown_timer(ioc),
+        usr1(ioc, SIGUSR1),
+        tick_timer(ioc),
         ctx(options) {}
 
   void wait_signal() {
     signals.async_wait([this](boost::system::error_code ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        log::warn("SIGHUP received: reloading is not supported yet; still serving");
+        request_reload("SIGHUP");
         return wait_signal();
       }
       if (ctx.stopping.load()) {
@@ -66,18 +76,54 @@ struct Server::Impl {
       }
       log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                 ": stopping (no new connections, finishing requests in flight)");
-      begin_shutdown();
+      begin_shutdown(false);
       wait_signal();
     });
   }
 
-  void begin_shutdown() {
+  // SIGUSR1: reopen the logs (logrotate's postrotate).
+  void wait_usr1() {
+    usr1.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      log::reopen();
+      if (ctx.access_log) ctx.access_log->reopen();
+      log::info("SIGUSR1: logs reopened");
+      wait_usr1();
+    });
+  }
+
+  void request_reload(const std::string& why) {
+    if (ctx.stopping.load()) return;
+    if (reload_check) {
+      std::string err = reload_check();
+      if (!err.empty()) {
+        log::error("reload (" + why + ") refused, still serving: " + err);
+        return;
+      }
+    }
+    log::info("reloading (" + why + "): finishing requests in flight, then starting again in "
+              "place; new connections wait in the listen queue");
+    begin_shutdown(true);
+  }
+
+  void begin_shutdown(bool reload) {
     ctx.stopping = true;
-    for (auto& l : listeners) l->stop();
+    if (reload) {
+      reloading = true;
+      systemd::notify("RELOADING=1");
+      for (auto& l : listeners) {
+        int fd = l->release();
+        if (fd >= 0) released_fds.push_back(fd);
+      }
+    } else {
+      systemd::notify("STOPPING=1");
+      for (auto& l : listeners) l->stop();
+    }
     {
       std::lock_guard lock(ctx.registry_mutex);
       for (Connection* c : ctx.connections) shutdown_connection(c);
     }
+    tick_timer.cancel();
     shutdown_timer.expires_after(std::chrono::seconds(options.shutdown_timeout));
     shutdown_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
@@ -88,10 +134,70 @@ struct Server::Impl {
     if (ctx.connection_count() == 0) finish();
   }
 
+  // Once a second while something needs watching: idle exit, request and memory limits,
+  // watched files, the systemd watchdog. Nothing is armed when none of them is on.
+  bool needs_tick() const {
+    return options.idle_exit || options.max_requests || options.max_rss || !options.watch.empty() ||
+           watchdog.count() > 0;
+  }
+  void tick() {
+    auto period = std::chrono::microseconds(std::chrono::seconds(1));
+    if (watchdog.count() > 0) period = std::min(period, watchdog / 2);
+    tick_timer.expires_after(period);
+    tick_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec || ctx.stopping.load()) return;
+      auto now = std::chrono::steady_clock::now();
+      if (watchdog.count() > 0) systemd::notify("WATCHDOG=1");
+      if (options.idle_exit) {
+        if (ctx.connection_count() > 0 || ctx.requests.load() != idle_requests) {
+          idle_since = now;
+          idle_requests = ctx.requests.load();
+        } else if (now - idle_since >= std::chrono::seconds(options.idle_exit)) {
+          log::info("no connection for " + std::to_string(options.idle_exit) + " s: exiting");
+          return begin_shutdown(false);
+        }
+      }
+      if (options.max_requests && ctx.requests.load() >= options.max_requests)
+        return request_reload("after " + std::to_string(ctx.requests.load()) + " requests");
+      if (options.max_rss) {
+        std::uint64_t rss = resident_bytes();
+        if (rss > options.max_rss && now - last_rss_reload_try > std::chrono::seconds(30)) {
+          last_rss_reload_try = now;
+          return request_reload("resident memory " + std::to_string(rss >> 10) + " KiB passed --max-rss");
+        }
+      }
+      for (auto& w : watched) {
+        struct stat st {};
+        bool exists = ::stat(w.path.c_str(), &st) == 0;
+        bool changed = exists != w.exists ||
+                       (exists && (st.st_mtim.tv_sec != w.st.st_mtim.tv_sec ||
+                                   st.st_mtim.tv_nsec != w.st.st_mtim.tv_nsec ||
+                                   st.st_size != w.st.st_size || st.st_ino != w.st.st_ino));
+        if (changed) {
+          w.exists = exists;
+          w.st = st;
+          return request_reload(w.path + " changed");
+        }
+      }
+      tick();
+    });
+  }
+
+  static std::uint64_t resident_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    unsigned long size = 0, resident = 0;
+    int n = std::fscanf(f, "%lu %lu", &size, &resident);
+    std::fclose(f);
+    return n == 2 ? static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+  }
+
   void finish() {
     net::post(ioc, [this] {
       boost::system::error_code ec;
       signals.cancel(ec);
+      usr1.cancel(ec);
+      tick_timer.cancel();
       shutdown_timer.cancel();
       work.reset();
     });
@@ -102,8 +208,24 @@ struct Server::Impl {
   net::signal_set signals;
   net::executor_work_guard<net::io_context::executor_type> work;
   net::steady_timer shutdown_timer;
+  net::signal_set usr1;
+  net::steady_timer tick_timer;
   ServerContext ctx;
   std::vector<std::shared_ptr<Listener>> listeners;
+
+  std::function<std::string()> reload_check;
+  bool reloading = false;
+  std::vector<int> released_fds;
+  std::chrono::microseconds watchdog{0};
+  std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
+  std::uint64_t idle_requests = 0;
+  std::chrono::steady_clock::time_point last_rss_reload_try{};
+  struct Watched {
+    std::string path;
+    bool exists = false;
+    struct stat st {};
+  };
+  std::vector<Watched> watched;
 };
 
 Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) {
@@ -135,9 +257,39 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
     else
       log::info("web2py static files are served by web2py itself (" + why + ")");
   }
+  if (!impl_->options.access_log.empty())
+    impl_->ctx.access_log =
+        std::make_unique<AccessLog>(impl_->options.access_log, impl_->options.access_log_format);
   impl_->ctx.on_drained = [this] { impl_->finish(); };
-  for (const auto& address : impl_->options.listen)
+  // Sockets handed over by systemd (socket activation) or by this process before a reload are
+  // used first; a --listen address one of them already covers is not bound again.
+  std::vector<tcp::endpoint> inherited;
+  for (int fd : systemd::take_listen_fds()) {
+    auto l = std::make_shared<Listener>(impl_->ioc, fd, impl_->ctx);
+    inherited.push_back(l->local_endpoint());
+    impl_->listeners.push_back(std::move(l));
+  }
+  std::vector<bool> used(inherited.size(), false);
+  for (const auto& address : impl_->options.listen) {
+    bool covered = false;
+    for (std::size_t i = 0; i < inherited.size() && !covered; ++i) {
+      boost::system::error_code ec;
+      auto ip = net::ip::make_address(address.host, ec);
+      if (!used[i] && !ec && ip == inherited[i].address() &&
+          (address.port == 0 || address.port == inherited[i].port()))
+        covered = used[i] = true;
+    }
+    // With inherited sockets only the addresses asked for explicitly are added.
+    if (covered || (!inherited.empty() && !impl_->options.listen_given)) continue;
     impl_->listeners.push_back(std::make_shared<Listener>(impl_->ioc, address, impl_->ctx));
+  }
+  impl_->watchdog = systemd::watchdog_interval();
+  for (const auto& w : impl_->options.watch) {
+    Impl::Watched entry;
+    entry.path = w;
+    entry.exists = ::stat(w.c_str(), &entry.st) == 0;
+    impl_->watched.push_back(entry);
+  }
   load_mime_types();
 }
 
@@ -155,12 +307,30 @@ std::vector<std::uint16_t> Server::bound_ports() const {
 
 void Server::stop() {
   net::post(impl_->ioc, [this] {
-    if (!impl_->ctx.stopping.load()) impl_->begin_shutdown();
+    if (!impl_->ctx.stopping.load()) impl_->begin_shutdown(false);
   });
+}
+
+void Server::reload(const std::string& why) {
+  net::post(impl_->ioc, [this, why] { impl_->request_reload(why); });
+}
+
+void Server::set_reload_check(std::function<std::string()> check) {
+  impl_->reload_check = std::move(check);
+}
+
+bool Server::reload_requested() const { return impl_->reloading; }
+
+std::vector<int> Server::take_released_fds() {
+  std::vector<int> fds;
+  fds.swap(impl_->released_fds);
+  return fds;
 }
 
 void Server::run() {
   impl_->wait_signal();
+  impl_->wait_usr1();
+  if (impl_->needs_tick()) impl_->tick();
   for (auto& l : impl_->listeners) {
     auto ep = l->local_endpoint();
     std::string host = ep.address().to_string();
@@ -168,6 +338,7 @@ void Server::run() {
     log::info("listening on http://" + host + ":" + std::to_string(ep.port()));
     l->run();
   }
+  systemd::notify("READY=1\nSTATUS=serving");
   std::vector<std::thread> extra;
   for (unsigned i = 1; i < impl_->options.io_threads; ++i)
     extra.emplace_back([this] { impl_->ioc.run(); });

@@ -4,7 +4,9 @@
 // not take over, and binds the ports so a bad address fails before anything slow happens.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "server/app_interface.hpp"
@@ -29,6 +31,15 @@ class Server {
 
   // Begins a graceful shutdown, as SIGTERM does; safe from any thread.
   void stop();
+
+  // Reload (SIGHUP, --max-requests, --max-rss, --watch): `check` runs first and returns an
+  // error text when the new configuration is not valid (then nothing happens). Otherwise the
+  // listeners stop accepting without closing, requests in flight finish, and run() returns
+  // with reload_requested() true: the caller passes take_released_fds() to its next image.
+  void set_reload_check(std::function<std::string()> check);
+  void reload(const std::string& why);
+  bool reload_requested() const;
+  std::vector<int> take_released_fds();
 
  private:
   struct Impl;

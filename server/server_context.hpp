@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "server/access_log.hpp"
 #include "server/app_interface.hpp"
 #include "server/compress_cache.hpp"
 #include "server/file_cache.hpp"
@@ -29,12 +30,14 @@ struct ServerContext {
   std::vector<StaticMount> statics;  // global mappings, after each site's own
   std::unique_ptr<SiteRouter> sites;
   std::unique_ptr<CompressCache> compress;  // null when on-the-fly compression is off
+  std::unique_ptr<AccessLog> access_log;    // null without --access-log
   FileCache files;
 
   // web2py: "<root>/applications" when serving web2py with native static files, else empty.
   std::string web2py_apps;
 
   std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> requests{0};  // request heads read, all connections
 
   // Called (on an I/O thread) when the last connection ends after stopping was set.
   std::function<void()> on_drained;

@@ -5,6 +5,9 @@ W2PSERVE_BIN="${W2PSERVE_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd
 DURATION="${DURATION:-10}"
 CONNS="${CONNS:-32}"
 PIDS=()
+# Benchmarks run as root on the test machine: Python as root must be allowed explicitly there.
+W2P_ARGS=()
+[[ $(id -u) -eq 0 ]] && W2P_ARGS=(--allow-root)
 
 cleanup() {
   # SIGINT as well: uWSGI takes SIGTERM as "reload".

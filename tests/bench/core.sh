@@ -28,7 +28,7 @@ printf '%-34s %10s %9s %10s\n' "python3.11 -c sleep (idle)" "-" "-" "$bare_rss"
 
 # w2pserve hello-world.
 port=$(free_port)
-"$W2PSERVE_BIN" --listen 127.0.0.1:$port --app hello:application --pythonpath "$work" \
+"$W2PSERVE_BIN" "${W2P_ARGS[@]}" --listen 127.0.0.1:$port --app hello:application --pythonpath "$work" \
   --static /s="$work/static" --log-level warn & PIDS+=($!)
 w2p_pid=$!
 wait_http "http://127.0.0.1:$port/"

@@ -40,15 +40,15 @@ head -c 4096 /dev/urandom >"$work/static/file4k.bin"
 "$W2PSERVE_BIN" check-config "$work/rules.toml" | grep -c "match =" | {
   read -r n; [[ "$n" == 50 ]] || { echo "expected 50 rules, got $n" >&2; exit 1; }; }
 
-start() {  # start NAME [args...]: prints the port
+start() {  # start VAR [args...]: starts a server (in this shell, so PIDS keeps it), sets VAR to its port
   local port; port=$(free_port)
-  "$W2PSERVE_BIN" --listen 127.0.0.1:$port --app hello:application --pythonpath "$work" \
+  "$W2PSERVE_BIN" "${W2P_ARGS[@]}" --listen 127.0.0.1:$port --app hello:application --pythonpath "$work" \
     --static /s="$work/static" --log-level warn "${@:2}" >/dev/null 2>&1 & PIDS+=($!)
   wait_http "http://127.0.0.1:$port/s/file4k.bin"
-  echo "$port"
+  printf -v "$1" '%s' "$port"
 }
-plain=$(start plain)
-rules=$(start rules --config "$work/rules.toml")
+start plain
+start rules --config "$work/rules.toml"
 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$rules/old2/x" | grep -q 301 || {
   echo "the rules server does not apply its rules" >&2; exit 1; }
 

@@ -65,7 +65,7 @@ end
 LUA
 
 port=$(free_port)
-"$W2PSERVE_BIN" --listen 127.0.0.1:$port --app soak:application --pythonpath "$work" \
+"$W2PSERVE_BIN" "${W2P_ARGS[@]}" --listen 127.0.0.1:$port --app soak:application --pythonpath "$work" \
   --static /s="$work/static" --log-level error 2>"$work/server.log" & PIDS+=($!)
 pid=$!
 wait_http "http://127.0.0.1:$port/page"

@@ -32,7 +32,7 @@ run_all() {  # run_all NAME PORT PID
 printf '%-12s %-8s %12s %9s %10s\n' "server" "file" "req/s" "p99 ms" "RSS KiB"
 
 port=$(free_port)
-"$W2PSERVE_BIN" --listen 127.0.0.1:$port --app hello:application --pythonpath "$work" \
+"$W2PSERVE_BIN" "${W2P_ARGS[@]}" --listen 127.0.0.1:$port --app hello:application --pythonpath "$work" \
   --static /="$work/www" --log-level warn & PIDS+=($!)
 w2p_pid=$!
 wait_http "http://127.0.0.1:$port/f1k.bin"

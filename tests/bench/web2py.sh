@@ -57,7 +57,7 @@ report() {  # key name base_url pids...
 
 # w2pserve
 port=$(free_port)
-"$W2PSERVE_BIN" --root "$ROOT" --listen 127.0.0.1:$port --log-level warn & PIDS+=($!)
+"$W2PSERVE_BIN" "${W2P_ARGS[@]}" --root "$ROOT" --listen 127.0.0.1:$port --log-level warn & PIDS+=($!)
 pid=$!
 wait_http "http://127.0.0.1:$port$CSS"
 report w2pserve w2pserve "http://127.0.0.1:$port" "$pid"

@@ -40,6 +40,12 @@ class Server:
 
     def __init__(self, *args, env=None, cwd=None, expect_start=True, preexec_fn=None):
         self.args = [BIN, "--listen", "127.0.0.1:0", *args]
+        # Tests run as root in CI: Python as root must then be allowed explicitly (the refusal
+        # itself is tested in test_operations.py).
+        if os.geteuid() == 0 and "--user" not in args and "--no-allow-root" not in args:
+            self.args.append("--allow-root")
+        if "--no-allow-root" in self.args:
+            self.args.remove("--no-allow-root")
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
@@ -166,8 +172,11 @@ class Server:
         return False
 
 
-def run_cli(*args, env=None, timeout=60, input=None, cwd=None):
-    """Runs w2pserve to completion (for --help, bad options...)."""
+def run_cli(*args, env=None, timeout=60, input=None, cwd=None, allow_root=True):
+    """Runs w2pserve to completion (for --help, bad options...). As root, --allow-root is
+    given unless allow_root is False (the refusal's own test)."""
+    if allow_root and os.geteuid() == 0:
+        args = ("--allow-root", *args)
     full_env = dict(os.environ)
     if env:
         full_env.update(env)

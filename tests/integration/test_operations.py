@@ -1,0 +1,386 @@
+"""Operations: root refusal and the privilege drop, pidfile, access and error logs (and their
+reopening), in-place reloads under load with no failed request, a refused reload, reload
+triggers, socket activation and sd_notify without systemd, idle exit."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from w2ptest import BIN, IO_TIMEOUT, Server, app_dir, main, read_response, run_cli, send_request  # noqa: E402
+
+Q = r'"((?:[^"\\]|\\.)*)"'  # a quoted field, with \" and \\ escapes
+COMBINED = re.compile(r'^(\S+) - - \[(\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] ' + Q +
+                      r' (\d{3}) (\d+|-) ' + Q + " " + Q + r'(.*)$')
+
+
+def public_copy(case):
+    """A copy of an app any account can read (for --user tests)."""
+    tmp = tempfile.mkdtemp(prefix="w2p-ops-")
+    os.chmod(tmp, 0o755)
+    dst = os.path.join(tmp, case)
+    shutil.copytree(app_dir(case), dst)
+    for dirpath, dirs, files in os.walk(tmp):
+        os.chmod(dirpath, 0o755)
+        for f in files:
+            os.chmod(os.path.join(dirpath, f), 0o644)
+    return tmp, dst
+
+
+def wait_until(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def status_ids(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return [int(x) for x in line.split()[1:]]
+    return []
+
+
+@unittest.skipUnless(os.geteuid() == 0, "privilege tests need root (CI runs as root)")
+class Privileges(unittest.TestCase):
+    def test_python_as_root_is_refused(self):
+        r = run_cli("--listen", "127.0.0.1:0", "--app", "app:application", "--pythonpath",
+                    app_dir("basic"), allow_root=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("refusing to run Python as root: give --user", r.stderr.decode())
+
+    def test_drop_to_nobody_before_python(self):
+        tmp, app = public_copy("basic")
+        try:
+            pidfile = os.path.join(tmp, "w2pserve.pid")
+            with Server("--user", "nobody", "--app", "app:application", "--pythonpath", app,
+                        "--pidfile", pidfile) as srv:
+                uid = status_ids(srv.pid, "Uid")
+                gid = status_ids(srv.pid, "Gid")
+                nobody = 65534
+                self.assertEqual(uid, [nobody] * 4)  # real, effective, saved, filesystem
+                self.assertNotIn(0, gid)
+                self.assertEqual(srv.request("GET", "/").status, 200)
+                with open(pidfile) as f:
+                    self.assertEqual(f.read().strip(), str(srv.pid))
+                # Python's own view: it never ran as root.
+                r = srv.request("GET", "/echo")
+                self.assertEqual(r.status, 200)
+                srv.stop()
+                srv.check_sanitizers()
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_unknown_user(self):
+        r = run_cli("--listen", "127.0.0.1:0", "--user", "no-such-user-here", "--app",
+                    "app:application", "--pythonpath", app_dir("basic"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--user no-such-user-here: no such user", r.stderr.decode())
+
+    def test_unwritable_web2py_folders_are_named(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-ops-")
+        try:
+            os.chmod(tmp, 0o755)
+            root = os.path.join(tmp, "web2py")
+            shutil.copytree(os.path.join(os.path.dirname(app_dir("basic")), "..", "fixtures", "web2py"), root)
+            for dirpath, dirs, files in os.walk(root):
+                os.chmod(dirpath, 0o755)
+                for f in files:
+                    os.chmod(os.path.join(dirpath, f), 0o644)
+            with Server("--user", "nobody", "--root", root) as srv:
+                line = srv.wait_for_log(r"applications/welcome/sessions is not writable")
+                self.assertIsNotNone(line, srv.log_text())
+                self.assertIn("chown", line)
+                srv.stop()
+        finally:
+            shutil.rmtree(tmp)
+
+
+class Logs(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="w2p-logs-")
+        self.www = os.path.join(self.tmp, "www")
+        os.makedirs(self.www)
+        with open(os.path.join(self.www, "a.txt"), "wb") as f:
+            f.write(b"0123456789")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def read(self, path):
+        with open(path) as f:
+            return f.read().splitlines()
+
+    def test_combined_access_log_and_reopen(self):
+        access = os.path.join(self.tmp, "access.log")
+        with Server("--app", "app:application", "--pythonpath", app_dir("basic"), "--static",
+                    "/s=" + self.www, "--access-log", access) as srv:
+            srv.request("GET", "/s/a.txt", headers=[("Referer", "http://ref/"), ("User-Agent", 'ua "q"')])
+            srv.request("GET", "/echo?x=1")
+            srv.request("GET", "/s/missing")
+            srv.request("HEAD", "/s/a.txt")
+            srv.stop()
+            srv.check_sanitizers()
+        lines = self.read(access)
+        self.assertEqual(len(lines), 4, lines)
+        m = [COMBINED.match(l) for l in lines]
+        self.assertTrue(all(m), lines)
+        self.assertEqual(m[0].group(1), "127.0.0.1")
+        self.assertEqual(m[0].group(3), "GET /s/a.txt HTTP/1.1")
+        self.assertEqual((m[0].group(4), m[0].group(5)), ("200", "10"))
+        self.assertEqual(m[0].group(6), "http://ref/")
+        self.assertEqual(m[0].group(7), 'ua \\"q\\"')  # quotes escaped
+        self.assertEqual(m[1].group(3), "GET /echo?x=1 HTTP/1.1")
+        self.assertEqual(m[1].group(4), "200")
+        self.assertGreater(int(m[1].group(5)), 10)
+        self.assertEqual(m[2].group(4), "404")
+        self.assertEqual((m[3].group(4), m[3].group(5)), ("200", "-"))  # HEAD: no body
+
+    def test_extended_format_and_sigusr1(self):
+        access = os.path.join(self.tmp, "access.log")
+        errors = os.path.join(self.tmp, "error.log")
+        srv = Server("--app", "app:application", "--pythonpath", app_dir("basic"), "--static",
+                     "/s=" + self.www, "--access-log", access, "--access-log-format", "extended",
+                     "--error-log", errors, expect_start=False)
+        try:
+            # The server's own lines go to the error log file, not to standard error.
+            self.assertTrue(wait_until(lambda: os.path.exists(errors) and
+                                       any("listening on" in l for l in self.read(errors))))
+            port = int(re.search(r"listening on http://[^:]+:(\d+)", "\n".join(self.read(errors))).group(1))
+            srv.port = port
+            srv.request("GET", "/s/a.txt")
+            srv.request("GET", "/")
+            # logrotate: rename, then SIGUSR1; new lines go to a new file at the old path.
+            os.rename(access, access + ".1")
+            os.rename(errors, errors + ".1")
+            os.kill(srv.pid, signal.SIGUSR1)
+            self.assertTrue(wait_until(lambda: os.path.exists(errors) and
+                                       any("logs reopened" in l for l in self.read(errors))))
+            srv.request("GET", "/s/a.txt?after")
+            srv.stop()
+            srv.check_sanitizers()
+        finally:
+            srv.kill()
+        old = self.read(access + ".1")
+        new = self.read(access)
+        self.assertEqual(len(old), 2, old)
+        self.assertEqual(len(new), 1, new)
+        fields = new[0].split(" ")
+        # ... "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D %{served}x %v
+        self.assertEqual(fields[-2], "static")
+        self.assertEqual(fields[-1], "default")
+        self.assertTrue(fields[-3].isdigit())
+        self.assertIn("app", old[1].split(" ")[-2])
+
+    def test_bad_format_is_a_startup_error(self):
+        r = run_cli("--listen", "127.0.0.1:0", "--access-log", os.path.join(self.tmp, "a.log"),
+                    "--access-log-format", "%h %Z")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown field %Z", r.stderr.decode())
+        r = run_cli("--listen", "127.0.0.1:0", "--access-log", "/nonexistent/dir/a.log")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("/nonexistent/dir/a.log", r.stderr.decode())
+
+
+class Reload(unittest.TestCase):
+    def test_five_reloads_under_load_lose_nothing(self):
+        with Server("--app", "app:application", "--pythonpath", app_dir("basic")) as srv:
+            pid = srv.pid
+            stop = threading.Event()
+            results = {"ok": 0, "failed": [], "slowest": 0.0}
+            lock = threading.Lock()
+
+            def client():
+                deadline = time.monotonic() + 120
+                while not stop.is_set() and time.monotonic() < deadline:
+                    t0 = time.monotonic()
+                    try:
+                        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+                            send_request(s, "GET", "/", close=True)
+                            r = read_response(s)
+                        ok = r.status == 200 and r.body
+                    except (OSError, EOFError) as e:
+                        ok = False
+                        r = e
+                    with lock:
+                        if ok:
+                            results["ok"] += 1
+                        else:
+                            results["failed"].append(repr(r))
+                        results["slowest"] = max(results["slowest"], time.monotonic() - t0)
+
+            threads = [threading.Thread(target=client) for _ in range(4)]
+            for t in threads:
+                t.start()
+            try:
+                rss = []
+                for i in range(5):
+                    before = results["ok"]
+                    self.assertTrue(wait_until(lambda: results["ok"] >= before + 50), results)
+                    rss.append(srv.rss_kib())
+                    mark = srv.log_mark()
+                    os.kill(pid, signal.SIGHUP)
+                    # The new image says it listens again: same pid, same port.
+                    line = srv.wait_for_log(r"listening on http://127\.0\.0\.1:%d" % srv.port, start=mark)
+                    self.assertIsNotNone(line, srv.log_text()[-3000:])
+                    self.assertIsNotNone(srv.wait_for_log(r"serving", start=mark))
+                after = results["ok"]
+                self.assertTrue(wait_until(lambda: results["ok"] >= after + 50), results)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(60)
+            self.assertEqual(results["failed"], [])
+            self.assertEqual(srv.pid, pid)
+            self.assertEqual(srv.proc.poll(), None)
+            print("\n  reloads: %d requests, none failed, slowest %.0f ms, RSS before each reload %s KiB"
+                  % (results["ok"], results["slowest"] * 1000, rss), file=sys.stderr)
+            srv.stop()
+            srv.check_sanitizers()
+
+    def test_invalid_configuration_refuses_the_reload(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-reload-")
+        try:
+            conf = os.path.join(tmp, "w2pserve.toml")
+            with open(conf, "w") as f:
+                f.write('workers = 1\n')
+            with Server("--config", conf, "--app", "app:application", "--pythonpath",
+                        app_dir("basic")) as srv:
+                with open(conf, "w") as f:
+                    f.write('workers = "many"\n')
+                mark = srv.log_mark()
+                os.kill(srv.pid, signal.SIGHUP)
+                line = srv.wait_for_log(r"reload \(SIGHUP\) refused, still serving", start=mark)
+                self.assertIsNotNone(line, srv.log_text())
+                self.assertIn("w2pserve.toml:1: workers: expected a whole number", line)
+                self.assertEqual(srv.request("GET", "/").status, 200)
+                # Fixed: the next SIGHUP reloads.
+                with open(conf, "w") as f:
+                    f.write('workers = 2\n')
+                os.kill(srv.pid, signal.SIGHUP)
+                self.assertIsNotNone(srv.wait_for_log(r"2 Python worker", start=mark))
+                self.assertEqual(srv.request("GET", "/").status, 200)
+                srv.stop()
+                srv.check_sanitizers()
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_triggers(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-reload-")
+        try:
+            watched = os.path.join(tmp, "routes.py")
+            with open(watched, "w") as f:
+                f.write("# routes\n")
+            with Server("--app", "app:application", "--pythonpath", app_dir("basic"),
+                        "--watch", watched, "--max-requests", "20") as srv:
+                pid = srv.pid
+                mark = srv.log_mark()
+                with open(watched, "a") as f:
+                    f.write("routes_in = ()\n")
+                self.assertIsNotNone(srv.wait_for_log(r"reloading \(.*routes\.py changed\)", start=mark))
+                self.assertIsNotNone(srv.wait_for_log(r"listening on", start=mark))
+                mark = srv.log_mark()
+                for _ in range(25):
+                    self.assertEqual(srv.request("GET", "/").status, 200)
+                self.assertIsNotNone(srv.wait_for_log(r"reloading \(after \d+ requests\)", start=mark))
+                self.assertIsNotNone(srv.wait_for_log(r"listening on", start=mark))
+                self.assertEqual(srv.request("GET", "/").status, 200)
+                self.assertEqual(srv.pid, pid)
+                srv.stop()
+        finally:
+            shutil.rmtree(tmp)
+
+
+class Systemd(unittest.TestCase):
+    def start_activated(self, sock, extra_env=None, *args):
+        """Starts w2pserve as systemd would for a socket unit: the socket as fd 3."""
+        env = dict(os.environ, **(extra_env or {}))
+        fd = sock.fileno()
+
+        def child():
+            if fd != 3:
+                os.dup2(fd, 3)
+            os.set_inheritable(3, True)
+            os.environ["LISTEN_FDS"] = "1"
+            os.environ["LISTEN_PID"] = str(os.getpid())
+
+        cmd = [BIN, "--app", "app:application", "--pythonpath", app_dir("basic"), *args]
+        if os.geteuid() == 0:
+            cmd.append("--allow-root")
+        env.pop("LISTEN_FDS", None)
+        env.pop("LISTEN_PID", None)
+        # env=None: the child's environment is the one preexec_fn edits.
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, preexec_fn=child, close_fds=False)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def test_socket_activation_and_notify(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-sd-")
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        notify_path = os.path.join(tmp, "notify")
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(IO_TIMEOUT)
+        proc = self.start_activated(listener, {"NOTIFY_SOCKET": notify_path})
+        try:
+            try:
+                ready = notify.recv(4096)
+            except TimeoutError:
+                proc.kill()
+                self.fail("no READY=1; w2pserve said: " + proc.stderr.read().decode())
+            self.assertIn(b"READY=1", ready)
+            # The passed socket answers (and no default port was bound).
+            with socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT) as s:
+                send_request(s, "GET", "/", close=True)
+                self.assertEqual(read_response(s).status, 200)
+            proc.send_signal(signal.SIGHUP)
+            self.assertIn(b"RELOADING=1", notify.recv(4096))
+            self.assertIn(b"READY=1", notify.recv(4096))
+            with socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT) as s:
+                send_request(s, "GET", "/", close=True)
+                self.assertEqual(read_response(s).status, 200)
+            proc.send_signal(signal.SIGTERM)
+            self.assertIn(b"STOPPING=1", notify.recv(4096))
+            self.assertEqual(proc.wait(timeout=60), 0)
+            err = proc.stderr.read().decode()
+            self.assertIn("listening on http://127.0.0.1:%d" % port, err)
+            self.assertNotIn(":8000", err)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+            listener.close()
+            notify.close()
+            shutil.rmtree(tmp)
+
+    def test_idle_exit(self):
+        with Server("--app", "app:application", "--pythonpath", app_dir("basic"),
+                    "--idle-exit", "1") as srv:
+            self.assertEqual(srv.request("GET", "/").status, 200)
+            self.assertEqual(srv.proc.wait(timeout=30), 0)
+            self.assertIsNotNone(srv.wait_for_log(r"no connection for 1 s: exiting"))
+
+
+if __name__ == "__main__":
+    main()
