@@ -9,6 +9,8 @@
 // faulthandler's traceback dumper (exported by libpython, declared in an internal header):
 // safe to call without the GIL on another thread's state.
 extern "C" void _Py_DumpTraceback(int fd, PyThreadState* tstate);
+// sys.getallocatedblocks() in C; exported by libpython, declared only in its internal headers.
+extern "C" Py_ssize_t _Py_GetAllocatedBlocks(void);
 
 namespace w2p::embed {
 
@@ -38,6 +40,7 @@ bool WorkerPool::submit(std::shared_ptr<server::AppRequest> request,
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= queue_limit_) return false;
     queue_.push_back({std::move(request), std::move(sink)});
+    stats.queued.store(static_cast<std::uint32_t>(queue_.size()), std::memory_order_relaxed);
   }
   cv_.notify_one();
   return true;
@@ -107,6 +110,27 @@ std::size_t WorkerPool::queued() const {
   return queue_.size();
 }
 
+// With the GIL held, after a request: the interpreter's heap and collector figures for
+// /server-status (C calls and one small Python call; no allocation that survives).
+void WorkerPool::sample_python_stats() {
+  stats.allocated_blocks.store(_Py_GetAllocatedBlocks(), std::memory_order_relaxed);
+  static PyObject* get_count = [] {
+    PyObject* gc = PyImport_ImportModule("gc");
+    PyObject* f = gc ? PyObject_GetAttrString(gc, "get_count") : nullptr;
+    Py_XDECREF(gc);
+    if (!f) PyErr_Clear();
+    return f;
+  }();
+  if (!get_count) return;
+  PyObject* counts = PyObject_CallNoArgs(get_count);
+  if (counts && PyTuple_Check(counts) && PyTuple_GET_SIZE(counts) == 3) {
+    for (int i = 0; i < 3; ++i)
+      stats.gc_count[i].store(PyLong_AsLongLong(PyTuple_GET_ITEM(counts, i)), std::memory_order_relaxed);
+  }
+  Py_XDECREF(counts);
+  PyErr_Clear();
+}
+
 void WorkerPool::run_worker(unsigned index) {
   // This thread state lives as long as the thread: threading.local data (web2py's `current`)
   // stays with it, and no per-request thread-state churn.
@@ -125,6 +149,8 @@ void WorkerPool::run_worker(unsigned index) {
       if (queue_.empty()) break;
       job = std::move(queue_.front());
       queue_.pop_front();
+      stats.queued.store(static_cast<std::uint32_t>(queue_.size()), std::memory_order_relaxed);
+      stats.busy.fetch_add(1, std::memory_order_relaxed);
       Slot& slot = slots_[index];
       slot.busy = true;
       slot.expired = false;
@@ -135,12 +161,19 @@ void WorkerPool::run_worker(unsigned index) {
         slot.what = job.request->method + " " + job.request->target;
       }
     }
+    auto wait_start = std::chrono::steady_clock::now();
     PyEval_RestoreThread(ts);
+    stats.gil_wait_ns.fetch_add(static_cast<std::uint64_t>(
+                                    std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now() - wait_start)
+                                        .count()),
+                                std::memory_order_relaxed);
     try {
       handler_(job.request, *job.sink);
     } catch (const std::exception& e) {
       server::log::error(std::string("worker: unexpected error: ") + e.what());
     }
+    sample_python_stats();
     if (request_timeout_ > 0) {
       // A TimeoutError the watchdog raised too late must not land in the next request.
       PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), nullptr);
@@ -159,6 +192,7 @@ void WorkerPool::run_worker(unsigned index) {
       slot.busy = false;
       slot.expired = false;
       slot.sink.reset();
+      stats.busy.fetch_sub(1, std::memory_order_relaxed);
     }
     // Dropped here, without the GIL: these are plain C++ objects.
     job = {};

@@ -55,6 +55,7 @@ class WorkerPool : public server::Application {
     unsigned long thread_id = 0;  // Python's id for the worker's thread
     void* tstate = nullptr;       // the worker's PyThreadState
   };
+  void sample_python_stats();
   void run_worker(unsigned index);
   void run_watchdog();
 

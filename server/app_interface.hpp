@@ -2,6 +2,7 @@
 // The one interface between the HTTP side (server/) and the application side (embed/).
 // It carries no Boost and no Python types, so either side can be tested without the other.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -77,9 +78,20 @@ class ResponseSink {
   virtual void expire(int status) = 0;
 };
 
+// Figures the application side keeps for /server-status (written by workers, read by I/O
+// threads; relaxed atomics: a status page needs no more).
+struct AppStats {
+  std::atomic<std::uint32_t> queued{0};  // requests waiting for a worker
+  std::atomic<std::uint32_t> busy{0};    // workers running a request
+  std::atomic<std::uint64_t> gil_wait_ns{0};  // time spent waiting to take the GIL
+  std::atomic<std::int64_t> allocated_blocks{0};  // sys.getallocatedblocks()
+  std::atomic<std::int64_t> gc_count[3] = {0, 0, 0};  // gc.get_count()
+};
+
 class Application {
  public:
   virtual ~Application() = default;
+  AppStats stats;
   // Queues a request; false when the queue is full (the caller answers 503).
   virtual bool submit(std::shared_ptr<AppRequest> request, std::shared_ptr<ResponseSink> sink) = 0;
 };

@@ -138,8 +138,8 @@ const char kGlobalKeys[] =
     "file-cache, tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, "
     "public-port, x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
     "compress-min-size, access-log, access-log-format, error-log, pidfile, user, group, "
-    "allow-root, idle-exit, max-requests, max-rss, watch, index, access-deny, static-exclude, "
-    "document-root, cache, rewrite, site";
+    "allow-root, idle-exit, max-requests, max-rss, watch, status-path, status-allow, index, "
+    "access-deny, static-exclude, document-root, cache, rewrite, site";
 const char kSiteKeys[] =
     "name, hosts, host-regex, default, default-app, apps, document-root, static, index, "
     "access-deny, static-exclude, cache, rewrite";
@@ -529,6 +529,15 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
     } else if (k == "watch") {
       o.watch.clear();
       for (const auto& w : r.strings(value, k)) o.watch.push_back(r.absolute(w));
+    } else if (k == "status-path") {
+      o.status_path = r.str(value, k);
+      if (!o.status_path.empty() && o.status_path[0] != '/')
+        r.fail(value.source(), k, "'" + o.status_path + "': write a path starting with /, or \"\" to turn it off");
+    } else if (k == "status-allow") {
+      o.status_allow_specs = r.strings(value, k);
+      for (const auto& spec : o.status_allow_specs)
+        if (!parse_cidr(spec))
+          r.fail(value.source(), k, "'" + spec + "' is not an IP address or CIDR (write e.g. 10.0.0.0/8)");
     } else if (k == "x-accel") {
       o.x_accel = r.mounts(value, k);
     } else if (k == "public-port") {
@@ -619,6 +628,8 @@ std::string describe_config(const Options& o) {
   out << "idle-exit = " << o.idle_exit << "\nmax-requests = " << o.max_requests
       << "\nmax-rss = " << o.max_rss << "\n";
   out << "watch = " << list(o.watch) << "\n";
+  out << "status-path = " << quote(o.status_path) << "\n";
+  out << "status-allow = " << list(o.status_allow_specs) << "\n";
   if (!o.compress.dir.empty()) out << "compress-cache = " << quote(o.compress.dir) << "\n";
   out << "compress-cache-size = " << o.compress.cache_bytes << "\n";
   out << "compress-types = " << list(o.compress.types) << "\n";

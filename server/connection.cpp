@@ -67,6 +67,14 @@ bool has_token(std::string_view list, std::string_view token) {
 }
 
 // Accept-Encoding lists `coding` with a non-zero q (RFC 9110 12.5.3).
+bool get_or_head_request(const http::request<http::buffer_body>& msg) {
+  return msg.method() == http::verb::get || msg.method() == http::verb::head;
+}
+
+bool is_loopback(std::string_view addr) {
+  return addr.starts_with("127.") || addr == "::1" || addr.starts_with("::ffff:127.");
+}
+
 bool accepts_encoding(std::string_view header, std::string_view coding) {
   size_t i = 0;
   while (i < header.size()) {
@@ -164,6 +172,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       remote_port_ = remote.port();
     }
     trusted_peer_ = any_contains(ctx_.options.trusted_proxies, remote_addr_);
+    status_peer_ = is_loopback(remote_addr_) || any_contains(ctx_.options.status_allow, remote_addr_);
     auto local = socket_.local_endpoint(ec);
     if (!ec) {
       local_addr_ = local.address().to_string();
@@ -290,6 +299,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::string remote_addr_, local_addr_;
   bool trusted_peer_ = false;  // may send X-Forwarded-* (--trusted-proxy)
+  bool status_peer_ = false;   // may see the status page
   std::uint16_t remote_port_ = 0, local_port_ = 0;
 
   // The request in progress.
@@ -327,6 +337,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::uint64_t bytes = 0;
     const char* served = "";
     const Site* site = nullptr;
+    bool in_app = false;
   } log_;
   void log_response(int status, std::uint64_t bytes, const char* served) {
     if (!log_.active) return;
@@ -517,10 +528,15 @@ void Connection::on_read_header(beast::error_code ec) {
   ctx_.requests.fetch_add(1, std::memory_order_relaxed);
   auto& msg = parser_->get();
   version_ = msg.version();
+  // Every request is counted (status page); the access log also keeps its request line.
+  log_.active = true;
+  log_.in_app = false;
+  log_.status = 0;
+  log_.bytes = 0;
+  log_.served = "";
+  log_.site = nullptr;
+  log_.start = std::chrono::steady_clock::now();
   if (ctx_.access_log) {
-    log_ = LogState{};
-    log_.active = true;
-    log_.start = std::chrono::steady_clock::now();
     log_.when = std::time(nullptr);
     log_.method.assign(msg.method_string().data(), msg.method_string().size());
     log_.target.assign(msg.target().data(), msg.target().size());
@@ -539,10 +555,31 @@ void Connection::on_read_header(beast::error_code ec) {
 
   std::string_view raw_path = target;
   if (auto parts = split_target(target)) raw_path = parts->path;
+
+  // The status page, for loopback peers and --status-allow only; for anyone else it is an
+  // ordinary URL.
+  if (!ctx_.options.status_path.empty() && verdict.path == ctx_.options.status_path &&
+      get_or_head_request(msg) && status_peer_) {
+    if (has_body) keep_alive_ = false;
+    std::string type;
+    std::string body = status_page(ctx_, verdict.query.find("format=prometheus") != std::string::npos
+                                             ? "prometheus" : "json", type);
+    ResponseHead head;
+    head.status = 200;
+    head.headers.push_back({"Content-Type", type});
+    head.headers.push_back({"Cache-Control", "no-store"});
+    out_.clear();
+    serialize_head(out_, version_, head, Framing::content_length, body.size(), keep_alive_);
+    if (!head_request_) out_.append(body);
+    log_response(200, head_request_ ? 0 : body.size(), "static");
+    state_ = State::writing;
+    return write_out(false, true);
+  }
   auto host = msg[http::field::host];
   const Site& site = ctx_.sites->select(std::string_view(host.data(), host.size()));
   const SiteSpec& spec = site.spec;
   log_.site = &site;
+  site.requests.fetch_add(1, std::memory_order_relaxed);
   bool get_or_head = msg.method() == http::verb::get || head_request_;
   // Whatever is not handed to the application leaves the rest of a request body unread.
   auto unread_body = [&] {
@@ -717,7 +754,11 @@ void Connection::dispatch_to_app() {
   disarm_timer();
   state_ = State::in_app;
   channel_ = std::make_shared<ResponseChannel>(shared_from_this());
+  log_.in_app = true;
+  ctx_.stats.in_app.fetch_add(1, std::memory_order_relaxed);
   if (!ctx_.app->submit(req_, channel_)) {
+    log_.in_app = false;
+    ctx_.stats.in_app.fetch_sub(1, std::memory_order_relaxed);
     channel_.reset();
     log::warn("request queue full: 503 for " + req_->method + " " + req_->target);
     keep_alive_ = false;
@@ -1283,6 +1324,19 @@ void Connection::finish_response() {
 
 void Connection::write_access_log() {
   log_.active = false;
+  if (log_.in_app) {
+    log_.in_app = false;
+    ctx_.stats.in_app.fetch_sub(1, std::memory_order_relaxed);
+  }
+  std::uint64_t micros = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - log_.start)
+          .count());
+  std::string_view served = log_.served;
+  ServedBy by = served == "app" ? ServedBy::app
+                : served == "redirect" ? ServedBy::redirect
+                : served == "error" || log_.status == 0 || log_.status >= 400 ? ServedBy::error
+                                                                           : ServedBy::static_file;
+  ctx_.stats.record(by, log_.bytes, micros);
   if (!ctx_.access_log) return;
   AccessRecord r;
   r.remote = remote_addr_;
@@ -1291,9 +1345,7 @@ void Connection::write_access_log() {
   r.version = log_.version;
   r.status = log_.status;
   r.bytes = log_.bytes;
-  r.micros = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                            std::chrono::steady_clock::now() - log_.start)
-                                            .count());
+  r.micros = micros;
   r.served = log_.served;
   r.site = log_.site ? std::string_view(log_.site->spec.name) : std::string_view();
   r.when = log_.when;

@@ -279,6 +279,15 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "Reload when this file changes (e.g. routes.py; checked every 2 seconds; "
                  "repeatable)")
       ->type_name("FILE");
+  cli.add_option("--status-path", o.status_path,
+                 "URL of the status page (JSON; ?format=prometheus for Prometheus), answered "
+                 "only to loopback peers and --status-allow; \"\" turns it off")
+      ->type_name("PATH")
+      ->capture_default_str();
+  cli.add_option("--status-allow", o.status_allow_specs,
+                 "Peer address or CIDR, besides loopback, that may see the status page "
+                 "(repeatable)")
+      ->type_name("CIDR");
   std::string compress_size;
   cli.add_option("--compress-cache", o.compress.dir,
                  "Compress static text files (gzip, brotli) on the fly into this folder, once "
@@ -345,6 +354,16 @@ ParseOutcome parse_options(int argc, char** argv) {
     } catch (const AccessLogFormatError& e) {
       throw OptionError(origin("access-log-format") + ": " + e.what());
     }
+    o.status_allow.clear();
+    for (const auto& spec : o.status_allow_specs) {
+      auto c = parse_cidr(spec);
+      if (!c)
+        throw OptionError(origin("status-allow") + " " + spec +
+                          ": not an IP address or CIDR (write e.g. 10.0.0.0/8 or ::1)");
+      o.status_allow.push_back(*c);
+    }
+    if (!o.status_path.empty() && o.status_path[0] != '/')
+      throw OptionError(origin("status-path") + " " + o.status_path + ": write a path starting with /");
     if (!o.group.empty() && o.user.empty())
       throw OptionError("--group needs --user (the account to run as)");
     if (!compress_size.empty()) {

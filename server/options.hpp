@@ -73,6 +73,11 @@ struct Options {
   std::uint64_t max_rss = 0;       // reload when resident memory passes this (bytes; 0: never)
   std::vector<std::string> watch;  // reload when one of these files changes
 
+  // /server-status: the path (empty: off) and who may see it besides loopback peers.
+  std::string status_path = "/server-status";
+  std::vector<Cidr> status_allow;
+  std::vector<std::string> status_allow_specs;
+
   // Sites (--config): [[site]] tables, and the default site made of the top-level settings.
   std::string config_file;
   std::vector<std::pair<std::string, int>> config_lines;  // top-level key → its line in the file

@@ -17,6 +17,7 @@
 #include "server/file_cache.hpp"
 #include "server/options.hpp"
 #include "server/site.hpp"
+#include "server/status.hpp"
 
 namespace w2p::server {
 
@@ -31,6 +32,7 @@ struct ServerContext {
   std::unique_ptr<SiteRouter> sites;
   std::unique_ptr<CompressCache> compress;  // null when on-the-fly compression is off
   std::unique_ptr<AccessLog> access_log;    // null without --access-log
+  ServerStats stats;
   FileCache files;
 
   // web2py: "<root>/applications" when serving web2py with native static files, else empty.
@@ -47,7 +49,7 @@ struct ServerContext {
   std::condition_variable channel_cv;
   bool io_stopped = false;  // guarded by channel_mutex
 
-  std::mutex registry_mutex;
+  mutable std::mutex registry_mutex;
   std::unordered_set<Connection*> connections;
   std::vector<std::function<void()>> resume_hooks;
   void add(Connection* c) {
@@ -75,7 +77,7 @@ struct ServerContext {
     }
     resume_hooks.push_back(std::move(hook));
   }
-  std::size_t connection_count() {
+  std::size_t connection_count() const {
     std::lock_guard lock(registry_mutex);
     return connections.size();
   }

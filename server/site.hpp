@@ -4,6 +4,7 @@
 // suffixes, rewrite rules). SiteSpec is what the configuration says; SiteRouter compiles it
 // once at start-up and answers per request without allocating.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -71,6 +72,7 @@ ParsedRewriteTarget parse_rewrite_target(std::string_view to);
 struct Site {
   SiteSpec spec;
   RewriteRules rewrites;
+  mutable std::atomic<std::uint64_t> requests{0};  // for /server-status
   // Compiled path patterns of spec.cache_rules (null where a rule has none).
   std::vector<std::shared_ptr<void>> cache_patterns;
   const CacheRuleSpec* cache_rule(std::string_view decoded_path, std::string_view content_type) const;

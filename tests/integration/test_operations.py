@@ -382,5 +382,82 @@ class Systemd(unittest.TestCase):
             self.assertIsNotNone(srv.wait_for_log(r"no connection for 1 s: exiting"))
 
 
+PROM_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'
+                       r'(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? [-+]?([0-9.eE+-]+|Inf|NaN)$')
+
+
+class Status(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="w2p-status-")
+        with open(os.path.join(cls.tmp, "a.txt"), "wb") as f:
+            f.write(b"hello")
+        cls.server = Server("--app", "app:application", "--pythonpath", app_dir("basic"),
+                            "--static", "/s=" + cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.check_sanitizers()
+        shutil.rmtree(cls.tmp)
+
+    def test_json(self):
+        import json
+        for _ in range(3):
+            self.server.request("GET", "/s/a.txt")
+            self.server.request("GET", "/")
+        self.server.request("GET", "/s/none")
+        r = self.server.request("GET", "/server-status")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        self.assertEqual(r.header("Cache-Control"), "no-store")
+        st = json.loads(r.body)
+        self.assertEqual(st["pid"], self.server.pid)
+        self.assertGreaterEqual(st["requests"]["static"], 3)
+        self.assertGreaterEqual(st["requests"]["app"], 3)
+        self.assertGreaterEqual(st["requests"]["error"], 1)
+        self.assertGreaterEqual(st["response_bytes"]["static"], 15)
+        self.assertGreater(st["resident_memory_bytes"], 1 << 20)
+        self.assertGreaterEqual(st["peak_resident_memory_bytes"], st["resident_memory_bytes"])
+        self.assertGreater(st["python"]["allocated_blocks"], 1000)
+        self.assertEqual(len(st["python"]["gc_count"]), 3)
+        self.assertEqual(st["python"]["busy_workers"], 0)
+        self.assertGreaterEqual(st["connections"], 1)  # this one
+        buckets = st["latency_seconds"]["buckets"]
+        self.assertEqual([b[1] for b in buckets], sorted(b[1] for b in buckets))  # cumulative
+        self.assertIn("default", st["sites"])
+
+    def test_prometheus_text(self):
+        r = self.server.request("GET", "/server-status?format=prometheus")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.header("Content-Type").startswith("text/plain; version=0.0.4"))
+        names = set()
+        for line in r.body.decode().splitlines():
+            if line.startswith("# HELP ") or line.startswith("# TYPE "):
+                parts = line.split(" ", 3)
+                self.assertEqual(len(parts), 4, line)
+                if line.startswith("# TYPE "):
+                    self.assertIn(parts[3], ("gauge", "counter", "histogram"), line)
+                    names.add(parts[2])
+                continue
+            self.assertRegex(line, PROM_LINE)
+        for name in ("w2pserve_uptime_seconds", "w2pserve_resident_memory_bytes",
+                     "w2pserve_requests_total", "w2pserve_request_duration_seconds",
+                     "w2pserve_gil_wait_seconds_total", "w2pserve_python_allocated_blocks",
+                     "w2pserve_queue_depth", "w2pserve_reloads_total"):
+            self.assertIn(name, names)
+        self.assertIn('w2pserve_request_duration_seconds_bucket{le="+Inf"}', r.body.decode())
+
+    def test_path_and_allow_options(self):
+        # Moved elsewhere, the old path is an ordinary URL (the application's).
+        with Server("--app", "app:application", "--pythonpath", app_dir("basic"),
+                    "--status-path", "/status") as srv:
+            self.assertEqual(srv.request("GET", "/server-status").body, srv.request("GET", "/nothing-here").body.replace(b"/nothing-here", b"/server-status"))
+            self.assertEqual(srv.request("GET", "/status").header("Content-Type"), "application/json")
+        r = run_cli("--listen", "127.0.0.1:0", "--status-allow", "10.0.0.300")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--status-allow 10.0.0.300: not an IP address or CIDR", r.stderr.decode())
+
+
 if __name__ == "__main__":
     main()

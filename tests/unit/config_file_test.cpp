@@ -119,8 +119,8 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
             "tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, public-port, "
             "x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
             "compress-min-size, access-log, access-log-format, error-log, pidfile, user, group, "
-            "allow-root, idle-exit, max-requests, max-rss, watch, index, access-deny, "
-            "static-exclude, document-root, cache, rewrite, site)");
+            "allow-root, idle-exit, max-requests, max-rss, watch, status-path, status-allow, "
+            "index, access-deny, static-exclude, document-root, cache, rewrite, site)");
   EXPECT_EQ(error_of("workers = \"2\"\n"), ":1: workers: expected a whole number");
   EXPECT_EQ(error_of("threads = 65\n"), ":1: threads: 65 is out of range (1 to 64)");
   EXPECT_EQ(error_of("log-level = \"loud\"\n"),

@@ -1,0 +1,36 @@
+#pragma once
+// /server-status: what the server is doing, as JSON or as Prometheus text. Counters are
+// relaxed atomics bumped at the end of each response; the page reads them (and /proc) without
+// stopping anything and never touches Python (the workers publish Python's figures).
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace w2p::server {
+
+struct ServerContext;
+
+enum class ServedBy { static_file = 0, app = 1, redirect = 2, error = 3 };
+
+struct ServerStats {
+  static constexpr double kBuckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};  // seconds
+  static constexpr int kBucketCount = sizeof kBuckets / sizeof kBuckets[0];
+
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::uint64_t reloads = 0;  // how many times this process re-executed itself
+  std::atomic<std::uint64_t> responses[4] = {0, 0, 0, 0};
+  std::atomic<std::uint64_t> bytes[4] = {0, 0, 0, 0};
+  std::atomic<std::uint64_t> latency[kBucketCount + 1] = {};  // per bucket (last: +Inf), not cumulative
+  std::atomic<std::uint64_t> latency_us_sum{0};
+  std::atomic<std::uint32_t> in_app{0};  // requests handed to the application, not yet answered
+
+  void record(ServedBy by, std::uint64_t body_bytes, std::uint64_t micros);
+};
+
+// The page for `format` ("json" or "prometheus"); content type in `type`.
+std::string status_page(const ServerContext& ctx, std::string_view format, std::string& type);
+
+}  // namespace w2p::server
