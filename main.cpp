@@ -27,6 +27,7 @@
 #include "server/password_input.hpp"
 #include "server/privileges.hpp"
 #include "server/systemd.hpp"
+#include "server/tls.hpp"
 #include "server/server.hpp"
 
 namespace wlog = w2p::server::log;
@@ -121,6 +122,9 @@ std::string check_reload(int argc, char** argv) {
     while (!text.empty() && text.back() == '\n') text.pop_back();
     return text;
   }
+  // Certificates are read again by the next image, as the current user.
+  std::string tls = w2p::server::check_tls_files(w2p::server::tls_certs_from(*again.options));
+  if (!tls.empty() && !w2p::server::tls_certs_from(*again.options).empty()) return tls;
   for (const std::string* path : {&again.options->access_log, &again.options->error_log}) {
     if (path->empty()) continue;
     int fd = ::open(path->c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

@@ -174,12 +174,14 @@ void AccessLog::write(const AccessRecord& r) {
   if (wake) cv_.notify_one();
 }
 
+// Returns once the writer has written what was logged before and opened the file again, so
+// that every later line lands in the new file.
 void AccessLog::reopen() {
-  {
-    std::lock_guard lock(mutex_);
-    reopen_ = true;
-  }
+  std::unique_lock lock(mutex_);
+  reopen_ = true;
+  std::uint64_t want = ++requested_;
   cv_.notify_one();
+  flushed_.wait(lock, [&] { return flushes_ >= want || stop_; });
 }
 
 void AccessLog::flush() {

@@ -65,7 +65,8 @@ class AccessLog {
   AccessLog& operator=(const AccessLog&) = delete;
 
   void write(const AccessRecord& r);
-  // Reopen the file at its path (after logrotate renamed it); done by the writer thread.
+  // Reopen the file at its path (after logrotate renamed it); done by the writer thread, and
+  // waited for.
   void reopen();
   // Write what is buffered now (for tests and shutdown).
   void flush();

@@ -138,11 +138,12 @@ const char kGlobalKeys[] =
     "file-cache, tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, "
     "public-port, x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
     "compress-min-size, access-log, access-log-format, error-log, pidfile, user, group, "
-    "allow-root, idle-exit, max-requests, max-rss, watch, status-path, status-allow, index, "
-    "access-deny, static-exclude, document-root, cache, rewrite, site";
+    "allow-root, idle-exit, max-requests, max-rss, watch, status-path, status-allow, tls-cert, "
+    "tls-key, http-listen, redirect-listen, index, access-deny, static-exclude, document-root, "
+    "cache, rewrite, site";
 const char kSiteKeys[] =
     "name, hosts, host-regex, default, default-app, apps, document-root, static, index, "
-    "access-deny, static-exclude, cache, rewrite";
+    "access-deny, static-exclude, cache, tls-cert, tls-key, rewrite";
 
 bool app_name_ok(const std::string& s) { return !s.empty() && is_web2py_name(s); }
 
@@ -319,6 +320,10 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, cons
                  "'" + a + "' is not a web2py application name (letters, digits and _)");
     } else if (name == "static") {
       s.statics = r.mounts(value, k);
+    } else if (name == "tls-cert") {
+      s.tls_cert = r.path(value, k);
+    } else if (name == "tls-key") {
+      s.tls_key = r.path(value, k);
     } else {
       r.unknown(key, "[[site]]", kSiteKeys);
     }
@@ -529,6 +534,21 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
     } else if (k == "watch") {
       o.watch.clear();
       for (const auto& w : r.strings(value, k)) o.watch.push_back(r.absolute(w));
+    } else if (k == "tls-cert") {
+      o.tls_cert = r.path(value, k);
+    } else if (k == "tls-key") {
+      o.tls_key = r.path(value, k);
+    } else if (k == "http-listen" || k == "redirect-listen") {
+      auto& out = k == "http-listen" ? o.http_listen : o.redirect_listen;
+      out.clear();
+      for (const auto& l : r.strings(value, k)) {
+        try {
+          out.push_back(parse_listen(l));
+        } catch (const OptionError& e) {
+          std::string msg = e.what();
+          r.fail(value.source(), k, msg.substr(msg.find(' ') + 1));
+        }
+      }
     } else if (k == "status-path") {
       o.status_path = r.str(value, k);
       if (!o.status_path.empty() && o.status_path[0] != '/')
@@ -628,6 +648,16 @@ std::string describe_config(const Options& o) {
   out << "idle-exit = " << o.idle_exit << "\nmax-requests = " << o.max_requests
       << "\nmax-rss = " << o.max_rss << "\n";
   out << "watch = " << list(o.watch) << "\n";
+  if (!o.tls_cert.empty()) out << "tls-cert = " << quote(o.tls_cert) << "\ntls-key = " << quote(o.tls_key) << "\n";
+  auto addresses = [&](const std::vector<ListenAddress>& v) {
+    std::vector<std::string> out_list;
+    for (const auto& l : v)
+      out_list.push_back((l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) + ":" +
+                         std::to_string(l.port));
+    return list(out_list);
+  };
+  if (!o.http_listen.empty()) out << "http-listen = " << addresses(o.http_listen) << "\n";
+  if (!o.redirect_listen.empty()) out << "redirect-listen = " << addresses(o.redirect_listen) << "\n";
   out << "status-path = " << quote(o.status_path) << "\n";
   out << "status-allow = " << list(o.status_allow_specs) << "\n";
   if (!o.compress.dir.empty()) out << "compress-cache = " << quote(o.compress.dir) << "\n";
@@ -652,6 +682,8 @@ std::string describe_config(const Options& o) {
     if (!s.apps.empty()) out << "apps = " << list(s.apps) << "\n";
     if (!s.document_root.empty()) out << "document-root = " << quote(s.document_root) << "\n";
     if (!s.statics.empty()) out << "static = " << list(mount_specs(s.statics)) << "\n";
+    if (!s.tls_cert.empty())
+      out << "tls-cert = " << quote(s.tls_cert) << "\ntls-key = " << quote(s.tls_key) << "\n";
     describe_site_rules(out, s, "");
   }
   return out.str();

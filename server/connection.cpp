@@ -162,21 +162,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
     unregister();
   }
 
-  void run() {
+  void run(const PeerInfo* peer, std::uint16_t redirect_port) {
     beast::error_code ec;
-    socket_.set_option(tcp::no_delay(true), ec);
+    redirect_port_ = redirect_port;
+    if (!peer) socket_.set_option(tcp::no_delay(true), ec);
     socket_.native_non_blocking(true, ec);
-    auto remote = socket_.remote_endpoint(ec);
-    if (!ec) {
+    if (peer) {
+      remote_addr_ = peer->remote_addr;
+      remote_port_ = peer->remote_port;
+      local_addr_ = peer->local_addr;
+      local_port_ = peer->local_port;
+      https_ = peer->https;
+    } else if (auto remote = socket_.remote_endpoint(ec); !ec) {
       remote_addr_ = remote.address().to_string();
       remote_port_ = remote.port();
     }
     trusted_peer_ = any_contains(ctx_.options.trusted_proxies, remote_addr_);
     status_peer_ = is_loopback(remote_addr_) || any_contains(ctx_.options.status_allow, remote_addr_);
-    auto local = socket_.local_endpoint(ec);
-    if (!ec) {
-      local_addr_ = local.address().to_string();
-      local_port_ = local.port();
+    if (!peer) {
+      auto local = socket_.local_endpoint(ec);
+      if (!ec) {
+        local_addr_ = local.address().to_string();
+        local_port_ = local.port();
+      }
     }
     net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_read_header(); });
   }
@@ -300,6 +308,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string remote_addr_, local_addr_;
   bool trusted_peer_ = false;  // may send X-Forwarded-* (--trusted-proxy)
   bool status_peer_ = false;   // may see the status page
+  bool https_ = false;         // arrived through the TLS layer
+  std::uint16_t redirect_port_ = 0;  // > 0: a --redirect-listen connection
   std::uint16_t remote_port_ = 0, local_port_ = 0;
 
   // The request in progress.
@@ -556,6 +566,22 @@ void Connection::on_read_header(beast::error_code ec) {
   std::string_view raw_path = target;
   if (auto parts = split_target(target)) raw_path = parts->path;
 
+  // A plain-HTTP listener that sends everyone to HTTPS (ACME http-01 challenges excepted, so
+  // that a certificate can be obtained and renewed through it).
+  if (redirect_port_ > 0 && !verdict.path.starts_with("/.well-known/acme-challenge/")) {
+    if (has_body) keep_alive_ = false;
+    auto h = msg[http::field::host];
+    std::string host = normalize_host(std::string_view(h.data(), h.size()));
+    if (host.empty()) host = local_addr_.find(':') != std::string::npos ? "[" + local_addr_ + "]" : local_addr_;
+    std::string location = "https://" + host;
+    if (redirect_port_ != 443) location += ":" + std::to_string(redirect_port_);
+    location.append(raw_path.empty() ? std::string_view("/") : raw_path);
+    if (!verdict.query.empty()) location.append("?").append(verdict.query);
+    if (!is_safe_header_value(location)) return send_simple(400);
+    return send_simple(msg.method() == http::verb::get || head_request_ ? 301 : 308,
+                       {{"Location", location}});
+  }
+
   // The status page, for loopback peers and --status-allow only; for anyone else it is an
   // ordinary URL.
   if (!ctx_.options.status_path.empty() && verdict.path == ctx_.options.status_path &&
@@ -680,6 +706,7 @@ void Connection::on_read_header(beast::error_code ec) {
     }
     req_->headers.push_back({std::string(name), std::string(v.data(), v.size())});
   }
+  if (https_) req_->https = true;
   req_->remote_addr = remote_addr_;
   req_->remote_port = remote_port_;
   req_->server_name = local_addr_;
@@ -1357,8 +1384,10 @@ void Connection::write_access_log() {
   ctx_.access_log->write(r);
 }
 
-void start_connection(tcp::socket socket, ServerContext& ctx) {
-  std::make_shared<Connection>(std::move(socket), ctx)->run();
+void start_connection(tcp::socket socket, ServerContext& ctx, const PeerInfo* peer,
+                      std::uint16_t redirect_port) {
+  auto c = std::make_shared<Connection>(std::move(socket), ctx);
+  c->run(peer, redirect_port);
 }
 
 void shutdown_connection(Connection* c) {

@@ -525,8 +525,19 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
                        "the process)");
     } else if (k == "ssl.engine" || k == "ssl.pemfile" || k == "ssl.ca-file" || k == "ssl.privkey" ||
                k.starts_with("ssl.")) {
-      add_note(out, d, "\"" + v.text + "\": w2pserve does not terminate TLS yet; keep a TLS "
-                       "proxy in front and list it in trusted-proxy");
+      if (k == "ssl.pemfile")
+        add_note(out, d, "\"" + v.text + "\": for TLS write tls-cert = \"" + v.text +
+                             "\" and tls-key (the same file when it holds the key, else "
+                             "ssl.privkey's) at the top; then the listen addresses speak TLS "
+                             "(listen = [\"0.0.0.0:443\"]) and redirect-listen = "
+                             "[\"0.0.0.0:80\"] sends plain HTTP there");
+      else if (k == "ssl.privkey")
+        add_note(out, d, "\"" + v.text + "\": tls-key = \"" + v.text + "\" (see ssl.pemfile)");
+      else if (k == "ssl.engine")
+        add_note(out, d, "\"" + v.text + "\": TLS is on when tls-cert is set");
+      else
+        add_note(out, d, "\"" + v.text + "\": not carried over (w2pserve sets TLS 1.2+ with "
+                         "modern ciphers itself)");
     } else if (k == "compress.cache-dir" || k == "deflate.cache-dir") {
       if (top) {
         std::string dir = v.text;

@@ -9,6 +9,7 @@
 
 #include "server/connection.hpp"
 #include "server/error_log.hpp"
+#include "server/tls.hpp"
 
 namespace w2p::server {
 
@@ -105,10 +106,7 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   if (ctx_.stopping.load()) {
     // Accepted just before the stop: its client is already sending a request. Dropping the
     // socket unread would reset the connection; it is served (and closed) instead.
-    if (!ec && socket.is_open()) {
-      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-      start_connection(std::move(socket), ctx_);
-    }
+    if (!ec && socket.is_open()) hand_over(std::move(socket));
     return;
   }
   if (!acceptor_.is_open()) return;
@@ -127,9 +125,15 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     log::debug("accept: " + ec.message());
     return do_accept();
   }
-  ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-  start_connection(std::move(socket), ctx_);
+  hand_over(std::move(socket));
   do_accept();
+}
+
+void Listener::hand_over(tcp::socket socket) {
+  ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+  if (kind_ == ListenKind::tls) return start_tls_connection(std::move(socket), ctx_);
+  start_connection(std::move(socket), ctx_, nullptr,
+                   kind_ == ListenKind::redirect ? https_port_ : 0);
 }
 
 }  // namespace w2p::server

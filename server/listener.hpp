@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 
+#include "server/connection.hpp"
 #include "server/server_context.hpp"
 
 namespace w2p::server {
@@ -14,6 +15,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds and listens at once, so a bad address is a start-up error (throws std::runtime_error).
   Listener(boost::asio::io_context& ioc, const ListenAddress& address, ServerContext& ctx);
+  // What its connections are: plain HTTP, TLS, or a redirect to HTTPS on `https_port`.
+  ListenKind kind() const { return kind_; }
+  void set_kind(ListenKind kind, std::uint16_t https_port = 0) {
+    kind_ = kind;
+    https_port_ = https_port;
+  }
   // Adopts a socket that is already listening (socket activation, or the previous image of
   // this process after a reload).
   Listener(boost::asio::io_context& ioc, int fd, ServerContext& ctx);
@@ -33,6 +40,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   boost::asio::steady_timer backoff_;
   ServerContext& ctx_;
   bool paused_ = false;
+  ListenKind kind_ = ListenKind::plain;
+  std::uint16_t https_port_ = 0;
+  void hand_over(boost::asio::ip::tcp::socket socket);
 };
 
 }  // namespace w2p::server

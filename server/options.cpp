@@ -240,6 +240,19 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "/protected=/srv/files (repeatable; clients cannot request it directly)")
       ->type_name("PREFIX=DIR");
   std::string max_rss;
+  std::vector<std::string> http_listen, redirect_listen;
+  cli.add_option("--tls-cert", o.tls_cert,
+                 "PEM certificate chain: the --listen addresses then speak TLS (1.2 and 1.3); "
+                 "sites may have their own, chosen by SNI")
+      ->type_name("FILE");
+  cli.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert")->type_name("FILE");
+  cli.add_option("--http-listen", http_listen,
+                 "With TLS: also serve plain HTTP here (repeatable)")
+      ->type_name("HOST:PORT");
+  cli.add_option("--redirect-listen", redirect_listen,
+                 "With TLS: plain HTTP here that redirects every request to HTTPS (ACME "
+                 "/.well-known/acme-challenge/ excepted; repeatable)")
+      ->type_name("HOST:PORT");
   cli.add_option("--access-log", o.access_log,
                  "Write an access log line per response (static hits too) to FILE; SIGUSR1 "
                  "reopens it")
@@ -364,6 +377,24 @@ ParseOutcome parse_options(int argc, char** argv) {
     }
     if (!o.status_path.empty() && o.status_path[0] != '/')
       throw OptionError(origin("status-path") + " " + o.status_path + ": write a path starting with /");
+    if (!http_listen.empty()) o.http_listen.clear();
+    for (const auto& l : http_listen) o.http_listen.push_back(parse_listen(l));
+    if (!redirect_listen.empty()) o.redirect_listen.clear();
+    for (const auto& l : redirect_listen) o.redirect_listen.push_back(parse_listen(l));
+    if (o.tls_cert.empty() != o.tls_key.empty())
+      throw OptionError(std::string(o.tls_cert.empty() ? origin("tls-key") : origin("tls-cert")) +
+                        ": TLS needs both --tls-cert and --tls-key");
+    if (o.tls_cert.empty() && (!o.http_listen.empty() || !o.redirect_listen.empty())) {
+      bool site_certs = false;
+      for (const auto& s : o.sites) site_certs = site_certs || !s.tls_cert.empty();
+      if (!site_certs)
+        throw OptionError("--http-listen and --redirect-listen go with TLS: give --tls-cert and "
+                          "--tls-key (the --listen addresses then speak TLS)");
+    }
+    for (const auto& s : o.sites)
+      if (s.tls_cert.empty() != s.tls_key.empty())
+        throw OptionError(s.file + ":" + std::to_string(s.line) + ": site '" + s.name +
+                          "': TLS needs both tls-cert and tls-key");
     if (!o.group.empty() && o.user.empty())
       throw OptionError("--group needs --user (the account to run as)");
     if (!compress_size.empty()) {

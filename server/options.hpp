@@ -58,6 +58,11 @@ struct Options {
   // On-the-fly compression of static files into a cache folder (off without a folder).
   CompressSettings compress{.dir = "", .types = default_compress_types()};
 
+  // TLS: with a certificate, the --listen addresses speak TLS; --http-listen adds plain HTTP
+  // ones and --redirect-listen plain ones that send clients to HTTPS.
+  std::string tls_cert, tls_key;
+  std::vector<ListenAddress> http_listen, redirect_listen;
+
   // Logs.
   std::string access_log;  // path; empty: no access log
   std::string access_log_format = "combined";

@@ -261,28 +261,58 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
     impl_->ctx.access_log =
         std::make_unique<AccessLog>(impl_->options.access_log, impl_->options.access_log_format);
   impl_->ctx.on_drained = [this] { impl_->finish(); };
+  auto certs = tls_certs_from(impl_->options);
+  if (!certs.empty()) impl_->ctx.tls = std::make_unique<TlsContext>(certs);
+  struct Want {
+    ListenAddress address;
+    ListenKind kind;
+  };
+  std::vector<Want> wants;
+  for (const auto& a : impl_->options.listen)
+    wants.push_back({a, impl_->ctx.tls ? ListenKind::tls : ListenKind::plain});
+  for (const auto& a : impl_->options.http_listen) wants.push_back({a, ListenKind::plain});
+  for (const auto& a : impl_->options.redirect_listen) wants.push_back({a, ListenKind::redirect});
   // Sockets handed over by systemd (socket activation) or by this process before a reload are
-  // used first; a --listen address one of them already covers is not bound again.
-  std::vector<tcp::endpoint> inherited;
-  for (int fd : systemd::take_listen_fds()) {
-    auto l = std::make_shared<Listener>(impl_->ioc, fd, impl_->ctx);
-    inherited.push_back(l->local_endpoint());
-    impl_->listeners.push_back(std::move(l));
-  }
+  // used first; an address one of them already covers is not bound again.
+  std::vector<std::shared_ptr<Listener>> inherited;
+  for (int fd : systemd::take_listen_fds())
+    inherited.push_back(std::make_shared<Listener>(impl_->ioc, fd, impl_->ctx));
   std::vector<bool> used(inherited.size(), false);
-  for (const auto& address : impl_->options.listen) {
-    bool covered = false;
-    for (std::size_t i = 0; i < inherited.size() && !covered; ++i) {
+  for (const auto& want : wants) {
+    std::shared_ptr<Listener> listener;
+    for (std::size_t i = 0; i < inherited.size() && !listener; ++i) {
       boost::system::error_code ec;
-      auto ip = net::ip::make_address(address.host, ec);
-      if (!used[i] && !ec && ip == inherited[i].address() &&
-          (address.port == 0 || address.port == inherited[i].port()))
-        covered = used[i] = true;
+      auto ip = net::ip::make_address(want.address.host, ec);
+      auto ep = inherited[i]->local_endpoint();
+      if (!used[i] && !ec && ip == ep.address() &&
+          (want.address.port == 0 || want.address.port == ep.port())) {
+        used[i] = true;
+        listener = inherited[i];
+      }
     }
-    // With inherited sockets only the addresses asked for explicitly are added.
-    if (covered || (!inherited.empty() && !impl_->options.listen_given)) continue;
-    impl_->listeners.push_back(std::make_shared<Listener>(impl_->ioc, address, impl_->ctx));
+    // With inherited sockets, the default --listen address is not added.
+    if (!listener && !inherited.empty() && !impl_->options.listen_given &&
+        want.kind != ListenKind::redirect && impl_->options.http_listen.empty())
+      continue;
+    if (!listener) listener = std::make_shared<Listener>(impl_->ioc, want.address, impl_->ctx);
+    listener->set_kind(want.kind);
+    impl_->listeners.push_back(listener);
   }
+  for (std::size_t i = 0; i < inherited.size(); ++i)
+    if (!used[i]) impl_->listeners.push_back(inherited[i]);
+  // Redirects go to the first TLS listener's port.
+  std::uint16_t https_port = 443;
+  for (std::size_t i = 0; i < wants.size(); ++i)
+    if (wants[i].kind == ListenKind::tls) {
+      for (const auto& l : impl_->listeners)
+        if (l->kind() == ListenKind::tls) {
+          https_port = impl_->options.public_port ? impl_->options.public_port : l->local_endpoint().port();
+          break;
+        }
+      break;
+    }
+  for (auto& l : impl_->listeners)
+    if (l->kind() == ListenKind::redirect) l->set_kind(ListenKind::redirect, https_port);
   impl_->watchdog = systemd::watchdog_interval();
   for (const auto& w : impl_->options.watch) {
     Impl::Watched entry;
@@ -335,7 +365,9 @@ void Server::run() {
     auto ep = l->local_endpoint();
     std::string host = ep.address().to_string();
     if (ep.address().is_v6()) host = "[" + host + "]";
-    log::info("listening on http://" + host + ":" + std::to_string(ep.port()));
+    const char* scheme = l->kind() == ListenKind::tls ? "https" : "http";
+    log::info(std::string("listening on ") + scheme + "://" + host + ":" + std::to_string(ep.port()) +
+              (l->kind() == ListenKind::redirect ? " (redirecting to HTTPS)" : ""));
     l->run();
   }
   systemd::notify("READY=1\nSTATUS=serving");

@@ -18,6 +18,7 @@
 #include "server/options.hpp"
 #include "server/site.hpp"
 #include "server/status.hpp"
+#include "server/tls.hpp"
 
 namespace w2p::server {
 
@@ -33,6 +34,7 @@ struct ServerContext {
   std::unique_ptr<CompressCache> compress;  // null when on-the-fly compression is off
   std::unique_ptr<AccessLog> access_log;    // null without --access-log
   ServerStats stats;
+  std::unique_ptr<TlsContext> tls;  // null without certificates
   FileCache files;
 
   // web2py: "<root>/applications" when serving web2py with native static files, else empty.

@@ -50,6 +50,7 @@ struct SiteSpec {
   std::vector<std::string> static_exclude;  // extensions never served as static files
   std::vector<RewriteSpec> rewrites;
   std::vector<CacheRuleSpec> cache_rules;
+  std::string tls_cert, tls_key;  // chosen by SNI for the site's hosts
   std::string file;  // the configuration file it came from, for messages
   int line = 0;
 };

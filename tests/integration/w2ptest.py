@@ -25,7 +25,7 @@ FIXTURES = os.path.join(TESTS, "fixtures")
 START_TIMEOUT = float(os.environ.get("W2PSERVE_START_TIMEOUT", "60"))
 IO_TIMEOUT = float(os.environ.get("W2PSERVE_IO_TIMEOUT", "30"))
 
-_LISTEN_RE = re.compile(r"listening on http://(\[[^\]]+\]|[^:]+):(\d+)")
+_LISTEN_RE = re.compile(r"listening on https?://(\[[^\]]+\]|[^:]+):(\d+)")
 # What AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer and ThreadSanitizer print.
 _SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: |"
                            r"WARNING: ThreadSanitizer|SUMMARY: (Address|Undefined|Thread)")

@@ -120,7 +120,8 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
             "x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
             "compress-min-size, access-log, access-log-format, error-log, pidfile, user, group, "
             "allow-root, idle-exit, max-requests, max-rss, watch, status-path, status-allow, "
-            "index, access-deny, static-exclude, document-root, cache, rewrite, site)");
+            "tls-cert, tls-key, http-listen, redirect-listen, index, access-deny, static-exclude, "
+            "document-root, cache, rewrite, site)");
   EXPECT_EQ(error_of("workers = \"2\"\n"), ":1: workers: expected a whole number");
   EXPECT_EQ(error_of("threads = 65\n"), ":1: threads: 65 is out of range (1 to 64)");
   EXPECT_EQ(error_of("log-level = \"loud\"\n"),
@@ -142,7 +143,7 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
   EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\nhost = \"x\"\n"),
             ":3: host: unknown key in [[site]] (known keys: name, hosts, host-regex, default, "
             "default-app, apps, document-root, static, index, access-deny, static-exclude, cache, "
-            "rewrite)");
+            "tls-cert, tls-key, rewrite)");
   EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\ndefault-app = \"my-app\"\n"),
             ":3: site[0].default-app: 'my-app' is not a web2py application name (letters, digits "
             "and _)");
