@@ -502,27 +502,27 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
       for (const auto& m : v.strings())
         if (m != "mod_rewrite" && m != "mod_access" && m != "mod_fastcgi" && m != "mod_redirect" &&
             m != "mod_indexfile" && m != "mod_staticfile" && m != "mod_dirlisting" &&
-            m != "mod_compress" && m != "mod_deflate" && m != "mod_scgi" && m != "mod_proxy")
+            m != "mod_compress" && m != "mod_deflate" && m != "mod_scgi" && m != "mod_proxy" &&
+            m != "mod_accesslog" && m != "mod_openssl" && m != "mod_status")
           dropped.push_back(m);
       if (!dropped.empty()) {
         std::string names;
         for (const auto& m : dropped) names += (names.empty() ? "" : ", ") + m;
         add_note(out, d, names + ": no w2pserve equivalent carried over (rewrite, access, "
-                                 "redirect, index files, compression and FastCGI are built "
-                                 "in)");
+                                 "redirect, index files, compression, access log, TLS, "
+                                 "status and FastCGI are built in)");
       }
-    } else if (k == "server.username" || k == "server.groupname") {
-      add_note(out, d, "\"" + v.text + "\": run w2pserve as that user (systemd User=/Group=); "
-                       "it has no setting to drop privileges yet");
-    } else if (k == "accesslog.filename") {
-      add_note(out, d, "\"" + v.text + "\": w2pserve has no access log setting yet; it logs to "
-                       "standard error (journald under systemd)");
-    } else if (k == "server.errorlog") {
-      add_note(out, d, "\"" + v.text + "\": errors go to standard error (journald under "
-                       "systemd); redirect it there to keep a file");
-    } else if (k == "server.pid-file") {
-      add_note(out, d, "\"" + v.text + "\": w2pserve writes no pid file yet (systemd tracks "
-                       "the process)");
+    } else if ((k == "server.username" || k == "server.groupname" || k == "accesslog.filename" ||
+                k == "server.errorlog" || k == "server.pid-file") && top) {
+      const char* key = k == "server.username"      ? "user"
+                        : k == "server.groupname"   ? "group"
+                        : k == "accesslog.filename" ? "access-log"
+                        : k == "server.errorlog"    ? "error-log"
+                                                    : "pidfile";
+      out.lines.push_back(std::string(key) + " = " + quote(v.text) + "  # " + k + ", " + where(d));
+    } else if (k == "accesslog.format") {
+      add_note(out, d, "\"" + v.text + "\": set access-log-format (Apache-style fields, "
+                       "\"combined\" by default)");
     } else if (k == "ssl.engine" || k == "ssl.pemfile" || k == "ssl.ca-file" || k == "ssl.privkey" ||
                k.starts_with("ssl.")) {
       if (k == "ssl.pemfile")

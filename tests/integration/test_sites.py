@@ -322,8 +322,12 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn('compress-types = ["application/javascript", "text/css", "text/html", '
                           '"text/plain"]', r.stdout.decode())
+            # ... and so are its log files, pidfile and account.
             with Server("--config", os.path.join(CONF, "lighttpd-web2py.toml"), "--root", root,
-                        "--compress-cache", cache) as srv:
+                        "--compress-cache", cache, "--user", "root" if os.geteuid() == 0 else
+                        __import__("pwd").getpwuid(os.geteuid()).pw_name,
+                        "--error-log", "/dev/stderr", "--access-log", os.path.join(tmp, "access.log"),
+                        "--pidfile", os.path.join(tmp, "w2pserve.pid")) as srv:
                 def view(host, path):
                     resp = srv.request("GET", path, headers=[("Host", host)])
                     self.assertEqual(resp.status, 200, (host, path, resp.body[:200]))
