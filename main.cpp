@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "embed/app_loader.hpp"
+#include "embed/cron_runner.hpp"
 #include "embed/interpreter.hpp"
 #include "embed/web2py_loader.hpp"
 #include "embed/worker_pool.hpp"
@@ -251,6 +252,23 @@ int main(int argc, char** argv) {
   wlog::info("serving " + app_spec + " with " + std::to_string(options.workers) +
             " Python worker(s), pid " + std::to_string(::getpid()));
 
+  // The housekeeping thread (web2py): cron in this interpreter, and the session/ticket janitor.
+  std::unique_ptr<w2p::embed::CronRunner> cron;
+  if (web2py && (options.cron || options.session_max_age || options.ticket_max_age)) {
+    w2p::embed::CronSettings cs;
+    cs.root = options.root;
+    cs.cron = options.cron;
+    cs.allow_exec = options.cron_allow_exec;
+    cs.timeout = options.cron_timeout;
+    cs.ledger = options.cron_ledger;
+    cs.session_max_age = options.session_max_age;
+    cs.ticket_max_age = options.ticket_max_age;
+    try {
+      cron = std::make_unique<w2p::embed::CronRunner>(cs, server->cron_board());
+    } catch (const std::exception& e) {
+      return fail(e.what());
+    }
+  }
   server->set_reload_check([argc, argv] { return check_reload(argc, argv); });
   server->run();
 
@@ -259,6 +277,7 @@ int main(int argc, char** argv) {
     // backlog), and never two interpreters in memory at once. Python is not finalised: exec
     // replaces the whole image.
     std::vector<int> fds = server->take_released_fds();
+    cron.reset();
     pool->stop(std::chrono::seconds(5));
     server.reset();  // flushes the access log
     const char* count = std::getenv("W2PSERVE_RELOADS");
@@ -270,6 +289,7 @@ int main(int argc, char** argv) {
     return fail(std::string("reload: cannot start ") + exe + " again: " + std::strerror(errno), 1);
   }
 
+  cron.reset();
   bool workers_done = pool->stop(std::chrono::seconds(5));
   if (!workers_done) {
     wlog::warn("a Python worker is still busy after shutdown; exiting without finalising Python");

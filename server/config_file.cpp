@@ -139,8 +139,9 @@ const char kGlobalKeys[] =
     "public-port, x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
     "compress-min-size, access-log, access-log-format, error-log, pidfile, user, group, "
     "allow-root, idle-exit, max-requests, max-rss, watch, status-path, status-allow, tls-cert, "
-    "tls-key, http-listen, redirect-listen, index, access-deny, static-exclude, document-root, "
-    "cache, rewrite, site";
+    "tls-key, http-listen, redirect-listen, cron, cron-allow-exec, cron-timeout, cron-ledger, "
+    "session-max-age, ticket-max-age, index, access-deny, static-exclude, document-root, cache, "
+    "rewrite, site";
 const char kSiteKeys[] =
     "name, hosts, host-regex, default, default-app, apps, document-root, static, index, "
     "access-deny, static-exclude, cache, tls-cert, tls-key, rewrite";
@@ -549,6 +550,18 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
           r.fail(value.source(), k, msg.substr(msg.find(' ') + 1));
         }
       }
+    } else if (k == "cron") {
+      o.cron = r.boolean(value, k);
+    } else if (k == "cron-allow-exec") {
+      o.cron_allow_exec = r.boolean(value, k);
+    } else if (k == "cron-timeout") {
+      o.cron_timeout = static_cast<unsigned>(r.integer(value, k, 1, 86400 * 7));
+    } else if (k == "cron-ledger") {
+      o.cron_ledger = r.path(value, k);
+    } else if (k == "session-max-age") {
+      o.session_max_age = static_cast<std::uint64_t>(r.integer(value, k, 0, INT64_MAX));
+    } else if (k == "ticket-max-age") {
+      o.ticket_max_age = static_cast<std::uint64_t>(r.integer(value, k, 0, INT64_MAX));
     } else if (k == "status-path") {
       o.status_path = r.str(value, k);
       if (!o.status_path.empty() && o.status_path[0] != '/')

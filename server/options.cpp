@@ -301,6 +301,28 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "Peer address or CIDR, besides loopback, that may see the status page "
                  "(repeatable)")
       ->type_name("CIDR");
+  cli.add_flag("--cron", o.cron,
+               "Run web2py's cron (applications/*/cron/crontab) inside this process: * and ** "
+               "jobs in the interpreter, on one housekeeping thread; runs recorded in a SQLite "
+               "ledger");
+  cli.add_flag("--cron-allow-exec", o.cron_allow_exec,
+               "Also run crontab commands that are not web2py scripts (as a subprocess, no shell)");
+  cli.add_option("--cron-timeout", o.cron_timeout,
+                 "Seconds a cron job may run before TimeoutError is raised in it")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(1, 86400 * 7))
+      ->capture_default_str();
+  cli.add_option("--cron-ledger", o.cron_ledger,
+                 "SQLite file recording every cron run (default: <root>/w2pserve-cron.sqlite)")
+      ->type_name("FILE");
+  cli.add_option("--session-max-age", o.session_max_age,
+                 "web2py: session files untouched this long are removed (hourly janitor; 0: never)")
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  cli.add_option("--ticket-max-age", o.ticket_max_age,
+                 "web2py: error tickets older than this are removed (0: never)")
+      ->type_name("SECONDS")
+      ->capture_default_str();
   std::string compress_size;
   cli.add_option("--compress-cache", o.compress.dir,
                  "Compress static text files (gzip, brotli) on the fly into this folder, once "
@@ -395,6 +417,9 @@ ParseOutcome parse_options(int argc, char** argv) {
       if (s.tls_cert.empty() != s.tls_key.empty())
         throw OptionError(s.file + ":" + std::to_string(s.line) + ": site '" + s.name +
                           "': TLS needs both tls-cert and tls-key");
+    if (o.cron && o.root.empty())
+      throw OptionError("--cron runs web2py's cron: it needs --root (the web2py folder)");
+    if (o.cron && o.cron_ledger.empty()) o.cron_ledger = o.root + "/w2pserve-cron.sqlite";
     if (!o.group.empty() && o.user.empty())
       throw OptionError("--group needs --user (the account to run as)");
     if (!compress_size.empty()) {

@@ -78,6 +78,14 @@ struct Options {
   std::uint64_t max_rss = 0;       // reload when resident memory passes this (bytes; 0: never)
   std::vector<std::string> watch;  // reload when one of these files changes
 
+  // Cron and housekeeping (web2py).
+  bool cron = false;
+  bool cron_allow_exec = false;
+  unsigned cron_timeout = 3600;
+  std::string cron_ledger;  // default: <root>/w2pserve-cron.sqlite
+  std::uint64_t session_max_age = 7 * 86400;
+  std::uint64_t ticket_max_age = 30 * 86400;
+
   // /server-status: the path (empty: off) and who may see it besides loopback peers.
   std::string status_path = "/server-status";
   std::vector<Cidr> status_allow;

@@ -351,6 +351,8 @@ void Server::set_reload_check(std::function<std::string()> check) {
 
 bool Server::reload_requested() const { return impl_->reloading; }
 
+CronBoard& Server::cron_board() { return impl_->ctx.cron; }
+
 std::vector<int> Server::take_released_fds() {
   std::vector<int> fds;
   fds.swap(impl_->released_fds);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "server/app_interface.hpp"
+#include "server/cron_board.hpp"
 #include "server/options.hpp"
 
 namespace w2p::server {
@@ -39,6 +40,7 @@ class Server {
   void set_reload_check(std::function<std::string()> check);
   void reload(const std::string& why);
   bool reload_requested() const;
+  CronBoard& cron_board();
   std::vector<int> take_released_fds();
 
  private:

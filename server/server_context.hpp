@@ -13,6 +13,7 @@
 
 #include "server/access_log.hpp"
 #include "server/app_interface.hpp"
+#include "server/cron_board.hpp"
 #include "server/compress_cache.hpp"
 #include "server/file_cache.hpp"
 #include "server/options.hpp"
@@ -35,6 +36,7 @@ struct ServerContext {
   std::unique_ptr<AccessLog> access_log;    // null without --access-log
   ServerStats stats;
   std::unique_ptr<TlsContext> tls;  // null without certificates
+  CronBoard cron;                   // filled by the cron thread (web2py with --cron)
   FileCache files;
 
   // web2py: "<root>/applications" when serving web2py with native static files, else empty.

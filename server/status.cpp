@@ -122,6 +122,10 @@ std::string status_page(const ServerContext& ctx, std::string_view format, std::
     o << "w2pserve_request_duration_seconds_bucket{le=\"+Inf\"} " << total << "\n";
     o << "w2pserve_request_duration_seconds_sum " << num(static_cast<double>(load(st.latency_us_sum)) / 1e6) << "\n";
     o << "w2pserve_request_duration_seconds_count " << total << "\n";
+    metric("w2pserve_cron_last_run_timestamp_seconds", "gauge", "When each cron job last started (0: never).");
+    for (const auto& j : ctx.cron.get())
+      o << "w2pserve_cron_last_run_timestamp_seconds{app=\"" << label(j.app) << "\",line=\"" << j.line
+        << "\",status=\"" << label(j.last_status) << "\"} " << j.last_started << "\n";
     metric("w2pserve_site_requests_total", "counter", "Requests by site.");
     for (const auto& site : ctx.sites->sites())
       o << "w2pserve_site_requests_total{site=\"" << label(site->spec.name) << "\"} " << load(site->requests) << "\n";
@@ -145,6 +149,17 @@ std::string status_page(const ServerContext& ctx, std::string_view format, std::
       << ", \"allocated_blocks\": " << load(app->allocated_blocks) << ", \"gc_count\": ["
       << load(app->gc_count[0]) << ", " << load(app->gc_count[1]) << ", " << load(app->gc_count[2]) << "]}";
   }
+  o << ", \"cron\": [";
+  bool first_job = true;
+  for (const auto& j : ctx.cron.get()) {
+    o << (first_job ? "" : ", ") << "{\"app\": " << json_string(j.app) << ", \"line\": " << j.line
+      << ", \"command\": " << json_string(j.command) << ", \"last_status\": "
+      << (j.last_status.empty() ? std::string("null") : json_string(j.last_status))
+      << ", \"last_started\": " << j.last_started << ", \"last_duration_ms\": " << j.last_duration_ms
+      << ", \"next_run\": " << j.next_run << "}";
+    first_job = false;
+  }
+  o << "]";
   o << ", \"sites\": {";
   bool first = true;
   for (const auto& site : ctx.sites->sites()) {

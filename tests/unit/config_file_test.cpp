@@ -120,7 +120,8 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
             "x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
             "compress-min-size, access-log, access-log-format, error-log, pidfile, user, group, "
             "allow-root, idle-exit, max-requests, max-rss, watch, status-path, status-allow, "
-            "tls-cert, tls-key, http-listen, redirect-listen, index, access-deny, static-exclude, "
+            "tls-cert, tls-key, http-listen, redirect-listen, cron, cron-allow-exec, cron-timeout, "
+            "cron-ledger, session-max-age, ticket-max-age, index, access-deny, static-exclude, "
             "document-root, cache, rewrite, site)");
   EXPECT_EQ(error_of("workers = \"2\"\n"), ":1: workers: expected a whole number");
   EXPECT_EQ(error_of("threads = 65\n"), ":1: threads: 65 is out of range (1 to 64)");
