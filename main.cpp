@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
+#include <fstream>
+#include <sstream>
 #include <condition_variable>
 #include <cerrno>
 #include <cstdio>
@@ -22,6 +25,8 @@
 #include "embed/worker_pool.hpp"
 #include "embed/wsgi_gateway.hpp"
 #include "server/config_file.hpp"
+#include "server/cron_ledger.hpp"
+#include "server/crontab.hpp"
 #include "server/error_log.hpp"
 #include "server/lighttpd_import.hpp"
 #include "server/options.hpp"
@@ -113,6 +118,90 @@ int set_admin_password(const w2p::server::Options& options) {
 
 }  // namespace
 
+// `w2pserve --root DIR cron list`: every job, its next run and its last (from the ledger).
+int cron_list(const w2p::server::Options& options) {
+  std::unique_ptr<w2p::server::CronLedger> ledger;
+  if (::access(options.cron_ledger.c_str(), R_OK) == 0) {
+    try {
+      ledger = std::make_unique<w2p::server::CronLedger>(options.cron_ledger);
+    } catch (const std::exception& e) {
+      return fail(e.what());
+    }
+  }
+  auto when = [](std::time_t t) {
+    if (!t) return std::string("-");
+    char buf[32];
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+    return std::string(buf);
+  };
+  std::printf("%-14s %5s  %-16s  %-26s  %s\n", "app", "line", "next run", "last run", "command");
+  for (const auto& app : w2p::embed::cron_apps(options.root)) {
+    std::string path = options.root + "/applications/" + app + "/cron/crontab";
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto tab = w2p::server::parse_crontab(text.str());
+    for (const auto& err : tab.errors)
+      std::fprintf(stderr, "%s:%d: %s (line skipped)\n", path.c_str(), err.line, err.message.c_str());
+    for (const auto& job : tab.jobs) {
+      std::string next = job.reboot ? "@reboot" : when(job.next_after(std::time(nullptr)).value_or(0));
+      std::string last = "-";
+      if (ledger) {
+        if (auto run = ledger->last(app, job.command))
+          last = when(run->started) + " " + run->status;
+      }
+      std::printf("%-14s %5d  %-16s  %-26s  %s\n", app.c_str(), job.line, next.c_str(), last.c_str(),
+                  job.command.c_str());
+    }
+  }
+  return 0;
+}
+
+// `w2pserve --root DIR cron run APP LINE`: the job, now, in this process (recorded in the ledger).
+int cron_run(const w2p::server::Options& options, const std::string& python_dir) {
+  std::string path = options.root + "/applications/" + options.cron_app + "/cron/crontab";
+  std::ifstream in(path);
+  if (!in) return fail("cron run: cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto tab = w2p::server::parse_crontab(text.str());
+  const w2p::server::CronJob* job = nullptr;
+  for (const auto& j : tab.jobs)
+    if (j.line == options.cron_line) job = &j;
+  if (!job) return fail("cron run: " + path + " has no job on line " + std::to_string(options.cron_line));
+  if (::chdir(options.root.c_str()) != 0) return fail("cannot enter " + options.root);
+  std::vector<std::string> sys_path{options.root};
+  sys_path.insert(sys_path.end(), options.pythonpath.begin(), options.pythonpath.end());
+  w2p::embed::Interpreter interpreter({sys_path, python_dir});
+  std::string err;
+  interpreter.with_gil([&] {
+    try {
+      w2p::embed::load_web2py(options.root);  // gluon on the path, set up as for serving
+    } catch (const std::exception& e) {
+      err = e.what();
+    }
+  });
+  if (!err.empty()) return fail(err);
+  w2p::embed::CronSettings cs;
+  cs.root = options.root;
+  cs.cron = true;
+  cs.allow_exec = options.cron_allow_exec;
+  cs.timeout = options.cron_timeout;
+  auto run = w2p::embed::CronRunner::execute(cs, options.cron_app, *job, std::time(nullptr));
+  try {
+    w2p::server::CronLedger(options.cron_ledger).record(run);
+  } catch (const std::exception& e) {
+    wlog::warn(e.what());
+  }
+  std::fputs(run.output.c_str(), stdout);
+  std::printf("%s: %s in %lld ms\n", job->command.c_str(), run.status.c_str(),
+              static_cast<long long>(run.duration_ms));
+  std::fflush(nullptr);
+  std::_Exit(run.status == "ok" ? 0 : 1);  // no interpreter finalisation for a one-off job
+}
+
 // The reload check: the configuration the next image will read must be valid, and the log
 // files it will open must be writable by the account this process now runs as.
 std::string check_reload(int argc, char** argv) {
@@ -167,6 +256,8 @@ int main(int argc, char** argv) {
   }
   wlog::set_min_level(level_from(options.log_level));
   if (options.set_admin_password) return set_admin_password(options);
+  if (options.cron_command == "list") return cron_list(options);
+  if (options.cron_command == "run") return cron_run(options, w2p::embed::find_python_dir());
 
   if (!options.error_log.empty()) {
     std::string err = wlog::to_file(options.error_log);

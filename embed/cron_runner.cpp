@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -54,6 +55,20 @@ std::size_t remove_older(const std::string& dir, std::time_t cutoff, int depth) 
 }
 
 }  // namespace
+
+std::vector<std::string> cron_apps(const std::string& root) {
+  std::vector<std::string> out;
+  std::string apps = root + "/applications";
+  DIR* d = ::opendir(apps.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    if (file_mtime(apps + "/" + e->d_name + "/cron/crontab")) out.push_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 CronRunner::CronRunner(CronSettings settings, w2p::server::CronBoard& board)
     : settings_(std::move(settings)), board_(board) {
@@ -128,6 +143,21 @@ void CronRunner::rescan(bool startup) {
           if (o.spec.command == job.spec.command && o.spec.line == job.spec.line) job.state = o.state;
       if (job.spec.reboot) job.next = startup ? now : 0;
       else job.next = job.spec.next_after(now).value_or(0);
+      // Runs missed while the server was down: reported, and run once now for a job that
+      // opted in ("#w2pserve: catch-up").
+      if (startup && ledger_ && !job.spec.reboot) {
+        if (auto last = ledger_->last(app, job.spec.command)) {
+          job.state.last_status = last->status;
+          job.state.last_started = last->started;
+          job.state.last_duration_ms = last->duration_ms;
+          auto due = job.spec.next_after(last->started);
+          if (due && *due < now) {
+            log::warn(path + ":" + std::to_string(job.spec.line) + ": runs were missed while the server was down (first due " +
+                      std::to_string(now - *due) + " s ago)" + (job.spec.catch_up ? "; running it once now" : ""));
+            if (job.spec.catch_up) job.next = now;
+          }
+        }
+      }
       job.state.next_run = job.next;
       t.jobs.push_back(std::move(job));
     }
@@ -145,7 +175,7 @@ void CronRunner::publish() {
   board_.set(std::move(out));
 }
 
-std::string CronRunner::run_external(const std::string& command, std::string& output) {
+std::string CronRunner::run_external(const std::string& command, unsigned timeout, std::string& output) {
   // No shell: the command is split on spaces, as shlex would for simple commands.
   std::vector<std::string> words;
   std::istringstream in(command);
@@ -169,7 +199,7 @@ std::string CronRunner::run_external(const std::string& command, std::string& ou
     output = std::string("cannot run ") + argv[0] + ": " + std::strerror(rc);
     return "error";
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.timeout);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
   char buf[4096];
   ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
   std::string status = "ok";
@@ -195,39 +225,46 @@ std::string CronRunner::run_external(const std::string& command, std::string& ou
   return status;
 }
 
-void CronRunner::run_job(Job& job, std::time_t scheduled) {
-  CronCommand cmd = w2p::server::classify_cron_command(job.spec.command);
-  std::string where = job.app + " cron line " + std::to_string(job.spec.line) + " (" + job.spec.command + ")";
-  std::time_t started = std::time(nullptr);
+w2p::server::CronRun CronRunner::execute(const CronSettings& settings, const std::string& app,
+                                         const w2p::server::CronJob& spec, std::time_t scheduled) {
+  CronCommand cmd = w2p::server::classify_cron_command(spec.command);
+  std::string where = app + " cron line " + std::to_string(spec.line) + " (" + spec.command + ")";
+  w2p::server::CronRun run;
+  run.app = app;
+  run.job = spec.command;
+  run.scheduled = scheduled;
+  run.started = std::time(nullptr);
   auto t0 = std::chrono::steady_clock::now();
-  std::string status, output;
+  std::string& status = run.status;
+  std::string& output = run.output;
   if (cmd.kind == CronCommand::external) {
-    if (!settings_.allow_exec) {
+    if (!settings.allow_exec) {
       status = "skipped";
       output = "not a web2py script; external commands run only with --cron-allow-exec";
-      log::info(where + ": skipped (external commands need --cron-allow-exec)");
     } else {
-      status = run_external(cmd.target, output);
+      status = run_external(cmd.target, settings.timeout, output);
     }
   } else {
     // A watchdog for this run: past the timeout it raises TimeoutError in this thread.
     std::mutex m;
     std::condition_variable done_cv;
     bool done = false;
-    unsigned long tid = py_thread_id_;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    unsigned long tid = PyThread_get_thread_ident();
+    PyThreadState* self_ts = PyEval_SaveThread();
     std::thread watchdog([&] {
       std::unique_lock lock(m);
-      if (done_cv.wait_for(lock, std::chrono::seconds(settings_.timeout), [&] { return done; })) return;
+      if (done_cv.wait_for(lock, std::chrono::seconds(settings.timeout), [&] { return done; })) return;
       lock.unlock();
       PyGILState_STATE g = PyGILState_Ensure();
       PyThreadState_SetAsyncExc(tid, PyExc_TimeoutError);
       PyGILState_Release(g);
-      log::error(where + ": still running after " + std::to_string(settings_.timeout) +
+      log::error(where + ": still running after " + std::to_string(settings.timeout) +
                  " s; TimeoutError raised in it");
     });
-    PyGILState_STATE gil = PyGILState_Ensure();
+    PyEval_RestoreThread(self_ts);
     PyObject* mod = PyImport_ImportModule("w2pserve.cron");
-    PyObject* result = mod ? PyObject_CallMethod(mod, "run_job", "sssO", job.app.c_str(),
+    PyObject* result = mod ? PyObject_CallMethod(mod, "run_job", "sssO", app.c_str(),
                                                  cmd.kind == CronCommand::script ? "script" : "action",
                                                  cmd.target.c_str(), cmd.models ? Py_True : Py_False)
                            : nullptr;
@@ -253,17 +290,24 @@ void CronRunner::run_job(Job& job, std::time_t scheduled) {
     done_cv.notify_all();
     watchdog.join();
   }
-  std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  run.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  run.finished = std::time(nullptr);
   if (output.size() > kOutputTail) output.erase(0, output.size() - kOutputTail);
-  if (status == "ok" || status == "skipped")
-    log::info(where + ": " + status + " in " + std::to_string(ms) + " ms");
+  if (status == "ok")
+    log::info(where + ": ok in " + std::to_string(run.duration_ms) + " ms");
+  else if (status == "skipped")
+    log::info(where + ": skipped (external commands need --cron-allow-exec)");
   else
-    log::error(where + ": " + status + " after " + std::to_string(ms) + " ms\n" + output);
-  job.state.last_status = status;
-  job.state.last_started = started;
-  job.state.last_duration_ms = ms;
-  if (ledger_)
-    ledger_->record({job.app, job.spec.command, scheduled, started, std::time(nullptr), status, ms, output});
+    log::error(where + ": " + status + " after " + std::to_string(run.duration_ms) + " ms\n" + output);
+  return run;
+}
+
+void CronRunner::run_job(Job& job, std::time_t scheduled) {
+  auto run = execute(settings_, job.app, job.spec, scheduled);
+  job.state.last_status = run.status;
+  job.state.last_started = run.started;
+  job.state.last_duration_ms = run.duration_ms;
+  if (ledger_) ledger_->record(run);
 }
 
 void CronRunner::run() {

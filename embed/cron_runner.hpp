@@ -30,12 +30,19 @@ struct CronSettings {
   std::uint64_t ticket_max_age = 30 * 86400;  // 0: leave tickets alone
 };
 
+// Applications under <root>/applications that have a cron/crontab, sorted.
+std::vector<std::string> cron_apps(const std::string& root);
+
 class CronRunner {
  public:
   CronRunner(CronSettings settings, w2p::server::CronBoard& board);
   ~CronRunner();  // stops the thread, waiting for a running job (bounded by its timeout)
   CronRunner(const CronRunner&) = delete;
   CronRunner& operator=(const CronRunner&) = delete;
+
+  // Runs one job now on this thread (which must have a Python thread state; takes the GIL).
+  static w2p::server::CronRun execute(const CronSettings& settings, const std::string& app,
+                                      const w2p::server::CronJob& job, std::time_t scheduled);
 
   // Removes expired session files and old tickets now; returns how many files went.
   static std::size_t sweep(const std::string& root, std::uint64_t session_max_age,
@@ -56,7 +63,7 @@ class CronRunner {
   void run();
   void rescan(bool startup);
   void run_job(Job& job, std::time_t scheduled);
-  std::string run_external(const std::string& command, std::string& output);
+  static std::string run_external(const std::string& command, unsigned timeout, std::string& output);
   void publish();
 
   CronSettings settings_;

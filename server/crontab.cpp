@@ -1,5 +1,6 @@
 #include "server/crontab.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 
@@ -130,6 +131,7 @@ std::optional<std::time_t> CronJob::next_after(std::time_t after) const {
 Crontab parse_crontab(std::string_view text) {
   Crontab out;
   int number = 0;
+  bool catch_up = false;
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t eol = text.find('\n', pos);
@@ -138,12 +140,20 @@ Crontab parse_crontab(std::string_view text) {
     ++number;
     while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
     while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
-    if (line.empty() || line[0] == '#') continue;
+    if (!line.empty() && line[0] == '#') {
+      std::string directive = lower(line);
+      directive.erase(std::remove(directive.begin(), directive.end(), ' '), directive.end());
+      if (directive == "#w2pserve:catch-up") catch_up = true;
+      continue;
+    }
+    if (line.empty()) continue;
     std::istringstream in{std::string(line)};
     std::vector<std::string> words;
     std::string w;
     CronJob job;
     job.line = number;
+    job.catch_up = catch_up;
+    catch_up = false;
     in >> w;
     std::string fields[5];
     int needed = 2;  // user and command after the time fields

@@ -3,7 +3,8 @@
 //   min hour day-of-month month day-of-week user command
 // with lists (1,5), ranges (1-5), steps (*/15, 1-30/5), month and day names (jan, mon), 7 for
 // Sunday, and @reboot, @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually in
-// place of the five time fields. Comments (#) and blank lines are ignored.
+// place of the five time fields. Comments (#) and blank lines are ignored, except the
+// directive "#w2pserve: catch-up", which applies to the next job.
 
 #include <bitset>
 #include <ctime>
@@ -22,6 +23,8 @@ struct CronJob {
   std::bitset<7> dow;     // 0..6, Sunday 0
   bool dom_any = true, dow_any = true;
   bool reboot = false;    // @reboot: once when the server starts
+  bool catch_up = false;  // "#w2pserve: catch-up" on the line before: a run missed while the
+                          // server was down runs once at start
   std::string user;
   std::string command;  // as written
   int line = 0;

@@ -349,6 +349,14 @@ ParseOutcome parse_options(int argc, char** argv) {
   import->add_option("file", o.import_lighttpd, "The lighttpd configuration file")
       ->required()
       ->type_name("FILE");
+  CLI::App* cron_cmd = cli.add_subcommand(
+      "cron", "web2py cron without a server: `cron list` prints every job with its next and last "
+              "run; `cron run APP LINE` runs the job on that crontab line now. Needs --root");
+  cron_cmd->require_subcommand(1);
+  CLI::App* cron_list = cron_cmd->add_subcommand("list", "Jobs, next run, last run (from the ledger)");
+  CLI::App* cron_run = cron_cmd->add_subcommand("run", "Run one job now, in this process; exit 0 when it succeeded");
+  cron_run->add_option("app", o.cron_app, "The application")->required();
+  cron_run->add_option("line", o.cron_line, "The job's line in applications/APP/cron/crontab")->required();
   CLI::App* admin = cli.add_subcommand(
       "set-admin-password",
       "Write web2py's admin password (read from the terminal, or from stdin when it is not "
@@ -369,6 +377,8 @@ ParseOutcome parse_options(int argc, char** argv) {
       return "--" + key;
     };
     o.check_config = check->parsed();
+    if (cron_list->parsed()) o.cron_command = "list";
+    if (cron_run->parsed()) o.cron_command = "run";
     if (import->parsed()) {
       outcome.options = std::move(o);
       return outcome;
@@ -417,6 +427,9 @@ ParseOutcome parse_options(int argc, char** argv) {
       if (s.tls_cert.empty() != s.tls_key.empty())
         throw OptionError(s.file + ":" + std::to_string(s.line) + ": site '" + s.name +
                           "': TLS needs both tls-cert and tls-key");
+    if (!o.cron_command.empty() && o.root.empty())
+      throw OptionError("cron " + o.cron_command + " needs --root (the web2py folder)");
+    if (!o.cron_command.empty() && o.cron_ledger.empty()) o.cron_ledger = o.root + "/w2pserve-cron.sqlite";
     if (o.cron && o.root.empty())
       throw OptionError("--cron runs web2py's cron: it needs --root (the web2py folder)");
     if (o.cron && o.cron_ledger.empty()) o.cron_ledger = o.root + "/w2pserve-cron.sqlite";

@@ -102,6 +102,11 @@ struct Options {
   // `import-lighttpd FILE`: print a lighttpd configuration as w2pserve TOML, exit.
   std::string import_lighttpd;
 
+  // `cron list` / `cron run APP LINE`
+  std::string cron_command;  // "", "list" or "run"
+  std::string cron_app;
+  int cron_line = 0;
+
   // `set-admin-password` subcommand
   bool set_admin_password = false;
   std::uint16_t admin_port = 0;  // 0: --public-port, else the first --listen port

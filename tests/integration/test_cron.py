@@ -152,6 +152,51 @@ class Cron(unittest.TestCase):
         finally:
             shutil.rmtree(tmp)
 
+    def test_command_line_and_missed_runs(self):
+        from w2ptest import run_cli
+        tmp, root, app = make_tree()
+        ledger = os.path.join(tmp, "ledger.sqlite")
+        try:
+            with open(os.path.join(app, "cron", "crontab"), "w") as f:
+                f.write("#w2pserve: catch-up\n0 3 * * * root **applications/cronapp/cron/plain.py\n"
+                        "0 4 * * * root *applications/cronapp/cron/task.py\n")
+            # cron run: the job on line 2, now, in the w2pserve process itself.
+            r = run_cli("--root", root, "--cron-ledger", ledger, "cron", "run", "cronapp", "2")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(b"plain.py: ok in", r.stdout)
+            with open(os.path.join(app, "plain.out")) as f:
+                self.assertEqual(f.read().split()[1], "False")
+            r = run_cli("--root", root, "--cron-ledger", ledger, "cron", "run", "cronapp", "9")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn(b"has no job on line 9", r.stderr)
+            # Pretend both jobs last ran two days ago: both are reported as missed, only the
+            # one that opted in runs at start.
+            db = sqlite3.connect(ledger)
+            long_ago = int(time.time()) - 2 * 86400
+            db.execute("UPDATE runs SET started = ?", (long_ago,))
+            db.execute("INSERT INTO runs(app, job, started, status) VALUES(?, ?, ?, ?)",
+                       ("cronapp", "*applications/cronapp/cron/task.py", long_ago, "ok"))
+            db.commit()
+            db.close()
+            os.remove(os.path.join(app, "plain.out"))
+            with Server("--root", root, "--cron", "--cron-ledger", ledger) as srv:
+                self.assertIsNotNone(srv.wait_for_log(r"crontab:2: runs were missed .*running it once now"))
+                self.assertIsNotNone(srv.wait_for_log(r"crontab:3: runs were missed while the server was down \(first due \d+ s ago\)$"))
+                self.assertTrue(wait_until(lambda: os.path.exists(os.path.join(app, "plain.out"))))
+                srv.stop()
+            self.assertFalse(os.path.exists(os.path.join(app, "databases", "storage.sqlite")))
+            # cron list: both jobs, their next and last run.
+            r = run_cli("--root", root, "--cron-ledger", ledger, "cron", "list")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = r.stdout.decode().splitlines()
+            self.assertTrue(lines[0].startswith("app"))
+            plain = [l for l in lines if "plain.py" in l][0]
+            self.assertIn("cronapp", plain)
+            self.assertIn(" ok ", plain)
+            self.assertRegex(plain, r"\d{4}-\d\d-\d\d 03:00")
+        finally:
+            shutil.rmtree(tmp)
+
     def test_cron_needs_root(self):
         from w2ptest import run_cli
         r = run_cli("--listen", "127.0.0.1:0", "--cron")

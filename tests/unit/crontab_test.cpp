@@ -125,3 +125,12 @@ TEST(Crontab, Commands) {
   auto d = classify_cron_command("/usr/bin/backup --all");
   EXPECT_EQ(d.kind, CronCommand::external);
 }
+
+TEST(Crontab, CatchUpDirective) {
+  auto c = parse_crontab("#w2pserve: catch-up\n0 3 * * * root **a.py\n0 4 * * * root **b.py\n"
+                         "# W2PSERVE: Catch-Up\n\n0 5 * * * root **c.py\n");
+  ASSERT_EQ(c.jobs.size(), 3u);
+  EXPECT_TRUE(c.jobs[0].catch_up);
+  EXPECT_FALSE(c.jobs[1].catch_up);
+  EXPECT_TRUE(c.jobs[2].catch_up);
+}
