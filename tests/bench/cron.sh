@@ -40,6 +40,16 @@ subprocess.run([sys.executable, "web2py.py", "-J", "-M", "-S", "welcome", "-R",
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)')
 echo "web2py cron, a new process for the job: peak RSS of that process ${peak_spawn} KiB"
 
+# The same server without cron, for its own footprint (after the same warm-up load).
+port=$(free_port)
+"$W2PSERVE_BIN" "${W2P_ARGS[@]}" --root "$ROOT" --listen 127.0.0.1:$port --log-level warn & PIDS+=($!)
+plain_pid=$!
+wait_http "http://127.0.0.1:$port/welcome/bench/ping"
+load "http://127.0.0.1:$port/welcome/bench/ping" 3 4 >/dev/null
+plain_peak=$(awk '/VmHWM/ {print $2}' /proc/$plain_pid/status)
+echo "w2pserve without cron, same load: peak RSS ${plain_peak} KiB; with web2py's cron the machine holds that plus the job's process: $((plain_peak + peak_spawn)) KiB"
+kill "$plain_pid"; wait "$plain_pid" 2>/dev/null || true
+
 # w2pserve: the job inside the serving process.
 printf '@reboot root *applications/welcome/cron/job.py\n' >"$APP/cron/crontab"
 port=$(free_port)
