@@ -56,7 +56,7 @@ struct Options {
   std::vector<StaticMount> x_accel;
 
   // On-the-fly compression of static files into a cache folder (off without a folder).
-  CompressSettings compress{.dir = "", .types = default_compress_types()};
+  CompressSettings compress;
 
   // TLS: with a certificate, the --listen addresses speak TLS; --http-listen adds plain HTTP
   // ones and --redirect-listen plain ones that send clients to HTTPS.
