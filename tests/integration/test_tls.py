@@ -56,9 +56,8 @@ class Tls(unittest.TestCase):
                             app_dir("environ"), "--tls-cert", os.path.join(cls.tmp, "server.pem"),
                             "--tls-key", os.path.join(cls.tmp, "server.key"), "--static",
                             "/s=" + cls.www, "--redirect-listen", "127.0.0.1:0")
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+) \(redirecting to HTTPS\)",
-                      cls.server.log_text())
-        cls.redirect_port = int(m.group(1))
+        line = cls.server.wait_for_log(r"listening on http://127\.0\.0\.1:(\d+) \(redirecting to HTTPS\)")
+        cls.redirect_port = int(re.search(r":(\d+) \(redirecting", line).group(1))
 
     @classmethod
     def tearDownClass(cls):
