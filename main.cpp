@@ -213,8 +213,11 @@ std::string check_reload(int argc, char** argv) {
     return text;
   }
   // Certificates are read again by the next image, as the current user.
-  std::string tls = w2p::server::check_tls_files(w2p::server::tls_certs_from(*again.options));
-  if (!tls.empty() && !w2p::server::tls_certs_from(*again.options).empty()) return tls;
+  auto certs = w2p::server::tls_certs_from(*again.options);
+  if (!certs.empty()) {
+    std::string tls = w2p::server::check_tls_files(certs);
+    if (!tls.empty()) return tls;
+  }
   for (const std::string* path : {&again.options->access_log, &again.options->error_log}) {
     if (path->empty()) continue;
     int fd = ::open(path->c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

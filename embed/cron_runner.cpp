@@ -251,7 +251,6 @@ w2p::server::CronRun CronRunner::execute(const CronSettings& settings, const std
     bool done = false;
     PyGILState_STATE gil = PyGILState_Ensure();
     unsigned long tid = PyThread_get_thread_ident();
-    PyThreadState* self_ts = PyEval_SaveThread();
     std::thread watchdog([&] {
       std::unique_lock lock(m);
       if (done_cv.wait_for(lock, std::chrono::seconds(settings.timeout), [&] { return done; })) return;
@@ -262,7 +261,6 @@ w2p::server::CronRun CronRunner::execute(const CronSettings& settings, const std
       log::error(where + ": still running after " + std::to_string(settings.timeout) +
                  " s; TimeoutError raised in it");
     });
-    PyEval_RestoreThread(self_ts);
     PyObject* mod = PyImport_ImportModule("w2pserve.cron");
     PyObject* result = mod ? PyObject_CallMethod(mod, "run_job", "sssO", app.c_str(),
                                                  cmd.kind == CronCommand::script ? "script" : "action",
@@ -314,10 +312,8 @@ void CronRunner::run() {
   PyThreadState* ts = nullptr;
   if (settings_.cron) {
     // One thread state for the thread's whole life, like a worker's.
-    PyGILState_STATE gil = PyGILState_Ensure();
-    py_thread_id_ = PyThread_get_thread_ident();
+    PyGILState_Ensure();
     ts = PyEval_SaveThread();
-    (void)gil;
     rescan(true);
     publish();
   }

@@ -73,7 +73,6 @@ class CronRunner {
   std::mutex mutex_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  unsigned long py_thread_id_ = 0;
   std::thread thread_;
 };
 

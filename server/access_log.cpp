@@ -184,13 +184,6 @@ void AccessLog::reopen() {
   flushed_.wait(lock, [&] { return flushes_ >= want || stop_; });
 }
 
-void AccessLog::flush() {
-  std::unique_lock lock(mutex_);
-  std::uint64_t want = ++requested_;
-  cv_.notify_one();
-  flushed_.wait(lock, [&] { return flushes_ >= want || stop_; });
-}
-
 void AccessLog::run() {
   std::string out;
   std::unique_lock lock(mutex_);

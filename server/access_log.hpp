@@ -68,8 +68,6 @@ class AccessLog {
   // Reopen the file at its path (after logrotate renamed it); done by the writer thread, and
   // waited for.
   void reopen();
-  // Write what is buffered now (for tests and shutdown).
-  void flush();
 
  private:
   void run();

@@ -37,7 +37,6 @@ class CompressCache {
   CompressCache(const CompressCache&) = delete;
   CompressCache& operator=(const CompressCache&) = delete;
 
-  bool enabled() const { return !settings_.dir.empty(); }
   const std::string& dir() const { return settings_.dir; }
   // Whether a file of this type and size is compressed on the fly.
   bool wants(std::string_view content_type, std::uint64_t size) const;

@@ -15,6 +15,7 @@
 
 #include "server/access_log.hpp"
 #include "server/site.hpp"
+#include "server/toml_text.hpp"
 #include "server/trusted_proxy.hpp"
 #include "server/web2py_static.hpp"
 
@@ -93,11 +94,9 @@ class Reader {
 
   std::string directory(const toml::node& n, const std::string& key) const {
     std::string p = path(n, key);
-    char resolved[PATH_MAX];
-    struct stat st {};
-    if (!::realpath(p.c_str(), resolved) || ::stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
-      fail(n.source(), key, "'" + p + "' is not a directory");
-    return resolved;
+    auto resolved = real_directory(p);
+    if (!resolved) fail(n.source(), key, "'" + p + "' is not a directory");
+    return *resolved;
   }
 
   // "/prefix=DIR" strings, as --static takes them.
@@ -346,28 +345,6 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, cons
   return s;
 }
 
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out.append(buf);
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
-}
-
-std::string list(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + quote(v[i]);
-  return out + "]";
-}
 
 std::vector<std::string> mount_specs(const std::vector<StaticMount>& mounts) {
   std::vector<std::string> out;
@@ -376,23 +353,23 @@ std::vector<std::string> mount_specs(const std::vector<StaticMount>& mounts) {
 }
 
 void describe_site_rules(std::ostringstream& o, const SiteSpec& s, const char* indent) {
-  o << indent << "index = " << list(s.index_names) << "\n";
-  o << indent << "access-deny = " << list(s.access_deny) << "\n";
-  o << indent << "static-exclude = " << list(s.static_exclude) << "\n";
+  o << indent << "index = " << toml_list(s.index_names) << "\n";
+  o << indent << "access-deny = " << toml_list(s.access_deny) << "\n";
+  o << indent << "static-exclude = " << toml_list(s.static_exclude) << "\n";
   o << indent << "cache = [";
   for (const auto& c : s.cache_rules) {
     o << "\n" << indent << "  {";
     std::string sep = " ";
-    if (!c.match.empty()) o << sep << "match = " << quote(c.match), sep = ", ";
-    if (!c.type.empty()) o << sep << "type = " << quote(c.type), sep = ", ";
-    if (!c.cache_control.empty()) o << sep << "cache-control = " << quote(c.cache_control), sep = ", ";
+    if (!c.match.empty()) o << sep << "match = " << toml_quote(c.match), sep = ", ";
+    if (!c.type.empty()) o << sep << "type = " << toml_quote(c.type), sep = ", ";
+    if (!c.cache_control.empty()) o << sep << "cache-control = " << toml_quote(c.cache_control), sep = ", ";
     if (c.expires >= 0) o << sep << "expires = " << c.expires;
     o << " },";
   }
   o << (s.cache_rules.empty() ? "]\n" : std::string("\n") + indent + "]\n");
   o << indent << "rewrite = [";
   for (const auto& r : s.rewrites)
-    o << "\n" << indent << "  { match = " << quote(r.match) << ", to = " << quote(r.to) << " },";
+    o << "\n" << indent << "  { match = " << toml_quote(r.match) << ", to = " << toml_quote(r.to) << " },";
   o << (s.rewrites.empty() ? "]\n" : std::string("\n") + indent + "]\n");
 }
 
@@ -487,13 +464,10 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
     } else if (k == "x-sendfile") {
       o.x_sendfile_dirs.clear();
       for (const auto& d : r.strings(value, k)) {
-        char resolved[PATH_MAX];
-        struct stat st {};
-        std::string p = r.absolute(d);
-        if (d.empty() || !::realpath(p.c_str(), resolved) || ::stat(resolved, &st) != 0 ||
-            !S_ISDIR(st.st_mode))
-          r.fail(value.source(), k, "'" + p + "' is not a directory");
-        o.x_sendfile_dirs.push_back(resolved);
+        std::string p = d.empty() ? d : r.absolute(d);
+        auto resolved = real_directory(p);
+        if (!resolved) r.fail(value.source(), k, "'" + p + "' is not a directory");
+        o.x_sendfile_dirs.push_back(*resolved);
       }
     } else if (k == "compress-cache") {
       o.compress.dir = r.path(value, k);
@@ -630,73 +604,69 @@ std::string describe_config(const Options& o) {
   std::ostringstream out;
   out << "# effective configuration" << (o.config_file.empty() ? "" : " (from " + o.config_file + ")")
       << "\n";
-  std::vector<std::string> listen;
-  for (const auto& l : o.listen)
-    listen.push_back((l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) + ":" +
-                     std::to_string(l.port));
-  out << "listen = " << list(listen) << "\n";
-  out << "threads = " << o.io_threads << "\nworkers = " << o.workers << "\n";
-  if (!o.app.empty()) out << "app = " << quote(o.app) << "\n";
-  if (!o.root.empty()) out << "root = " << quote(o.root) << "\n";
-  if (!o.default_app.empty()) out << "default-app = " << quote(o.default_app) << "\n";
-  out << "web2py-static = " << quote(o.web2py_static) << "\n";
-  out << "pythonpath = " << list(o.pythonpath) << "\n";
-  out << "static = " << list(mount_specs(o.statics)) << "\n";
-  out << "max-body = " << o.max_body << "\nmax-header = " << o.max_header << "\n";
-  out << "header-timeout = " << o.header_timeout << "\nkeepalive-timeout = " << o.keepalive_timeout
-      << "\nio-timeout = " << o.io_timeout << "\nshutdown-timeout = " << o.shutdown_timeout
-      << "\nrequest-timeout = " << o.request_timeout << "\nqueue = " << o.queue_size
-      << "\nmax-connections = " << o.max_connections << "\nfile-cache = " << o.file_cache << "\n";
-  out << "tmp-dir = " << quote(o.tmp_dir) << "\nlog-level = " << quote(o.log_level) << "\n";
-  out << "trusted-proxy = " << list(o.trusted_proxy_specs) << "\n";
-  if (o.public_port) out << "public-port = " << o.public_port << "\n";
-  out << "x-sendfile = " << list(o.x_sendfile_dirs) << "\n";
-  if (!o.access_log.empty()) out << "access-log = " << quote(o.access_log) << "\n";
-  out << "access-log-format = " << quote(o.access_log_format) << "\n";
-  if (!o.error_log.empty()) out << "error-log = " << quote(o.error_log) << "\n";
-  if (!o.pidfile.empty()) out << "pidfile = " << quote(o.pidfile) << "\n";
-  if (!o.user.empty()) out << "user = " << quote(o.user) << "\n";
-  if (!o.group.empty()) out << "group = " << quote(o.group) << "\n";
-  if (o.allow_root) out << "allow-root = true\n";
-  out << "idle-exit = " << o.idle_exit << "\nmax-requests = " << o.max_requests
-      << "\nmax-rss = " << o.max_rss << "\n";
-  out << "watch = " << list(o.watch) << "\n";
-  if (!o.tls_cert.empty()) out << "tls-cert = " << quote(o.tls_cert) << "\ntls-key = " << quote(o.tls_key) << "\n";
   auto addresses = [&](const std::vector<ListenAddress>& v) {
     std::vector<std::string> out_list;
     for (const auto& l : v)
       out_list.push_back((l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) + ":" +
                          std::to_string(l.port));
-    return list(out_list);
+    return toml_list(out_list);
   };
+  out << "listen = " << addresses(o.listen) << "\n";
+  out << "threads = " << o.io_threads << "\nworkers = " << o.workers << "\n";
+  if (!o.app.empty()) out << "app = " << toml_quote(o.app) << "\n";
+  if (!o.root.empty()) out << "root = " << toml_quote(o.root) << "\n";
+  if (!o.default_app.empty()) out << "default-app = " << toml_quote(o.default_app) << "\n";
+  out << "web2py-static = " << toml_quote(o.web2py_static) << "\n";
+  out << "pythonpath = " << toml_list(o.pythonpath) << "\n";
+  out << "static = " << toml_list(mount_specs(o.statics)) << "\n";
+  out << "max-body = " << o.max_body << "\nmax-header = " << o.max_header << "\n";
+  out << "header-timeout = " << o.header_timeout << "\nkeepalive-timeout = " << o.keepalive_timeout
+      << "\nio-timeout = " << o.io_timeout << "\nshutdown-timeout = " << o.shutdown_timeout
+      << "\nrequest-timeout = " << o.request_timeout << "\nqueue = " << o.queue_size
+      << "\nmax-connections = " << o.max_connections << "\nfile-cache = " << o.file_cache << "\n";
+  out << "tmp-dir = " << toml_quote(o.tmp_dir) << "\nlog-level = " << toml_quote(o.log_level) << "\n";
+  out << "trusted-proxy = " << toml_list(o.trusted_proxy_specs) << "\n";
+  if (o.public_port) out << "public-port = " << o.public_port << "\n";
+  out << "x-sendfile = " << toml_list(o.x_sendfile_dirs) << "\n";
+  if (!o.access_log.empty()) out << "access-log = " << toml_quote(o.access_log) << "\n";
+  out << "access-log-format = " << toml_quote(o.access_log_format) << "\n";
+  if (!o.error_log.empty()) out << "error-log = " << toml_quote(o.error_log) << "\n";
+  if (!o.pidfile.empty()) out << "pidfile = " << toml_quote(o.pidfile) << "\n";
+  if (!o.user.empty()) out << "user = " << toml_quote(o.user) << "\n";
+  if (!o.group.empty()) out << "group = " << toml_quote(o.group) << "\n";
+  if (o.allow_root) out << "allow-root = true\n";
+  out << "idle-exit = " << o.idle_exit << "\nmax-requests = " << o.max_requests
+      << "\nmax-rss = " << o.max_rss << "\n";
+  out << "watch = " << toml_list(o.watch) << "\n";
+  if (!o.tls_cert.empty()) out << "tls-cert = " << toml_quote(o.tls_cert) << "\ntls-key = " << toml_quote(o.tls_key) << "\n";
   if (!o.http_listen.empty()) out << "http-listen = " << addresses(o.http_listen) << "\n";
   if (!o.redirect_listen.empty()) out << "redirect-listen = " << addresses(o.redirect_listen) << "\n";
-  out << "status-path = " << quote(o.status_path) << "\n";
-  out << "status-allow = " << list(o.status_allow_specs) << "\n";
-  if (!o.compress.dir.empty()) out << "compress-cache = " << quote(o.compress.dir) << "\n";
+  out << "status-path = " << toml_quote(o.status_path) << "\n";
+  out << "status-allow = " << toml_list(o.status_allow_specs) << "\n";
+  if (!o.compress.dir.empty()) out << "compress-cache = " << toml_quote(o.compress.dir) << "\n";
   out << "compress-cache-size = " << o.compress.cache_bytes << "\n";
-  out << "compress-types = " << list(o.compress.types) << "\n";
+  out << "compress-types = " << toml_list(o.compress.types) << "\n";
   out << "compress-min-size = " << o.compress.min_size << "\n";
-  out << "x-accel = " << list(mount_specs(o.x_accel)) << "\n";
+  out << "x-accel = " << toml_list(mount_specs(o.x_accel)) << "\n";
   out << "# the default site (requests whose Host matches no [[site]]"
       << (std::any_of(o.sites.begin(), o.sites.end(), [](const SiteSpec& s) { return s.is_default; })
               ? "; a [[site]] below says default = true and takes them instead"
               : "")
       << ")\n";
   if (!o.global_site.document_root.empty() && o.global_site.document_root != o.root)
-    out << "document-root = " << quote(o.global_site.document_root) << "\n";
+    out << "document-root = " << toml_quote(o.global_site.document_root) << "\n";
   describe_site_rules(out, o.global_site, "");
   for (const auto& s : o.sites) {
-    out << "\n[[site]]\nname = " << quote(s.name) << "\n";
-    if (!s.hosts.empty()) out << "hosts = " << list(s.hosts) << "\n";
-    if (!s.host_regex.empty()) out << "host-regex = " << list(s.host_regex) << "\n";
+    out << "\n[[site]]\nname = " << toml_quote(s.name) << "\n";
+    if (!s.hosts.empty()) out << "hosts = " << toml_list(s.hosts) << "\n";
+    if (!s.host_regex.empty()) out << "host-regex = " << toml_list(s.host_regex) << "\n";
     if (s.is_default) out << "default = true\n";
-    if (!s.default_app.empty()) out << "default-app = " << quote(s.default_app) << "\n";
-    if (!s.apps.empty()) out << "apps = " << list(s.apps) << "\n";
-    if (!s.document_root.empty()) out << "document-root = " << quote(s.document_root) << "\n";
-    if (!s.statics.empty()) out << "static = " << list(mount_specs(s.statics)) << "\n";
+    if (!s.default_app.empty()) out << "default-app = " << toml_quote(s.default_app) << "\n";
+    if (!s.apps.empty()) out << "apps = " << toml_list(s.apps) << "\n";
+    if (!s.document_root.empty()) out << "document-root = " << toml_quote(s.document_root) << "\n";
+    if (!s.statics.empty()) out << "static = " << toml_list(mount_specs(s.statics)) << "\n";
     if (!s.tls_cert.empty())
-      out << "tls-cert = " << quote(s.tls_cert) << "\ntls-key = " << quote(s.tls_key) << "\n";
+      out << "tls-cert = " << toml_quote(s.tls_cert) << "\ntls-key = " << toml_quote(s.tls_key) << "\n";
     describe_site_rules(out, s, "");
   }
   return out.str();

@@ -67,10 +67,6 @@ bool has_token(std::string_view list, std::string_view token) {
 }
 
 // Accept-Encoding lists `coding` with a non-zero q (RFC 9110 12.5.3).
-bool get_or_head_request(const http::request<http::buffer_body>& msg) {
-  return msg.method() == http::verb::get || msg.method() == http::verb::head;
-}
-
 bool is_loopback(std::string_view addr) {
   return addr.starts_with("127.") || addr == "::1" || addr.starts_with("::ffff:127.");
 }
@@ -345,15 +341,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     unsigned version = 11;
     int status = 0;
     std::uint64_t bytes = 0;
-    const char* served = "";
+    int served = -1;  // a ServedBy, or -1 before any response was made
     const Site* site = nullptr;
     bool in_app = false;
   } log_;
-  void log_response(int status, std::uint64_t bytes, const char* served) {
+  void log_response(int status, std::uint64_t bytes, ServedBy served) {
     if (!log_.active) return;
     log_.status = status;
     log_.bytes = bytes;
-    log_.served = served;
+    log_.served = static_cast<int>(served);
   }
   void write_access_log();
   // Parts of a multipart/byteranges body still to send after the current file range.
@@ -503,7 +499,8 @@ void Connection::send_simple(int status, const std::vector<Header>& extra) {
   if (log_.active) {
     std::size_t head_end = out_.find("\r\n\r\n");
     log_response(status, head_end == std::string::npos ? 0 : out_.size() - head_end - 4,
-                 status >= 400 ? "error" : status >= 300 ? "redirect" : "static");
+                 status >= 400 ? ServedBy::error : status >= 300 ? ServedBy::redirect
+                                                 : ServedBy::static_file);
   }
   state_ = State::writing;
   write_out(false, true);
@@ -543,7 +540,7 @@ void Connection::on_read_header(beast::error_code ec) {
   log_.in_app = false;
   log_.status = 0;
   log_.bytes = 0;
-  log_.served = "";
+  log_.served = -1;
   log_.site = nullptr;
   log_.start = std::chrono::steady_clock::now();
   if (ctx_.access_log) {
@@ -565,6 +562,7 @@ void Connection::on_read_header(beast::error_code ec) {
 
   std::string_view raw_path = target;
   if (auto parts = split_target(target)) raw_path = parts->path;
+  bool get_or_head = msg.method() == http::verb::get || head_request_;
 
   // A plain-HTTP listener that sends everyone to HTTPS (ACME http-01 challenges excepted, so
   // that a certificate can be obtained and renewed through it).
@@ -585,7 +583,7 @@ void Connection::on_read_header(beast::error_code ec) {
   // The status page, for loopback peers and --status-allow only; for anyone else it is an
   // ordinary URL.
   if (!ctx_.options.status_path.empty() && verdict.path == ctx_.options.status_path &&
-      get_or_head_request(msg) && status_peer_) {
+      get_or_head && status_peer_) {
     if (has_body) keep_alive_ = false;
     std::string type;
     std::string body = status_page(ctx_, verdict.query.find("format=prometheus") != std::string::npos
@@ -597,7 +595,7 @@ void Connection::on_read_header(beast::error_code ec) {
     out_.clear();
     serialize_head(out_, version_, head, Framing::content_length, body.size(), keep_alive_);
     if (!head_request_) out_.append(body);
-    log_response(200, head_request_ ? 0 : body.size(), "static");
+    log_response(200, head_request_ ? 0 : body.size(), ServedBy::static_file);
     state_ = State::writing;
     return write_out(false, true);
   }
@@ -606,7 +604,6 @@ void Connection::on_read_header(beast::error_code ec) {
   const SiteSpec& spec = site.spec;
   log_.site = &site;
   site.requests.fetch_add(1, std::memory_order_relaxed);
-  bool get_or_head = msg.method() == http::verb::get || head_request_;
   // Whatever is not handed to the application leaves the rest of a request body unread.
   auto unread_body = [&] {
     if (has_body) keep_alive_ = false;
@@ -938,7 +935,7 @@ void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::ve
   out_.clear();
   if (cond == 304) {
     head.status = 304;
-    log_response(304, 0, "static");
+    log_response(304, 0, ServedBy::static_file);
     serialize_head(out_, version_, head, Framing::none, 0, keep_alive_);
     return write_out(false, true);
   }
@@ -960,7 +957,7 @@ void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::ve
   if (ranges.kind == RangeRequest::unsatisfiable) {
     head.status = 416;
     head.headers.push_back({"Content-Range", "bytes */" + std::to_string(size)});
-    log_response(416, 0, "static");
+    log_response(416, 0, ServedBy::static_file);
     serialize_head(out_, version_, head, Framing::content_length, 0, keep_alive_);
     return write_out(false, true);
   }
@@ -984,7 +981,7 @@ void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::ve
     std::erase_if(head.headers, [](const Header& h) { return iequals(h.name, "Content-Type"); });
     head.headers.push_back({"Content-Type", "multipart/byteranges; boundary=" + m.boundary});
     serialize_head(out_, version_, head, Framing::content_length, m.total, keep_alive_);
-    log_response(206, head_request_ ? 0 : m.total, "static");
+    log_response(206, head_request_ ? 0 : m.total, ServedBy::static_file);
     if (head_request_) return write_out(false, true);
     out_.append(m.part_heads[0]);
     for (std::size_t i = 1; i < ranges.ranges.size(); ++i)
@@ -998,7 +995,7 @@ void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::ve
     if (!typed) head.headers.push_back({"Content-Type", f->content_type});
   }
   serialize_head(out_, version_, head, Framing::content_length, length, keep_alive_);
-  log_response(head.status, head_request_ ? 0 : length, "static");
+  log_response(head.status, head_request_ ? 0 : length, ServedBy::static_file);
   if (head_request_ || length == 0) return write_out(false, true);
   if (length <= kSmallFile) {
     // A small body goes out with its head in one write: one socket operation instead of two
@@ -1200,7 +1197,7 @@ void Connection::on_part(ResponsePart part) {
         framing_ = Framing::none;
       }
       serialize_head(out_, version_, head, framing_, length, keep_alive_);
-      log_response(head.status, 0, "app");
+      log_response(head.status, 0, ServedBy::app);
       break;
     }
     case ResponsePart::body:
@@ -1358,11 +1355,12 @@ void Connection::write_access_log() {
   std::uint64_t micros = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - log_.start)
           .count());
-  std::string_view served = log_.served;
-  ServedBy by = served == "app" ? ServedBy::app
-                : served == "redirect" ? ServedBy::redirect
-                : served == "error" || log_.status == 0 || log_.status >= 400 ? ServedBy::error
-                                                                           : ServedBy::static_file;
+  // Application and redirect answers count as such; anything else unanswered or failed is an
+  // error.
+  ServedBy by = ServedBy::error;
+  if (log_.served == static_cast<int>(ServedBy::app) || log_.served == static_cast<int>(ServedBy::redirect) ||
+      (log_.served >= 0 && log_.status != 0 && log_.status < 400))
+    by = static_cast<ServedBy>(log_.served);
   ctx_.stats.record(by, log_.bytes, micros);
   if (!ctx_.access_log) return;
   AccessRecord r;
@@ -1373,7 +1371,7 @@ void Connection::write_access_log() {
   r.status = log_.status;
   r.bytes = log_.bytes;
   r.micros = micros;
-  r.served = log_.served;
+  r.served = log_.served < 0 ? std::string_view() : served_name(static_cast<ServedBy>(log_.served));
   r.site = log_.site ? std::string_view(log_.site->spec.name) : std::string_view();
   r.when = log_.when;
   r.header = [this](std::string_view name) -> std::string_view {

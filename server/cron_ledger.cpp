@@ -90,17 +90,4 @@ std::optional<CronRun> CronLedger::last(const std::string& app, const std::strin
   return out;
 }
 
-std::vector<CronRun> CronLedger::recent(int limit) {
-  std::vector<CronRun> out;
-  sqlite3_stmt* st = nullptr;
-  const char* sql =
-      "SELECT app, job, scheduled, started, finished, status, duration_ms, output FROM runs"
-      " ORDER BY id DESC LIMIT ?";
-  if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return out;
-  sqlite3_bind_int(st, 1, limit);
-  while (sqlite3_step(st) == SQLITE_ROW) out.push_back(row(st));
-  sqlite3_finalize(st);
-  return out;
-}
-
 }  // namespace w2p::server

@@ -31,7 +31,6 @@ class CronLedger {
 
   void record(const CronRun& run);
   std::optional<CronRun> last(const std::string& app, const std::string& job);
-  std::vector<CronRun> recent(int limit);
 
  private:
   sqlite3* db_ = nullptr;

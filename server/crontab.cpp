@@ -148,7 +148,6 @@ Crontab parse_crontab(std::string_view text) {
     }
     if (line.empty()) continue;
     std::istringstream in{std::string(line)};
-    std::vector<std::string> words;
     std::string w;
     CronJob job;
     job.line = number;
@@ -156,7 +155,6 @@ Crontab parse_crontab(std::string_view text) {
     catch_up = false;
     in >> w;
     std::string fields[5];
-    int needed = 2;  // user and command after the time fields
     if (w[0] == '@') {
       std::string macro = lower(w);
       const char* spec = macro == "@hourly" ? "0 * * * *"
@@ -190,7 +188,7 @@ Crontab parse_crontab(std::string_view text) {
     std::string rest;
     std::getline(in, rest);
     std::size_t first = rest.find_first_not_of(" \t");
-    if (first == std::string::npos || needed == 0) {
+    if (first == std::string::npos) {
       out.errors.push_back({number, "missing the command"});
       continue;
     }

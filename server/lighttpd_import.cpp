@@ -1,5 +1,7 @@
 #include "server/lighttpd_import.hpp"
 
+#include "server/toml_text.hpp"
+
 #include <glob.h>
 
 #include <algorithm>
@@ -366,20 +368,6 @@ class Parser {
   int depth_;
 };
 
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "\"";
-}
-
-std::string list(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + quote(v[i]);
-  return out + "]";
-}
 
 // What the converter knows about where dynamic requests went in lighttpd.
 struct Handler {
@@ -484,8 +472,8 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
                          "repeated");
       for (const auto& [pattern, target] : v.items) {
         if (!pattern) continue;
-        out.rewrites.push_back("  { match = " + quote(*pattern) + ", to = " +
-                               quote(convert_target(target.text, handlers)) + " },  # " + where(d, target));
+        out.rewrites.push_back("  { match = " + toml_quote(*pattern) + ", to = " +
+                               toml_quote(convert_target(target.text, handlers)) + " },  # " + where(d, target));
       }
     } else if (k == "url.rewrite-if-not-file" || k == "url.rewrite-repeat-if-not-file") {
       add_note(out, d, "not carried over: w2pserve has no 'only if no such file' rules; static "
@@ -493,8 +481,8 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
     } else if (k == "url.redirect") {
       for (const auto& [pattern, target] : v.items) {
         if (!pattern) continue;
-        out.redirects.push_back("  { match = " + quote(*pattern) + ", to = " +
-                                quote("redirect " + redirect_code + " " + target.text) + " },  # " +
+        out.redirects.push_back("  { match = " + toml_quote(*pattern) + ", to = " +
+                                toml_quote("redirect " + redirect_code + " " + target.text) + " },  # " +
                                 where(d, target));
       }
     } else if (k == "server.modules") {
@@ -519,7 +507,7 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
                         : k == "accesslog.filename" ? "access-log"
                         : k == "server.errorlog"    ? "error-log"
                                                     : "pidfile";
-      out.lines.push_back(std::string(key) + " = " + quote(v.text) + "  # " + k + ", " + where(d));
+      out.lines.push_back(std::string(key) + " = " + toml_quote(v.text) + "  # " + k + ", " + where(d));
     } else if (k == "accesslog.format") {
       add_note(out, d, "\"" + v.text + "\": set access-log-format (Apache-style fields, "
                        "\"combined\" by default)");
@@ -542,13 +530,13 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
       if (top) {
         std::string dir = v.text;
         while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-        out.lines.push_back("compress-cache = " + quote(dir) + "  # " + k + ", " + where(d));
+        out.lines.push_back("compress-cache = " + toml_quote(dir) + "  # " + k + ", " + where(d));
       } else {
         add_note(out, d, "compression is set for the whole server in w2pserve: move it to the top");
       }
     } else if (k == "compress.filetype" || k == "deflate.mimetypes") {
       if (top) {
-        out.lines.push_back("compress-types = " + list(v.strings()) + "  # " + k + ", " + where(d));
+        out.lines.push_back("compress-types = " + toml_list(v.strings()) + "  # " + k + ", " + where(d));
       } else {
         add_note(out, d, "compression is set for the whole server in w2pserve: move it to the top");
       }
@@ -575,9 +563,9 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
 }
 
 void emit_rules(std::ostringstream& o, const Output& out) {
-  if (!out.index.empty()) o << "index = " << list(out.index) << "\n";
-  if (!out.deny.empty()) o << "access-deny = " << list(out.deny) << "\n";
-  if (!out.exclude.empty()) o << "static-exclude = " << list(out.exclude) << "\n";
+  if (!out.index.empty()) o << "index = " << toml_list(out.index) << "\n";
+  if (!out.deny.empty()) o << "access-deny = " << toml_list(out.deny) << "\n";
+  if (!out.exclude.empty()) o << "static-exclude = " << toml_list(out.exclude) << "\n";
   if (!out.rewrites.empty() || !out.redirects.empty()) {
     o << "rewrite = [\n";
     if (!out.redirects.empty() && !out.rewrites.empty())
@@ -651,14 +639,14 @@ std::string import_lighttpd(const std::string& path) {
   if (!global.bind.empty() || !global.port.empty()) {
     std::string host = global.bind.empty() ? "0.0.0.0" : global.bind;
     if (host.find(':') != std::string::npos && host[0] != '[') host = "[" + host + "]";
-    o << "listen = [" << quote(host + ":" + (global.port.empty() ? "80" : global.port))
+    o << "listen = [" << toml_quote(host + ":" + (global.port.empty() ? "80" : global.port))
       << "]  # server.bind / server.port\n";
   }
   for (const auto& l : global.lines) o << l << "\n";
   std::string root = global.document_root;
   if (!root.empty()) {
     while (root.size() > 1 && root.back() == '/') root.pop_back();
-    o << "root = " << quote(root) << "  # server.document-root: the web2py folder\n";
+    o << "root = " << toml_quote(root) << "  # server.document-root: the web2py folder\n";
   } else {
     o << "# root = \"/var/www/web2py\"  # no server.document-root was found: set the web2py folder\n";
   }
@@ -690,14 +678,14 @@ std::string import_lighttpd(const std::string& path) {
     sites << "\n[[site]]  # " << w << ": $HTTP[\"host\"] " << c.op << " \"" << c.pattern << "\"\n";
     ++n;
     if (c.op == "==") {
-      sites << "name = " << quote(c.pattern) << "\n";
-      sites << "hosts = [" << quote(c.pattern) << "]\n";
+      sites << "name = " << toml_quote(c.pattern) << "\n";
+      sites << "hosts = [" << toml_quote(c.pattern) << "]\n";
     } else {
-      sites << "name = " << quote(name_from_regex(c.pattern)) << "\n";
-      sites << "host-regex = " << quote(c.pattern) << "\n";
+      sites << "name = " << toml_quote(name_from_regex(c.pattern)) << "\n";
+      sites << "host-regex = " << toml_quote(c.pattern) << "\n";
     }
     if (!site.document_root.empty() && site.document_root != global.document_root)
-      sites << "document-root = " << quote(site.document_root) << "\n";
+      sites << "document-root = " << toml_quote(site.document_root) << "\n";
     for (const auto& l : site.lines) sites << l << "\n";
     emit_rules(sites, site);
     emit_notes(sites, site.notes);

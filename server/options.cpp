@@ -50,6 +50,26 @@ ListenAddress parse_listen(const std::string& spec) {
   return a;
 }
 
+std::optional<std::string> real_directory(const std::string& path) {
+  char resolved[PATH_MAX];
+  struct stat st {};
+  if (path.empty() || !::realpath(path.c_str(), resolved) || ::stat(resolved, &st) != 0 ||
+      !S_ISDIR(st.st_mode))
+    return std::nullopt;
+  return std::string(resolved);
+}
+
+std::vector<Cidr> parse_cidrs(const std::vector<std::string>& specs, const std::string& what) {
+  std::vector<Cidr> out;
+  for (const auto& spec : specs) {
+    auto c = parse_cidr(spec);
+    if (!c)
+      throw OptionError(what + " " + spec + ": not an IP address or CIDR (write e.g. 10.0.0.0/8 or ::1)");
+    out.push_back(*c);
+  }
+  return out;
+}
+
 StaticMount parse_static(const std::string& spec) {
   size_t eq = spec.find('=');
   if (eq == std::string::npos || eq == 0 || spec[0] != '/')
@@ -59,12 +79,9 @@ StaticMount parse_static(const std::string& spec) {
   while (m.prefix.size() > 1 && m.prefix.back() == '/') m.prefix.pop_back();
   if (m.prefix == "/") m.prefix.clear();
   std::string dir = spec.substr(eq + 1);
-  char resolved[PATH_MAX];
-  struct stat st {};
-  if (dir.empty() || !::realpath(dir.c_str(), resolved) || ::stat(resolved, &st) != 0 ||
-      !S_ISDIR(st.st_mode))
-    throw OptionError("--static " + spec + ": '" + dir + "' is not a readable directory");
-  m.dir = resolved;
+  auto resolved = real_directory(dir);
+  if (!resolved) throw OptionError("--static " + spec + ": '" + dir + "' is not a readable directory");
+  m.dir = *resolved;
   return m;
 }
 
@@ -399,14 +416,7 @@ ParseOutcome parse_options(int argc, char** argv) {
     } catch (const AccessLogFormatError& e) {
       throw OptionError(origin("access-log-format") + ": " + e.what());
     }
-    o.status_allow.clear();
-    for (const auto& spec : o.status_allow_specs) {
-      auto c = parse_cidr(spec);
-      if (!c)
-        throw OptionError(origin("status-allow") + " " + spec +
-                          ": not an IP address or CIDR (write e.g. 10.0.0.0/8 or ::1)");
-      o.status_allow.push_back(*c);
-    }
+    o.status_allow = parse_cidrs(o.status_allow_specs, origin("status-allow"));
     if (!o.status_path.empty() && o.status_path[0] != '/')
       throw OptionError(origin("status-path") + " " + o.status_path + ": write a path starting with /");
     if (!http_listen.empty()) o.http_listen.clear();
@@ -443,23 +453,19 @@ ParseOutcome parse_options(int argc, char** argv) {
       }
     }
     if (!o.compress.dir.empty()) {
-      char resolved[PATH_MAX];
-      struct stat cs {};
-      if (!::realpath(o.compress.dir.c_str(), resolved) || ::stat(resolved, &cs) != 0 ||
-          !S_ISDIR(cs.st_mode))
+      auto resolved = real_directory(o.compress.dir);
+      if (!resolved)
         throw OptionError(origin("compress-cache") + " " + o.compress.dir + ": not a directory");
-      if (::access(resolved, W_OK | X_OK) != 0)
+      if (::access(resolved->c_str(), W_OK | X_OK) != 0)
         throw OptionError(origin("compress-cache") + " " + o.compress.dir +
                           ": not writable by this process");
-      o.compress.dir = resolved;
+      o.compress.dir = *resolved;
     }
     if (cli.count("--x-sendfile") > 0) o.x_sendfile_dirs.clear();
     for (const auto& d : x_sendfile) {
-      char resolved[PATH_MAX];
-      struct stat xs {};
-      if (!::realpath(d.c_str(), resolved) || ::stat(resolved, &xs) != 0 || !S_ISDIR(xs.st_mode))
-        throw OptionError("--x-sendfile " + d + ": not a directory");
-      o.x_sendfile_dirs.push_back(resolved);
+      auto resolved = real_directory(d);
+      if (!resolved) throw OptionError("--x-sendfile " + d + ": not a directory");
+      o.x_sendfile_dirs.push_back(*resolved);
     }
     if (cli.count("--x-accel") > 0) o.x_accel.clear();
     for (const auto& spec : x_accel) {
@@ -484,22 +490,14 @@ ParseOutcome parse_options(int argc, char** argv) {
       throw OptionError(std::string("--max-header: ") + e.what());
     }
     o.set_admin_password = admin->parsed();
-    for (const auto& spec : o.trusted_proxy_specs) {
-      auto c = parse_cidr(spec);
-      if (!c)
-        throw OptionError("--trusted-proxy " + spec +
-                          ": not an IP address or CIDR (write e.g. 10.0.0.0/8 or ::1)");
-      o.trusted_proxies.push_back(*c);
-    }
+    o.trusted_proxies = parse_cidrs(o.trusted_proxy_specs, "--trusted-proxy");
     if (!o.root.empty()) {
       if (!o.app.empty())
         throw OptionError("--root and --app together: --root serves web2py, --app any other "
                           "WSGI application; choose one");
-      char resolved[PATH_MAX];
-      struct stat rs {};
-      if (!::realpath(o.root.c_str(), resolved) || ::stat(resolved, &rs) != 0 || !S_ISDIR(rs.st_mode))
-        throw OptionError(origin("root") + " " + o.root + ": no such directory");
-      o.root = resolved;
+      auto resolved = real_directory(o.root);
+      if (!resolved) throw OptionError(origin("root") + " " + o.root + ": no such directory");
+      o.root = *resolved;
       struct stat as {};
       if (::stat((o.root + "/applications").c_str(), &as) != 0 || !S_ISDIR(as.st_mode))
         throw OptionError(origin("root") + " " + o.root +

@@ -130,6 +130,12 @@ ParseOutcome parse_options(int argc, char** argv);
 ListenAddress parse_listen(const std::string& spec);
 // "/static=/srv/files"; the folder must exist. Throws OptionError.
 StaticMount parse_static(const std::string& spec);
+// The canonical path of an existing directory, or nullopt.
+std::optional<std::string> real_directory(const std::string& path);
+
+// Parses each spec (an address or CIDR); throws OptionError "<what> SPEC: ..." for a bad one.
+std::vector<Cidr> parse_cidrs(const std::vector<std::string>& specs, const std::string& what);
+
 // "64k", "10M", "2G" or plain bytes. Throws OptionError.
 std::uint64_t parse_size(const std::string& spec);
 

@@ -302,15 +302,11 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
     if (!used[i]) impl_->listeners.push_back(inherited[i]);
   // Redirects go to the first TLS listener's port.
   std::uint16_t https_port = 443;
-  for (std::size_t i = 0; i < wants.size(); ++i)
-    if (wants[i].kind == ListenKind::tls) {
-      for (const auto& l : impl_->listeners)
-        if (l->kind() == ListenKind::tls) {
-          https_port = impl_->options.public_port ? impl_->options.public_port : l->local_endpoint().port();
-          break;
-        }
-      break;
-    }
+  for (const auto& l : impl_->listeners) {
+    if (l->kind() != ListenKind::tls) continue;
+    https_port = impl_->options.public_port ? impl_->options.public_port : l->local_endpoint().port();
+    break;
+  }
   for (auto& l : impl_->listeners)
     if (l->kind() == ListenKind::redirect) l->set_kind(ListenKind::redirect, https_port);
   impl_->watchdog = systemd::watchdog_interval();

@@ -10,11 +10,18 @@ namespace w2p::server {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+// Whether `code` matches anywhere in `subject` (a match block per I/O thread, sized for the
+// whole match only: no groups are needed here).
+bool matches(pcre2_code* code, std::string_view subject) {
+  thread_local struct Block {
+    pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
+    ~Block() { pcre2_match_data_free(data); }
+  } block;
+  return pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0,
+                     block.data, nullptr) >= 0;
 }
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string where(const SiteSpec& s) {
   std::string w = s.file.empty() ? std::string() : s.file + ":" + std::to_string(s.line) + ": ";
@@ -91,7 +98,7 @@ bool valid_host_pattern(std::string_view p) {
 
 bool denied_suffix(std::string_view path, const std::vector<std::string>& suffixes) {
   for (const auto& s : suffixes)
-    if (ends_with(path, s)) return true;
+    if (path.ends_with(s)) return true;
   return false;
 }
 
@@ -99,30 +106,33 @@ bool never_static(std::string_view dir, std::string_view relative,
                   const std::vector<std::string>& exclude, std::string_view web2py_root) {
   static constexpr std::string_view kSource[] = {".py", ".pyc", ".pyo", ".fcgi"};
   for (auto ext : kSource)
-    if (ends_with(relative, ext)) return true;
+    if (relative.ends_with(ext)) return true;
   for (const auto& ext : exclude)
-    if (ends_with(relative, ext)) return true;
+    if (relative.ends_with(ext)) return true;
   if (web2py_root.empty() || !dir.starts_with(web2py_root)) return false;
   std::string_view below = dir.substr(web2py_root.size());
   if (!below.empty() && below.front() != '/') return false;  // "/srv/web2py2" is not below
-  // The path inside the web2py folder, without empty or "." segments.
-  std::string path(below);
-  path.push_back('/');
-  path.append(relative);
-  std::vector<std::string_view> segs;
-  std::string_view rest = path;
-  while (!rest.empty()) {
-    std::size_t slash = rest.find('/');
-    std::string_view seg = rest.substr(0, slash);
-    if (!seg.empty() && seg != ".") segs.push_back(seg);
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
-  if (segs.size() < 3 || segs[0] != "applications") return false;
+  // The third segment of the path inside the web2py folder (applications/<app>/<folder>),
+  // read across the folder's path and the relative one, skipping empty and "." segments;
+  // no copy, as this runs for every native static file below the web2py folder.
   static constexpr std::string_view kPrivate[] = {"private", "databases", "sessions", "errors",
                                                   "cache"};
-  for (auto p : kPrivate)
-    if (segs[2] == p) return true;
+  int index = 0;
+  for (std::string_view part : {below, relative}) {
+    while (!part.empty()) {
+      std::size_t slash = part.find('/');
+      std::string_view seg = part.substr(0, slash);
+      part = slash == std::string_view::npos ? std::string_view() : part.substr(slash + 1);
+      if (seg.empty() || seg == ".") continue;
+      if (index == 0 && seg != "applications") return false;
+      if (index == 2) {
+        for (auto p : kPrivate)
+          if (seg == p) return true;
+        return false;
+      }
+      ++index;
+    }
+  }
   return false;
 }
 
@@ -160,16 +170,9 @@ const CacheRuleSpec* Site::cache_rule(std::string_view path, std::string_view ty
     const CacheRuleSpec& r = spec.cache_rules[i];
     if (!r.type.empty() && !(r.type.ends_with('/') ? type.starts_with(r.type) : type == r.type))
       continue;
-    if (cache_patterns[i]) {
-      thread_local struct Block {
-        pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
-        ~Block() { pcre2_match_data_free(data); }
-      } block;
-      auto* code = static_cast<pcre2_code*>(cache_patterns[i].get());
-      if (pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(path.data()), path.size(), 0, 0,
-                      block.data, nullptr) < 0)
-        continue;
-    }
+    if (cache_patterns[i] &&
+        !matches(static_cast<pcre2_code*>(cache_patterns[i].get()), path))
+      continue;
     return &r;
   }
   return nullptr;
@@ -250,17 +253,10 @@ const Site& SiteRouter::select(std::string_view host) const {
   if (name.empty()) return *default_;
   if (auto it = exact_.find(name); it != exact_.end()) return *it->second;
   for (const auto& [suffix, site] : wildcards_) {
-    if (name.size() > suffix.size() && ends_with(name, suffix)) return *site;
+    if (name.size() > suffix.size() && name.ends_with(suffix)) return *site;
   }
   for (const auto& rx : regexes_) {
-    // One match block per I/O thread, sized for any pattern's whole match.
-    thread_local struct Block {
-      pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
-      ~Block() { pcre2_match_data_free(data); }
-    } block;
-    int rc = pcre2_match(rx->code, reinterpret_cast<PCRE2_SPTR>(name.data()), name.size(), 0, 0,
-                         block.data, nullptr);
-    if (rc >= 0) return *rx->site;
+    if (matches(rx->code, name)) return *rx->site;
   }
   return *default_;
 }

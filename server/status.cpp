@@ -12,7 +12,7 @@
 namespace w2p::server {
 namespace {
 
-const char* kKinds[] = {"static", "app", "redirect", "error"};
+const char* const kKinds[] = {"static", "app", "redirect", "error"};
 
 std::uint64_t proc_status_kib(const char* field) {
   std::ifstream in("/proc/self/status");
@@ -61,6 +61,8 @@ std::string num(double v) {
 }
 
 }  // namespace
+
+std::string_view served_name(ServedBy by) { return kKinds[static_cast<int>(by)]; }
 
 void ServerStats::record(ServedBy by, std::uint64_t body_bytes, std::uint64_t micros) {
   int k = static_cast<int>(by);

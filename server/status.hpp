@@ -15,6 +15,9 @@ struct ServerContext;
 
 enum class ServedBy { static_file = 0, app = 1, redirect = 2, error = 3 };
 
+// "static", "app", "redirect", "error" (the access log's %{served}x, the status page's labels).
+std::string_view served_name(ServedBy by);
+
 struct ServerStats {
   static constexpr double kBuckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};  // seconds
   static constexpr int kBucketCount = sizeof kBuckets / sizeof kBuckets[0];

@@ -46,6 +46,20 @@ sum_kib() {
 rss_kib() { sum_kib status VmRSS "$@"; }
 pss_kib() { sum_kib smaps_rollup Pss "$@"; }
 
+# start_lighttpd DOCROOT PORT WORKDIR: lighttpd serving DOCROOT on loopback (config and error log
+# in WORKDIR); sets LIGHTTPD_PID (started in this shell, so PIDS keeps it).
+start_lighttpd() {
+  cat >"$3/lighttpd.conf" <<CONF
+server.document-root = "$1"
+server.port = $2
+server.bind = "127.0.0.1"
+server.errorlog = "$3/lighttpd.err"
+mimetype.assign = (".bin" => "application/octet-stream")
+CONF
+  lighttpd -D -f "$3/lighttpd.conf" & PIDS+=($!)
+  LIGHTTPD_PID=$!
+}
+
 # load URL [duration] [conns]: prints "req/s p99_ms requests"
 load() {
   local out

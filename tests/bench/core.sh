@@ -69,15 +69,8 @@ kill "$gu_pid"; wait "$gu_pid" 2>/dev/null || true
 
 # lighttpd static.
 port=$(free_port)
-cat >"$work/lighttpd.conf" <<CONF
-server.document-root = "$work/static"
-server.port = $port
-server.bind = "127.0.0.1"
-server.errorlog = "$work/lighttpd.err"
-mimetype.assign = (".bin" => "application/octet-stream")
-CONF
-lighttpd -D -f "$work/lighttpd.conf" & PIDS+=($!)
-li_pid=$!
+start_lighttpd "$work/static" "$port" "$work"
+li_pid=$LIGHTTPD_PID
 wait_http "http://127.0.0.1:$port/file4k.bin"
 read -r lrps lp99 lreqs < <(load "http://127.0.0.1:$port/file4k.bin")
 printf '%-34s %10s %9s %10s\n' "lighttpd static 4 KiB" "$lrps" "$lp99" "$(rss_kib "$li_pid")"

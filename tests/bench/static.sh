@@ -40,15 +40,8 @@ run_all w2pserve "$port" "$w2p_pid"
 w2p_port=$port
 
 lport=$(free_port)
-cat >"$work/lighttpd.conf" <<CONF
-server.document-root = "$work/www"
-server.port = $lport
-server.bind = "127.0.0.1"
-server.errorlog = "$work/lighttpd.err"
-mimetype.assign = (".bin" => "application/octet-stream")
-CONF
-lighttpd -D -f "$work/lighttpd.conf" & PIDS+=($!)
-li_pid=$!
+start_lighttpd "$work/www" "$lport" "$work"
+li_pid=$LIGHTTPD_PID
 wait_http "http://127.0.0.1:$lport/f1k.bin"
 run_all lighttpd "$lport" "$li_pid"
 kill "$li_pid"; wait "$li_pid" 2>/dev/null || true

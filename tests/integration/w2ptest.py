@@ -42,10 +42,8 @@ class Server:
         self.args = [BIN, "--listen", "127.0.0.1:0", *args]
         # Tests run as root in CI: Python as root must then be allowed explicitly (the refusal
         # itself is tested in test_operations.py).
-        if os.geteuid() == 0 and "--user" not in args and "--no-allow-root" not in args:
+        if os.geteuid() == 0 and "--user" not in args:
             self.args.append("--allow-root")
-        if "--no-allow-root" in self.args:
-            self.args.remove("--no-allow-root")
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
