@@ -26,11 +26,11 @@
 #include "server/error_log.hpp"
 #include "server/http_date.hpp"
 #include "server/mime.hpp"
-#include "server/request_rules.hpp"
 #include "server/range.hpp"
+#include "server/request_rules.hpp"
 #include "server/response_head.hpp"
+#include "server/route.hpp"
 #include "server/site.hpp"
-#include "server/web2py_static.hpp"
 #include "server/static_files.hpp"
 #include "server/trusted_proxy.hpp"
 #include "server/url_path.hpp"
@@ -187,7 +187,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void shutdown() {
     net::post(socket_.get_executor(), [self = shared_from_this()] {
-      if (!self->idle_ || self->state_ != State::reading_header) return;
+      // Between requests with nothing of the next one received yet: idle.
+      if (self->state_ != State::reading_header || self->buffer_.size() > 0) return;
       // An idle keep-alive connection goes now (clients retry on a closed keep-alive
       // connection). A fresh one was accepted for a request that may still be on its way:
       // it gets a short grace to send it, and is answered with Connection: close.
@@ -227,16 +228,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
     on_timeout();
   }
   void on_timeout() {
-    if (state_ == State::reading_header && !idle_ && request_count_ == 0 && buffer_.size() > 0) {
-      // A client that started a request but is too slow to finish its head gets a 408.
-      send_simple_and_close(408);
+    if (state_ == State::reading_header && buffer_.size() > 0) {
+      // A client that started a request but is too slow to finish its head gets a 408 (the
+      // pending read is cancelled first: one operation at a time on the socket).
+      beast::error_code ec;
+      socket_.cancel(ec);
+      timed_out_ = true;
       return;
     }
     close();
   }
 
   void do_read_header();
+  void start_header_read();
   void on_read_header(beast::error_code ec);
+  void on_header_error(beast::error_code ec);
+  void answer_status_page();
+  void answer_options_asterisk();
+  void start_app_request(const RequestVerdict& verdict, Route& r);
   void do_read_body();
   void on_read_body(beast::error_code ec);
   void dispatch_to_app();
@@ -244,8 +253,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     std::string_view url_path, std::string_view raw_path, std::string_view query);
   void add_cache_headers(const Site& site, std::string_view url_path, const CachedFile& f,
                          std::vector<Header>& extra);
-  bool serve_web2py_static(const Web2pyStatic& target, std::string_view query,
-                           const SiteSpec& site);
+  bool serve_web2py_static(const Route& target, std::string_view query);
+  // Opens a static file through the cache; a file whose real path (after every symlink) is
+  // one of web2py's private files is refused like one outside the folder.
+  std::shared_ptr<const CachedFile> open_static(const std::string& dir, const std::string& relative);
   void send_file_response(std::shared_ptr<const CachedFile> f, std::vector<Header> extra);
   std::shared_ptr<const CachedFile> pick_encoding(const std::string& root, const std::string& relative,
                                                   std::shared_ptr<const CachedFile> f,
@@ -298,7 +309,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<http::request_parser<http::buffer_body>> parser_;
   State state_ = State::reading_header;
   bool registered_ = true;
-  bool idle_ = true;  // between requests, nothing received yet
+  bool timed_out_ = false;  // the header timeout cancelled the read: answer 408
+  std::size_t skipped_empty_lines_ = 0;  // CRLFs skipped before this request line
   std::uint64_t request_count_ = 0;
 
   std::string remote_addr_, local_addr_;
@@ -478,16 +490,20 @@ void Connection::close() {
 void Connection::do_read_header() {
   if (ctx_.stopping.load() && request_count_ > 0) return close();
   state_ = State::reading_header;
-  idle_ = buffer_.size() == 0;
-  parser_.emplace();
-  parser_->header_limit(ctx_.options.max_header);
-  parser_->body_limit(ctx_.options.max_body);
-  req_.reset();
+  skipped_empty_lines_ = 0;
+  start_header_read();
   // The first request gets the header timeout; later ones wait for the keep-alive timeout to see
   // the first byte, then the same header timeout (checked when the head completes).
   arm_timer(request_count_ > 0 ? std::max(ctx_.options.keepalive_timeout, 1u)
             : ctx_.stopping.load() ? std::min(kShutdownGrace, ctx_.options.header_timeout)
                                    : ctx_.options.header_timeout);
+}
+
+void Connection::start_header_read() {
+  parser_.emplace();
+  parser_->header_limit(ctx_.options.max_header);
+  parser_->body_limit(ctx_.options.max_body);
+  req_.reset();
   http::async_read_header(socket_, buffer_, *parser_,
                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
                             self->on_read_header(ec);
@@ -511,25 +527,43 @@ void Connection::send_simple_and_close(int status, const std::vector<Header>& ex
   send_simple(status, extra);
 }
 
-void Connection::on_read_header(beast::error_code ec) {
-  if (state_ == State::closed) return;
-  idle_ = false;
-  if (ec) {
-    if (ec == http::error::end_of_stream || ec == net::error::eof ||
-        ec == net::error::connection_reset || ec == net::error::operation_aborted ||
-        ec == net::error::bad_descriptor) {
-      return close();
-    }
+void Connection::on_header_error(beast::error_code ec) {
+  if (timed_out_) {
+    timed_out_ = false;
     version_ = 11;
     head_request_ = false;
-    if (ec == http::error::header_limit) {
-      std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-      return send_simple_and_close(overflow_status(seen));
-    }
-    if (ec == http::error::body_limit) return send_simple_and_close(413);
-    if (ec == http::error::bad_version) return send_simple_and_close(505);
-    log::debug("bad request from " + remote_addr_ + ": " + ec.message());
-    return send_simple_and_close(400);
+    return send_simple_and_close(408);
+  }
+  if (ec == http::error::end_of_stream || ec == net::error::eof ||
+      ec == net::error::connection_reset || ec == net::error::operation_aborted ||
+      ec == net::error::bad_descriptor) {
+    return close();
+  }
+  version_ = 11;
+  head_request_ = false;
+  std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+    return send_simple_and_close(overflow_status(seen));
+  // RFC 9112 2.2: empty lines before a request line are ignored (a few: this is for clients
+  // that end a POST body with an extra CRLF, not a way to keep a connection busy).
+  if (std::size_t n = leading_empty_lines(seen); n > 0 && skipped_empty_lines_ + n <= 16) {
+    skipped_empty_lines_ += n;
+    buffer_.consume(n);
+    return start_header_read();
+  }
+  if (ec == http::error::body_limit) return send_simple_and_close(413);
+  // Beast's bad_version is a malformed version (bare LF, "HTTP/1.1x"): a bad request. A
+  // well-formed version other than 1.0 and 1.1 gets 505 from check_request_head.
+  log::debug("bad request from " + remote_addr_ + ": " + ec.message());
+  return send_simple_and_close(400);
+}
+
+void Connection::on_read_header(beast::error_code ec) {
+  if (state_ == State::closed) return;
+  if (ec) return on_header_error(ec);
+  if (timed_out_) {
+    // The head completed just as the timeout cancelled the read: serve it.
+    timed_out_ = false;
   }
   ++request_count_;
   ctx_.requests.fetch_add(1, std::memory_order_relaxed);
@@ -557,152 +591,115 @@ void Connection::on_read_header(beast::error_code ec) {
     if (verdict.status == 505) version_ = 11;
     return send_simple_and_close(verdict.status);
   }
+  if (verdict.asterisk) {
+    if (verdict.has_body) keep_alive_ = false;  // its body is not read
+    return answer_options_asterisk();
+  }
+
   std::string_view target(msg.target().data(), msg.target().size());
-  bool has_body = verdict.has_body;
-
-  std::string_view raw_path = target;
-  if (auto parts = split_target(target)) raw_path = parts->path;
-  bool get_or_head = msg.method() == http::verb::get || head_request_;
-
-  // A plain-HTTP listener that sends everyone to HTTPS (ACME http-01 challenges excepted, so
-  // that a certificate can be obtained and renewed through it).
-  if (redirect_port_ > 0 && !verdict.path.starts_with("/.well-known/acme-challenge/")) {
-    if (has_body) keep_alive_ = false;
-    auto h = msg[http::field::host];
-    std::string host = normalize_host(std::string_view(h.data(), h.size()));
-    if (host.empty()) host = local_addr_.find(':') != std::string::npos ? "[" + local_addr_ + "]" : local_addr_;
-    std::string location = "https://" + host;
-    if (redirect_port_ != 443) location += ":" + std::to_string(redirect_port_);
-    location.append(raw_path.empty() ? std::string_view("/") : raw_path);
-    if (!verdict.query.empty()) location.append("?").append(verdict.query);
-    if (!is_safe_header_value(location)) return send_simple(400);
-    return send_simple(msg.method() == http::verb::get || head_request_ ? 301 : 308,
-                       {{"Location", location}});
+  std::string_view raw_path = verdict.raw_path;
+  // A request that went through a proxy (it says so with a forwarding header) is not a local
+  // one, even from a loopback peer: a reverse proxy on this host must not open the status page
+  // to the world.
+  bool proxied = false;
+  for (const auto& f : msg) {
+    auto n = f.name_string();
+    if (is_forwarding_header(std::string_view(n.data(), n.size()))) proxied = true;
   }
-
-  // The status page, for loopback peers and --status-allow only; for anyone else it is an
-  // ordinary URL.
-  if (!ctx_.options.status_path.empty() && verdict.path == ctx_.options.status_path &&
-      get_or_head && status_peer_) {
-    if (has_body) keep_alive_ = false;
-    std::string type;
-    std::string body = status_page(ctx_, verdict.query.find("format=prometheus") != std::string::npos
-                                             ? "prometheus" : "json", type);
-    ResponseHead head;
-    head.status = 200;
-    head.headers.push_back({"Content-Type", type});
-    head.headers.push_back({"Cache-Control", "no-store"});
-    out_.clear();
-    serialize_head(out_, version_, head, Framing::content_length, body.size(), keep_alive_);
-    if (!head_request_) out_.append(body);
-    log_response(200, head_request_ ? 0 : body.size(), ServedBy::static_file);
-    state_ = State::writing;
-    return write_out(false, true);
+  RouteRequest rq;
+  rq.get_or_head = msg.method() == http::verb::get || head_request_;
+  rq.has_body = verdict.has_body;
+  rq.host = verdict.host;
+  rq.raw_path = raw_path;
+  rq.path = verdict.path;
+  rq.query = verdict.query;
+  rq.status_peer = status_peer_ && !proxied;
+  rq.redirect_port = redirect_port_;
+  rq.local_addr = local_addr_;
+  Route r = route(rq, ctx_.route);
+  if (r.site) {
+    log_.site = r.site;
+    r.site->requests.fetch_add(1, std::memory_order_relaxed);
   }
-  auto host = msg[http::field::host];
-  const Site& site = ctx_.sites->select(std::string_view(host.data(), host.size()));
-  const SiteSpec& spec = site.spec;
-  log_.site = &site;
-  site.requests.fetch_add(1, std::memory_order_relaxed);
   // Whatever is not handed to the application leaves the rest of a request body unread.
-  auto unread_body = [&] {
-    if (has_body) keep_alive_ = false;
-  };
-
-  if (!spec.access_deny.empty() && denied_suffix(verdict.path, spec.access_deny)) {
-    unread_body();
-    return send_simple(403);
+  if (verdict.has_body && (r.kind != RouteKind::application || !ctx_.app)) keep_alive_ = false;
+  switch (r.kind) {
+    case RouteKind::redirect:
+      return send_simple(r.status, r.headers);
+    case RouteKind::status_page:
+      return answer_status_page();
+    case RouteKind::error:
+      if (!r.log.empty()) log::error(r.log + " (" + remote_addr_ + " " + log_.method + " " +
+                                     std::string(target) + ")");
+      return send_simple(r.status, r.headers);
+    case RouteKind::static_file:
+      return serve_static(r.dir, r.relative, *r.site, verdict.path, raw_path, verdict.query);
+    case RouteKind::web2py_static:
+      if (serve_web2py_static(r, verdict.query)) return;
+      break;  // not a regular file: web2py answers it
+    case RouteKind::application:
+      break;
   }
-
-  // Rewrite rules see the raw path and query, as lighttpd's url.rewrite-once does.
-  if (site.rewrites.size() != 0) {
-    if (auto r = site.rewrites.apply(raw_path, verdict.query)) {
-      if (r->kind == RewriteKind::redirect) {
-        unread_body();
-        if (!is_safe_header_value(r->target)) return send_simple(400);
-        return send_simple(r->status, {{"Location", r->target}});
-      }
-      std::optional<std::string> decoded;
-      auto rewritten = split_target(r->target);
-      if (rewritten) decoded = percent_decode(rewritten->path);
-      if (!decoded) {
-        unread_body();
-        return send_simple(400);
-      }
-      if (r->kind == RewriteKind::static_file) {
-        unread_body();
-        if (!get_or_head) return send_simple(405, {{"Allow", "GET, HEAD"}});
-        return serve_static(spec.document_root, *decoded, site, verdict.path, raw_path,
-                            verdict.query);
-      }
-      verdict.path = std::move(*decoded);
-      verdict.query.assign(rewritten->query);
-    }
-  }
-
-  // Native static mappings: the site's own, then the global ones.
-  const std::vector<StaticMount>* mount_lists[] = {&spec.statics, &ctx_.statics};
-  for (const auto* mounts : mount_lists) {
-    for (const auto& mount : *mounts) {
-      std::string relative;
-      if (!mount_match(mount, verdict.path, relative)) continue;
-      unread_body();
-      if (!get_or_head) return send_simple(405, {{"Allow", "GET, HEAD"}});
-      return serve_static(mount.dir, relative, site, verdict.path, raw_path, verdict.query);
-    }
-  }
-
-  if (!ctx_.options.root.empty()) {
-    // A site's default application takes URLs that name none of its applications.
-    auto installed = [&](std::string_view app) {
-      if (!is_web2py_name(app)) return false;
-      struct stat st {};
-      std::string dir = ctx_.options.root + "/applications/";
-      dir.append(app);
-      return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-    };
-    if (auto prefixed = with_default_app(spec, verdict.path, installed))
-      verdict.path = std::move(*prefixed);
-    if (!app_allowed(spec, verdict.path) && verdict.path != "/favicon.ico" &&
-        verdict.path != "/robots.txt") {
-      unread_body();
-      return send_simple(404);
-    }
-  }
-
-  // web2py's own static URLs, when the file is certainly the one web2py would serve; anything
-  // uncertain goes to web2py (gluon/streamer.py).
-  if (!ctx_.web2py_apps.empty() && !has_body && get_or_head) {
-    const std::string& default_app =
-        spec.default_app.empty() ? ctx_.options.default_app : spec.default_app;
-    if (auto w2p_target = map_web2py_static(verdict.path, default_app)) {
-      if (app_allowed(spec, "/" + w2p_target->app) &&
-          serve_web2py_static(*w2p_target, verdict.query, spec))
-        return;
-    }
-  }
-
   if (!ctx_.app) return send_simple(404);
+  start_app_request(verdict, r);
+}
 
+void Connection::answer_options_asterisk() {
+  // "OPTIONS *" asks what the server supports; the application is not asked.
+  out_.clear();
+  ResponseHead head;
+  head.status = 200;
+  head.headers.push_back({"Allow", "OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE"});
+  serialize_head(out_, version_, head, Framing::content_length, 0, keep_alive_);
+  log_response(200, 0, ServedBy::static_file);
+  state_ = State::writing;
+  write_out(false, true);
+}
+
+void Connection::answer_status_page() {
+  auto& msg = parser_->get();
+  std::string_view target(msg.target().data(), msg.target().size());
+  std::string type;
+  std::string body = status_page(
+      ctx_, target.find("format=prometheus") != std::string_view::npos ? "prometheus" : "json", type);
+  ResponseHead head;
+  head.status = 200;
+  head.headers.push_back({"Content-Type", type});
+  head.headers.push_back({"Cache-Control", "no-store"});
+  out_.clear();
+  serialize_head(out_, version_, head, Framing::content_length, body.size(), keep_alive_);
+  if (!head_request_) out_.append(body);
+  log_response(200, head_request_ ? 0 : body.size(), ServedBy::static_file);
+  state_ = State::writing;
+  write_out(false, true);
+}
+
+void Connection::start_app_request(const RequestVerdict& verdict, Route& r) {
+  auto& msg = parser_->get();
+  bool has_body = verdict.has_body;
   req_ = std::make_shared<AppRequest>();
   req_->method.assign(msg.method_string().data(), msg.method_string().size());
-  req_->target.assign(target);
-  req_->path = std::move(verdict.path);
-  req_->query.assign(verdict.query);
+  req_->target.assign(msg.target().data(), msg.target().size());
+  req_->path = std::move(r.app_path);
+  req_->query = std::move(r.app_query);
   req_->version = version_;
   req_->headers.reserve(std::distance(msg.begin(), msg.end()));
   for (const auto& f : msg) {
     auto n = f.name_string();
     auto v = f.value();
     std::string_view name(n.data(), n.size());
+    // One header-name policy for every application (see is_plain_header_name).
+    if (!is_plain_header_name(name)) continue;
     if (is_forwarding_header(name)) {
       // Anyone can send these; only a configured proxy is believed.
       if (!trusted_peer_) continue;
       if (iequals(name, "x-forwarded-proto") && iequals(std::string_view(v.data(), v.size()), "https"))
         req_->https = true;
     }
+    if (verdict.absolute_form && iequals(name, "host")) continue;  // the target's authority wins
     req_->headers.push_back({std::string(name), std::string(v.data(), v.size())});
   }
+  if (verdict.absolute_form) req_->headers.push_back({"Host", verdict.host});
   if (https_) req_->https = true;
   req_->remote_addr = remote_addr_;
   req_->remote_port = remote_port_;
@@ -711,15 +708,22 @@ void Connection::on_read_header(beast::error_code ec) {
   req_->has_content_length = has_body || parser_->content_length().has_value();
 
   if (!has_body) return dispatch_to_app();
-  if (verdict.expect_continue) {
-    // The client waits for this before sending the body.
-    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    beast::error_code wec;
-    net::write(socket_, net::buffer(kContinue, sizeof kContinue - 1), wec);
-    if (wec) return close();
-  }
   state_ = State::reading_body;
   body_chunk_ = std::make_unique<char[]>(kBodyChunk);
+  if (verdict.expect_continue) {
+    // The client waits for this before sending the body; written like any other bytes, so a
+    // client that does not read cannot block the I/O thread.
+    out_.assign("HTTP/1.1 100 Continue\r\n\r\n");
+    arm_timer(ctx_.options.io_timeout);
+    net::async_write(socket_, net::buffer(out_),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (self->state_ == State::closed) return;
+                       if (ec) return self->close();
+                       self->out_.clear();
+                       self->do_read_body();
+                     });
+    return;
+  }
   do_read_body();
 }
 
@@ -807,10 +811,8 @@ void Connection::serve_static(const std::string& dir, const std::string& relativ
                               const Site& site_, std::string_view url_path,
                               std::string_view raw_path, std::string_view query) {
   const SiteSpec& site = site_.spec;
-  auto rel = safe_relative_path(relative);
-  if (!rel || never_static(dir, *rel, site.static_exclude, ctx_.options.root))
-    return send_simple(403);
-  auto f = ctx_.files.open(dir, *rel);
+  const std::string* rel = &relative;  // routing made it safe and checked it
+  auto f = open_static(dir, *rel);
   if (f->status == OpenStatus::directory) {
     // Relative links in an index page need the trailing slash.
     if (!raw_path.ends_with('/')) {
@@ -822,7 +824,7 @@ void Connection::serve_static(const std::string& dir, const std::string& relativ
     for (const auto& name : site.index_names) {
       std::string index = rel->empty() ? name : *rel + "/" + name;
       if (never_static(dir, index, site.static_exclude, ctx_.options.root)) continue;
-      auto i = ctx_.files.open(dir, index);
+      auto i = open_static(dir, index);
       if (i->status != OpenStatus::ok) continue;
       std::vector<Header> extra;
       add_cache_headers(site_, url_path, *i, extra);
@@ -839,16 +841,13 @@ void Connection::serve_static(const std::string& dir, const std::string& relativ
   send_file_response(std::move(f), std::move(extra));
 }
 
-bool Connection::serve_web2py_static(const Web2pyStatic& target, std::string_view query,
-                                     const SiteSpec& site) {
-  std::string root = ctx_.web2py_apps + "/" + target.app + "/static";
-  if (never_static(root, target.relative, site.static_exclude, ctx_.options.root)) return false;
+bool Connection::serve_web2py_static(const Route& target, std::string_view query) {
   // web2py answers a directory with 403 and a missing file with its own 404 page: only a
   // regular file is served here.
-  auto f = ctx_.files.open(root, target.relative);
+  auto f = open_static(target.dir, target.relative);
   if (f->status != OpenStatus::ok) return false;
   std::vector<Header> extra;
-  f = pick_encoding(root, target.relative, std::move(f), extra);
+  f = pick_encoding(target.dir, target.relative, std::move(f), extra);
   if (query.starts_with("attachment")) extra.push_back({"Content-Disposition", "attachment"});
   if (target.versioned) {
     extra.push_back({"Cache-Control", "max-age=315360000"});
@@ -883,7 +882,7 @@ std::shared_ptr<const CachedFile> Connection::pick_encoding(const std::string& r
   if (!ae.empty()) {
     for (const auto& [coding, ext] : kVariants) {
       if (!accepts_encoding(ae, coding)) continue;
-      auto v = ctx_.files.open(root, relative + std::string(ext));
+      auto v = open_static(root, relative + std::string(ext));
       if (v->status == OpenStatus::ok && v->st.st_mtim.tv_sec >= f->st.st_mtim.tv_sec)
         return use(std::move(v), coding);
     }
@@ -912,6 +911,20 @@ std::shared_ptr<const CachedFile> Connection::pick_encoding(const std::string& r
   // This file has compressed forms for other clients: caches must keep them apart.
   if (on_the_fly) extra.push_back({"Vary", "Accept-Encoding"});
   return f;
+}
+
+std::shared_ptr<const CachedFile> Connection::open_static(const std::string& dir,
+                                                         const std::string& relative) {
+  auto f = ctx_.files.open(dir, relative);
+  if (f->status != OpenStatus::ok || ctx_.options.root.empty() ||
+      !web2py_private_real(f->real_path, ctx_.options.root, ctx_.web2py_apps_real))
+    return f;
+  static const auto forbidden = [] {
+    auto c = std::make_shared<CachedFile>();
+    c->status = OpenStatus::forbidden;
+    return c;
+  }();
+  return forbidden;
 }
 
 void Connection::send_file_response(std::shared_ptr<const CachedFile> f, std::vector<Header> extra) {

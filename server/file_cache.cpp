@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "server/http_date.hpp"
 #include "server/mime.hpp"
 
@@ -31,6 +33,11 @@ std::shared_ptr<const CachedFile> FileCache::load(const std::string& root, const
     f->etag = make_etag(f->st);
     f->last_modified = format_http_date(f->st.st_mtim.tv_sec);
     f->content_type = mime_type_for(f->name);
+    // Read from the open descriptor itself: the path may have changed since it was opened.
+    char link[64], buf[4096];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", f->fd);
+    ssize_t n = ::readlink(link, buf, sizeof buf);
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof buf) f->real_path.assign(buf, static_cast<std::size_t>(n));
   }
   return f;
 }

@@ -22,6 +22,7 @@ struct CachedFile {
   int fd = -1;  // owned; shared by every response sending this file (sendfile uses offsets)
   struct stat st {};
   std::string name;  // the relative path opened
+  std::string real_path;  // where it really is, every symlink resolved ("" if unknown)
   std::string etag, last_modified, content_type;
 
   CachedFile() = default;

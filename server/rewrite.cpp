@@ -225,12 +225,21 @@ std::optional<RewriteResult> RewriteRules::apply(std::string_view raw_path,
                                         subject.size(), 0, 0, match.data, nullptr)
                       : pcre2_match(rule.code, reinterpret_cast<PCRE2_SPTR>(subject.data()),
                                     subject.size(), 0, 0, match.data, nullptr);
-    if (rc < 0) continue;  // no match, or an error (treated as no match)
-    PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match.data);
+    if (rc == PCRE2_ERROR_NOMATCH) continue;
     RewriteResult out;
+    out.rule = i;
+    if (rc < 0) {
+      // A limit hit (catastrophic backtracking, JIT stack): this rule's answer is unknown.
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(rc, msg, sizeof msg);
+      out.failed = true;
+      out.error = "rewrite rule " + std::to_string(i + 1) + " '" + rule.source +
+                  "' could not be evaluated: " + reinterpret_cast<char*>(msg);
+      return out;
+    }
+    PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match.data);
     out.kind = rule.kind;
     out.status = rule.status;
-    out.rule = i;
     for (const Piece& p : rule.target) {
       if (p.group < 0) {
         out.target.append(p.literal);

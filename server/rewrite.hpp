@@ -22,6 +22,10 @@ struct RewriteResult {
   std::string target;  // app: new raw path[?query]; static: a path; redirect: the Location
   int status = 0;      // redirect status
   std::size_t rule = 0;
+  // A rule could not be evaluated (PCRE2 hit its match or depth limit on this URL): the request
+  // must fail closed, never skip the rule (it may be a deny). `error` says why, for the log.
+  bool failed = false;
+  std::string error;
 };
 
 class RewriteError : public std::runtime_error {
@@ -40,7 +44,8 @@ class RewriteRules {
   // pattern's groups, a redirect status that is not 301/302/303/307/308).
   void add(std::string_view pattern, RewriteKind kind, std::string_view target, int status = 0);
 
-  // The first rule that matches `raw_path` plus `raw_query`, rewritten; nullopt when none does.
+  // The first rule that matches `raw_path` plus `raw_query`, rewritten; nullopt when none does;
+  // a result with `failed` set when a rule could not be evaluated.
   std::optional<RewriteResult> apply(std::string_view raw_path, std::string_view raw_query) const;
 
   std::size_t size() const;

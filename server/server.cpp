@@ -24,6 +24,7 @@
 #include "server/systemd.hpp"
 #include "server/mime.hpp"
 #include "server/server_context.hpp"
+#include "server/web2py_static.hpp"
 
 namespace w2p::server {
 
@@ -257,6 +258,28 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
     else
       log::info("web2py static files are served by web2py itself (" + why + ")");
   }
+  if (!impl_->options.root.empty()) {
+    if (auto apps = real_directory(impl_->options.root + "/applications"))
+      impl_->ctx.web2py_apps_real = *apps;
+  }
+  {
+    ServerContext& c = impl_->ctx;
+    c.route.sites = c.sites.get();
+    c.route.statics = &c.statics;
+    c.route.status_path = impl_->options.status_path;
+    c.route.web2py_root = impl_->options.root;
+    c.route.web2py_apps = c.web2py_apps;
+    c.route.default_app = impl_->options.default_app;
+    c.route.has_app = false;
+    std::string apps_dir = impl_->options.root + "/applications/";
+    c.route.installed = [apps_dir](std::string_view app) {
+      if (!is_web2py_name(app)) return false;
+      struct stat st {};
+      std::string dir = apps_dir;
+      dir.append(app);
+      return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    };
+  }
   if (!impl_->options.access_log.empty())
     impl_->ctx.access_log =
         std::make_unique<AccessLog>(impl_->options.access_log, impl_->options.access_log_format);
@@ -321,7 +344,10 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
 
 Server::~Server() = default;
 
-void Server::set_application(Application* app) { impl_->ctx.app = app; }
+void Server::set_application(Application* app) {
+  impl_->ctx.app = app;
+  impl_->ctx.route.has_app = app != nullptr;
+}
 
 void Server::add_static(StaticMount mount) { impl_->ctx.statics.push_back(std::move(mount)); }
 

@@ -17,6 +17,7 @@
 #include "server/compress_cache.hpp"
 #include "server/file_cache.hpp"
 #include "server/options.hpp"
+#include "server/route.hpp"
 #include "server/site.hpp"
 #include "server/status.hpp"
 #include "server/tls.hpp"
@@ -41,6 +42,11 @@ struct ServerContext {
 
   // web2py: "<root>/applications" when serving web2py with native static files, else empty.
   std::string web2py_apps;
+  // web2py: the real path of <root>/applications (it may be a symlink), for the private-file
+  // check on the real path of every static file.
+  std::string web2py_apps_real;
+  // What routing reads (route.hpp), pointing into the members above.
+  RouteConfig route;
 
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> requests{0};  // request heads read, all connections

@@ -10,15 +10,16 @@ namespace w2p::server {
 
 namespace {
 
-// Whether `code` matches anywhere in `subject` (a match block per I/O thread, sized for the
-// whole match only: no groups are needed here).
-bool matches(pcre2_code* code, std::string_view subject) {
+// Whether `code` matches anywhere in `subject`: 1, 0, or -1 when PCRE2 could not tell (a match
+// or depth limit). A match block per I/O thread, sized for the whole match only.
+int matches(pcre2_code* code, std::string_view subject) {
   thread_local struct Block {
     pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
     ~Block() { pcre2_match_data_free(data); }
   } block;
-  return pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0,
-                     block.data, nullptr) >= 0;
+  int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0,
+                       block.data, nullptr);
+  return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -54,7 +55,10 @@ ParsedRewriteTarget parse_rewrite_target(std::string_view to) {
     std::size_t n = 0;
     while (n < to.size() && std::isdigit(static_cast<unsigned char>(to[n]))) ++n;
     if (n > 0 && (n == to.size() || to[n] == ' ')) {
-      out.status = std::stoi(std::string(to.substr(0, n)));
+      if (n != 3)
+        throw RewriteError("redirect status " + std::string(to.substr(0, n)) +
+                           " is not one of 301, 302, 303, 307, 308");
+      out.status = (to[0] - '0') * 100 + (to[1] - '0') * 10 + (to[2] - '0');
       to.remove_prefix(n);
       while (!to.empty() && to.front() == ' ') to.remove_prefix(1);
     }
@@ -102,6 +106,78 @@ bool denied_suffix(std::string_view path, const std::vector<std::string>& suffix
   return false;
 }
 
+namespace {
+
+// The segments of "<a>/<b>" in order, skipping empty and "." ones, without copying: static hits
+// below a web2py folder run this for every request.
+class Segments {
+ public:
+  Segments(std::string_view a, std::string_view b) : parts_{a, b} {}
+  // The next segment, or nullopt at the end.
+  std::optional<std::string_view> next() {
+    while (part_ < 2) {
+      std::string_view& p = parts_[part_];
+      if (p.empty()) {
+        ++part_;
+        continue;
+      }
+      std::size_t slash = p.find('/');
+      std::string_view seg = p.substr(0, slash);
+      p = slash == std::string_view::npos ? std::string_view() : p.substr(slash + 1);
+      if (!seg.empty() && seg != ".") return seg;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string_view parts_[2];
+  int part_ = 0;
+};
+
+}  // namespace
+
+bool web2py_private(std::string_view dir, std::string_view relative, std::string_view web2py_root) {
+  if (web2py_root.empty()) return false;
+  Segments path(dir, relative), root(web2py_root, {});
+  // Outside the web2py folder nothing is private to it.
+  while (auto r = root.next()) {
+    auto p = path.next();
+    if (!p || *p != *r) return false;
+  }
+  // Inside it, only applications/<app>/static/<file> is ever a static file: models,
+  // controllers, views, uploads, databases, sessions, private/, cron/, the folder's own files
+  // (parameters, routes, logs) are web2py's to guard.
+  auto applications = path.next();
+  auto app = path.next();
+  auto static_dir = path.next();
+  auto file = path.next();
+  return !(applications && *applications == "applications" && app && static_dir &&
+           *static_dir == "static" && file);
+}
+
+bool web2py_private_real(std::string_view real_path, std::string_view web2py_root,
+                         std::string_view apps_real) {
+  if (real_path.empty() || web2py_root.empty()) return false;
+  if (!apps_real.empty()) {
+    Segments path(real_path, {}), apps(apps_real, {});
+    bool inside = true;
+    while (auto a = apps.next()) {
+      auto p = path.next();
+      if (!p || *p != *a) {
+        inside = false;
+        break;
+      }
+    }
+    if (inside) {
+      auto app = path.next();
+      auto static_dir = path.next();
+      auto file = path.next();
+      return !(app && static_dir && *static_dir == "static" && file);
+    }
+  }
+  return web2py_private(real_path, {}, web2py_root);
+}
+
 bool never_static(std::string_view dir, std::string_view relative,
                   const std::vector<std::string>& exclude, std::string_view web2py_root) {
   static constexpr std::string_view kSource[] = {".py", ".pyc", ".pyo", ".fcgi"};
@@ -109,31 +185,7 @@ bool never_static(std::string_view dir, std::string_view relative,
     if (relative.ends_with(ext)) return true;
   for (const auto& ext : exclude)
     if (relative.ends_with(ext)) return true;
-  if (web2py_root.empty() || !dir.starts_with(web2py_root)) return false;
-  std::string_view below = dir.substr(web2py_root.size());
-  if (!below.empty() && below.front() != '/') return false;  // "/srv/web2py2" is not below
-  // The third segment of the path inside the web2py folder (applications/<app>/<folder>),
-  // read across the folder's path and the relative one, skipping empty and "." segments;
-  // no copy, as this runs for every native static file below the web2py folder.
-  static constexpr std::string_view kPrivate[] = {"private", "databases", "sessions", "errors",
-                                                  "cache"};
-  int index = 0;
-  for (std::string_view part : {below, relative}) {
-    while (!part.empty()) {
-      std::size_t slash = part.find('/');
-      std::string_view seg = part.substr(0, slash);
-      part = slash == std::string_view::npos ? std::string_view() : part.substr(slash + 1);
-      if (seg.empty() || seg == ".") continue;
-      if (index == 0 && seg != "applications") return false;
-      if (index == 2) {
-        for (auto p : kPrivate)
-          if (seg == p) return true;
-        return false;
-      }
-      ++index;
-    }
-  }
-  return false;
+  return web2py_private(dir, relative, web2py_root);
 }
 
 std::string_view first_segment(std::string_view path) {
@@ -170,8 +222,9 @@ const CacheRuleSpec* Site::cache_rule(std::string_view path, std::string_view ty
     const CacheRuleSpec& r = spec.cache_rules[i];
     if (!r.type.empty() && !(r.type.ends_with('/') ? type.starts_with(r.type) : type == r.type))
       continue;
+    // A rule that cannot be evaluated on this path adds no caching headers.
     if (cache_patterns[i] &&
-        !matches(static_cast<pcre2_code*>(cache_patterns[i].get()), path))
+        matches(static_cast<pcre2_code*>(cache_patterns[i].get()), path) != 1)
       continue;
     return &r;
   }
@@ -247,18 +300,20 @@ SiteRouter::SiteRouter(std::vector<SiteSpec> specs, SiteSpec fallback) {
 
 SiteRouter::~SiteRouter() = default;
 
-const Site& SiteRouter::select(std::string_view host) const {
-  if (sites_.size() == 1 || host.empty()) return *default_;
+const Site* SiteRouter::select(std::string_view host) const {
+  if (sites_.size() == 1 || host.empty()) return default_;
   std::string name = normalize_host(host);
-  if (name.empty()) return *default_;
-  if (auto it = exact_.find(name); it != exact_.end()) return *it->second;
+  if (name.empty()) return default_;
+  if (auto it = exact_.find(name); it != exact_.end()) return it->second;
   for (const auto& [suffix, site] : wildcards_) {
-    if (name.size() > suffix.size() && name.ends_with(suffix)) return *site;
+    if (name.size() > suffix.size() && name.ends_with(suffix)) return site;
   }
   for (const auto& rx : regexes_) {
-    if (matches(rx->code, name)) return *rx->site;
+    int m = matches(rx->code, name);
+    if (m < 0) return nullptr;  // this host's site is unknown: never guess another one
+    if (m > 0) return rx->site;
   }
-  return *default_;
+  return default_;
 }
 
 }  // namespace w2p::server

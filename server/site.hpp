@@ -90,9 +90,9 @@ class SiteRouter {
   ~SiteRouter();
 
   // The site for a Host header value ("Example.COM:8080" and "example.com." are example.com);
-  // the default site when nothing matches or there is no Host.
-  const Site& select(std::string_view host) const;
-  const Site& default_site() const { return *default_; }
+  // the default site when nothing matches or there is no Host; null when a host-regex could
+  // not be evaluated on this name (PCRE2's match limit), so the request fails closed.
+  const Site* select(std::string_view host) const;
   const std::vector<std::unique_ptr<Site>>& sites() const { return sites_; }
 
  private:
@@ -113,11 +113,23 @@ bool valid_host_pattern(std::string_view pattern);
 // True when the decoded URL path ends with one of the suffixes.
 bool denied_suffix(std::string_view decoded_path, const std::vector<std::string>& suffixes);
 
-// True when `relative` below the folder `dir` must never be served as a static file: source
-// and compiled files (.py, .pyc, .pyo, .fcgi), extensions in `exclude`, and, below a web2py
-// tree, an application's private/, databases/, sessions/, errors/ and cache/ folders.
+// True when `relative` below the folder `dir` (both without ".." segments; `dir` absolute)
+// must never be served as a static file: source and compiled files (.py, .pyc, .pyo, .fcgi),
+// extensions in `exclude`, and web2py_private().
 bool never_static(std::string_view dir, std::string_view relative,
                   const std::vector<std::string>& exclude, std::string_view web2py_root);
+
+// True when the path `dir`/`relative` lies inside the web2py folder but not in an
+// application's static folder (applications/<app>/static/<file>): whatever mapping leads
+// there, web2py's private data (databases, sessions, uploads, private/, source, parameters)
+// is never a static file. False when `web2py_root` is empty.
+bool web2py_private(std::string_view dir, std::string_view relative, std::string_view web2py_root);
+
+// The same rule for a file's real path (every symlink resolved): private when inside the web2py
+// folder, or inside the real applications folder `apps_real` (when applications/ is a symlink
+// elsewhere), but not in an application's static folder. An empty real path (unknown) is not.
+bool web2py_private_real(std::string_view real_path, std::string_view web2py_root,
+                         std::string_view apps_real);
 
 // web2py URLs on a site with a default application: a path whose first segment is not one of
 // the site's applications (or not an installed one, when the site lists none) gets

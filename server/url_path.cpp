@@ -3,6 +3,17 @@
 namespace w2p::server {
 namespace {
 
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -14,20 +25,27 @@ int hex_value(char c) {
 
 std::optional<TargetParts> split_target(std::string_view target) {
   if (target.empty()) return std::nullopt;
+  TargetParts parts;
   if (target[0] != '/') {
-    // absolute-form: scheme "://" authority path
+    // absolute-form: "http" or "https", "://", authority, then an optional path and query.
     size_t scheme_end = target.find("://");
-    if (scheme_end == std::string_view::npos || scheme_end == 0) return std::nullopt;
-    size_t path_start = target.find('/', scheme_end + 3);
-    size_t q = target.find('?', scheme_end + 3);
-    if (path_start == std::string_view::npos || (q != std::string_view::npos && q < path_start)) {
-      TargetParts parts{"/", {}};
-      if (q != std::string_view::npos) parts.query = target.substr(q + 1);
+    if (scheme_end == std::string_view::npos) return std::nullopt;
+    std::string_view scheme = target.substr(0, scheme_end);
+    if (!iequals_ascii(scheme, "http") && !iequals_ascii(scheme, "https")) return std::nullopt;
+    std::string_view rest = target.substr(scheme_end + 3);
+    size_t end = rest.find_first_of("/?#");
+    parts.absolute_form = true;
+    parts.authority = rest.substr(0, end);
+    if (end == std::string_view::npos || rest[end] != '/') {
+      parts.path = "/";
+      if (end != std::string_view::npos && rest[end] == '?') {
+        parts.query = rest.substr(end + 1);
+        parts.query = parts.query.substr(0, parts.query.find('#'));
+      }
       return parts;
     }
-    target = target.substr(path_start);
+    target = rest.substr(end);
   }
-  TargetParts parts;
   size_t q = target.find('?');
   if (q == std::string_view::npos) {
     parts.path = target;
@@ -79,6 +97,30 @@ std::optional<std::string> safe_relative_path(std::string_view decoded) {
     }
     i = end + 1;
   }
+  return out;
+}
+
+std::string normalize_path(std::string_view decoded, bool* above_root) {
+  if (above_root) *above_root = false;
+  std::string out = "/";
+  bool directory = false;
+  size_t i = 0;
+  while (i <= decoded.size()) {
+    size_t end = decoded.find('/', i);
+    if (end == std::string_view::npos) end = decoded.size();
+    std::string_view seg = decoded.substr(i, end - i);
+    i = end + 1;
+    directory = seg.empty() || seg == "." || seg == "..";
+    if (seg.empty() || seg == ".") continue;
+    if (seg == "..") {
+      // out is "/" or "/a/b/": drop the last segment with its slash.
+      if (out.size() > 1) out.resize(out.rfind('/', out.size() - 2) + 1);
+      else if (above_root) *above_root = true;
+      continue;
+    }
+    out.append(seg).push_back('/');
+  }
+  if (!directory && out.size() > 1) out.pop_back();
   return out;
 }
 

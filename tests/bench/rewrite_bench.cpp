@@ -72,7 +72,7 @@ void HostSelect(benchmark::State& state) {
     sites.push_back(s);
   }
   SiteRouter router(sites, SiteSpec{});
-  for (auto _ : state) benchmark::DoNotOptimize(&router.select("www.site17.org:8080"));
+  for (auto _ : state) benchmark::DoNotOptimize(router.select("www.site17.org:8080"));
 }
 BENCHMARK(HostSelect);
 

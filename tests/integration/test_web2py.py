@@ -236,7 +236,6 @@ class Web2pyStatic(unittest.TestCase):
                      "/welcome/static/css",                  # a directory
                      "/welcome/static/.hidden",              # REGEX_URL would refuse it
                      "/welcome/static/_1.2.3",               # a version with no file
-                     "/welcome/static/css/../css/site.css",  # web2py normalises it itself
                      "/welcome/static/css/%2573ite.css",     # web2py unquotes a second time
                      "/nosuchapp/static/x.css",
                      "/welcome/statics/css/site.css",
@@ -245,6 +244,16 @@ class Web2pyStatic(unittest.TestCase):
             self.assertTrue(from_python(r), path)
         r = self.server.request("POST", "/welcome/static/css/site.css", body=b"x")
         self.assertTrue(from_python(r))
+
+    def test_dot_segments_are_resolved_before_anything_else(self):
+        # One view of the path: "/welcome/static/css/../css/site.css" is site.css, native;
+        # "/welcome/static/../databases/x" is the databases URL, which is web2py's.
+        r = self.get("/welcome/static/css/../css/site.css")
+        self.assertFalse(from_python(r))
+        self.assertEqual(r.status, 200)
+        r = self.get("/welcome/static/../models/db.py")
+        self.assertTrue(from_python(r))
+        self.assertEqual(json.loads(r.body)["environ"]["PATH_INFO"], "/welcome/models/db.py")
 
     def test_ranges_served_natively(self):
         # As gluon/streamer.py would: 206 with the bytes asked for.
@@ -257,6 +266,16 @@ class Web2pyStatic(unittest.TestCase):
         self.assertEqual(r.header("Content-Range"), "bytes 0-3/%d" % len(data))
         r = self.server.request("POST", "/welcome/static/css/site.css", body=b"x")
         self.assertTrue(from_python(r))
+
+    def test_dot_segments_are_resolved_before_anything_else(self):
+        # One view of the path: "/welcome/static/css/../css/site.css" is site.css, native;
+        # "/welcome/static/../databases/x" is the databases URL, which is web2py's.
+        r = self.get("/welcome/static/css/../css/site.css")
+        self.assertFalse(from_python(r))
+        self.assertEqual(r.status, 200)
+        r = self.get("/welcome/static/../models/db.py")
+        self.assertTrue(from_python(r))
+        self.assertEqual(json.loads(r.body)["environ"]["PATH_INFO"], "/welcome/models/db.py")
 
     def test_traversal_never_leaks(self):
         targets = [b"/welcome/static/../models/db.py", b"/welcome/static/../../gluon/main.py",

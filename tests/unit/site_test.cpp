@@ -43,17 +43,17 @@ TEST(Hosts, ExactThenLongestWildcardThenRegexThenDefault) {
   SiteSpec fallback;
   fallback.name = "fallback";
   SiteRouter r(sites, fallback);
-  EXPECT_EQ(r.select("www.example.com").spec.name, "exact");
-  EXPECT_EQ(r.select("WWW.Example.com:80").spec.name, "exact");
-  EXPECT_EQ(r.select("shop.example.com").spec.name, "wild");
-  EXPECT_EQ(r.select("v1.api.example.com").spec.name, "deep");
+  EXPECT_EQ(r.select("www.example.com")->spec.name, "exact");
+  EXPECT_EQ(r.select("WWW.Example.com:80")->spec.name, "exact");
+  EXPECT_EQ(r.select("shop.example.com")->spec.name, "wild");
+  EXPECT_EQ(r.select("v1.api.example.com")->spec.name, "deep");
   // "*.example.com" does not take the bare name: the regex does.
-  EXPECT_EQ(r.select("example.com").spec.name, "regex");
-  EXPECT_EQ(r.select("EXAMPLE.COM").spec.name, "regex");  // regexes match without case
-  EXPECT_EQ(r.select("example.org").spec.name, "fallback");
-  EXPECT_EQ(r.select("").spec.name, "fallback");
-  EXPECT_EQ(r.select("badexample.com").spec.name, "fallback");
-  EXPECT_TRUE(r.select("nothing").spec.is_default);
+  EXPECT_EQ(r.select("example.com")->spec.name, "regex");
+  EXPECT_EQ(r.select("EXAMPLE.COM")->spec.name, "regex");  // regexes match without case
+  EXPECT_EQ(r.select("example.org")->spec.name, "fallback");
+  EXPECT_EQ(r.select("")->spec.name, "fallback");
+  EXPECT_EQ(r.select("badexample.com")->spec.name, "fallback");
+  EXPECT_TRUE(r.select("nothing")->spec.is_default);
 }
 
 TEST(Hosts, SiteMarkedDefaultReplacesTheFallback) {
@@ -63,8 +63,8 @@ TEST(Hosts, SiteMarkedDefaultReplacesTheFallback) {
   SiteSpec fallback;
   fallback.name = "fallback";
   SiteRouter r({a, b}, fallback);
-  EXPECT_EQ(r.select("zzz.test").spec.name, "b");
-  EXPECT_EQ(r.select("a.test").spec.name, "a");
+  EXPECT_EQ(r.select("zzz.test")->spec.name, "b");
+  EXPECT_EQ(r.select("a.test")->spec.name, "a");
   EXPECT_EQ(r.sites().size(), 2u);
 }
 
@@ -125,7 +125,7 @@ TEST(SiteRules, RewritesCompiledInOrder) {
                 {"^(?!.*admin)(/.+?/static/.+$)", "static /applications$1"},
                 {"^/old/(.*)$", "redirect 308 https://new.test/$1"}};
   SiteRouter r({s}, SiteSpec{});
-  const Site& x = r.select("s.test");
+  const Site& x = *r.select("s.test");
   auto a = x.rewrites.apply("/", "");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->target, "/app/default/index");
@@ -196,7 +196,7 @@ TEST(SiteRules, CacheRulesFirstMatchByPathAndType) {
                    {"", "image/", "", 2592000, 2},
                    {"^/docs/", "text/html", "no-cache", -1, 3}};
   SiteRouter r({s}, SiteSpec{});
-  const Site& x = r.select("s.test");
+  const Site& x = *r.select("s.test");
   ASSERT_NE(x.cache_rule("/static/app.css", "text/css; charset=utf-8"), nullptr);
   EXPECT_EQ(x.cache_rule("/static/app.css", "text/css")->cache_control, "public, max-age=604800");
   EXPECT_EQ(x.cache_rule("/img/a.png", "image/png")->expires, 2592000);
