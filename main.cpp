@@ -2,6 +2,8 @@
 
 #include <pybind11/embed.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -32,6 +34,7 @@
 #include "server/options.hpp"
 #include "server/password_input.hpp"
 #include "server/privileges.hpp"
+#include "server/safe_open.hpp"
 #include "server/systemd.hpp"
 #include "server/tls.hpp"
 #include "server/server.hpp"
@@ -81,8 +84,29 @@ class ExitWatchdog {
   std::thread thread_;
 };
 
+// Before any Python runs: --user switches to the service account; without it, root is refused
+// unless --allow-root says otherwise.
+std::string become_service_account(const w2p::server::Options& options) {
+  return options.user.empty() ? w2p::server::root_check(options.allow_root)
+                              : w2p::server::drop_privileges(options.user, options.group);
+}
+
+// Started as root with --user: the files made before the switch (logs, pidfile) belong to the
+// service account, which reopens them on SIGUSR1 and after a reload.
+void give_created_files_to(const w2p::server::Options& options) {
+  if (::geteuid() != 0 || options.user.empty()) return;
+  passwd* pw = ::getpwnam(options.user.c_str());
+  if (!pw) return;  // drop_privileges reports it
+  gid_t gid = pw->pw_gid;
+  if (!options.group.empty())
+    if (struct group* gr = ::getgrnam(options.group.c_str())) gid = gr->gr_gid;
+  w2p::server::set_created_file_owner(pw->pw_uid, gid);
+}
+
 // `w2pserve --root DIR set-admin-password [--port N]`
 int set_admin_password(const w2p::server::Options& options) {
+  // It runs web2py's code: as the service account, like the server.
+  if (std::string err = become_service_account(options); !err.empty()) return fail(err);
   int port = options.admin_port ? options.admin_port
              : options.public_port ? options.public_port
                                    : options.listen.front().port;
@@ -161,6 +185,8 @@ int cron_list(const w2p::server::Options& options) {
 
 // `w2pserve --root DIR cron run APP LINE`: the job, now, in this process (recorded in the ledger).
 int cron_run(const w2p::server::Options& options, const std::string& python_dir) {
+  // It runs the application's code: as the service account, like the server.
+  if (std::string err = become_service_account(options); !err.empty()) return fail(err);
   std::string path = options.root + "/applications/" + options.cron_app + "/cron/crontab";
   std::ifstream in(path);
   if (!in) return fail("cron run: cannot read " + path);
@@ -220,8 +246,9 @@ std::string check_reload(int argc, char** argv) {
   }
   for (const std::string* path : {&again.options->access_log, &again.options->error_log}) {
     if (path->empty()) continue;
-    int fd = ::open(path->c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) return "cannot open " + *path + " as this user: " + std::strerror(errno);
+    std::string why;
+    int fd = w2p::server::open_for_append(*path, why);
+    if (fd < 0) return "cannot open " + *path + " as this user: " + why;
     ::close(fd);
   }
   return "";
@@ -262,6 +289,7 @@ int main(int argc, char** argv) {
   if (options.cron_command == "list") return cron_list(options);
   if (options.cron_command == "run") return cron_run(options, w2p::embed::find_python_dir());
 
+  give_created_files_to(options);
   if (!options.error_log.empty()) {
     std::string err = wlog::to_file(options.error_log);
     if (!err.empty()) return fail(err);
@@ -279,11 +307,7 @@ int main(int argc, char** argv) {
     std::string err = w2p::server::write_pidfile(options.pidfile);
     if (!err.empty()) return fail(err);
   }
-  {
-    std::string err = options.user.empty() ? w2p::server::root_check(options.allow_root)
-                                           : w2p::server::drop_privileges(options.user, options.group);
-    if (!err.empty()) return fail(err);
-  }
+  if (std::string err = become_service_account(options); !err.empty()) return fail(err);
   if (!options.root.empty()) {
     for (const auto& folder : w2p::server::unwritable_web2py_folders(options.root))
       wlog::warn(folder + " is not writable by this process (uid " + std::to_string(::geteuid()) +

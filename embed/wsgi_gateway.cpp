@@ -87,7 +87,7 @@ class StartResponse {
     auto head = server::parse_status_line(s);
     if (!head)
       throw py::value_error("start_response(): invalid status '" + s +
-                            "' (expected three digits, a space and a reason phrase)");
+                            "' (expected a final status from 200 to 599, a space and a reason phrase)");
     if (!PyList_Check(headers.ptr()) && !PyTuple_Check(headers.ptr()))
       throw py::type_error("start_response(): headers must be a list of (name, value) tuples");
     py::sequence seq = py::reinterpret_borrow<py::sequence>(headers);

@@ -62,7 +62,7 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYP
   -DW2P_FUZZ=ON -DW2P_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j "$jobs"
 step "Fuzzing, ${fuzz_seconds} s per target"
-for target in request_head url_path headers rewrite; do
+for target in request_head url_path headers rewrite route; do
   corpus=$(mktemp -d)
   cp tests/fuzz/corpus/$target/* "$corpus"/
   (cd build-fuzz && ./tests/fuzz/fuzz_$target -max_total_time="$fuzz_seconds" -timeout=10 \

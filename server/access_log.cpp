@@ -1,5 +1,7 @@
 #include "server/access_log.hpp"
 
+#include "server/safe_open.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -142,7 +144,7 @@ AccessLog::AccessLog(std::string path, std::string_view format)
     : path_(std::move(path)), format_(format) {
   fd_ = open_file();
   if (fd_ < 0)
-    throw std::runtime_error("access log " + path_ + ": " + std::strerror(errno));
+    throw std::runtime_error("access log " + path_ + ": " + last_open_error_);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -157,7 +159,10 @@ AccessLog::~AccessLog() {
 }
 
 int AccessLog::open_file() {
-  return ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  std::string why;
+  int fd = open_for_append(path_, why);
+  if (fd < 0) last_open_error_ = why;
+  return fd;
 }
 
 void AccessLog::write(const AccessRecord& r) {
@@ -214,7 +219,7 @@ void AccessLog::run() {
     if (reopen) {
       int fd = open_file();
       if (fd < 0) {
-        log::error("cannot reopen the access log " + path_ + ": " + std::strerror(errno) +
+        log::error("cannot reopen the access log " + path_ + ": " + last_open_error_ +
                    " (still writing to the old file)");
       } else {
         ::close(fd_);

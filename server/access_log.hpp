@@ -72,6 +72,7 @@ class AccessLog {
  private:
   void run();
   int open_file();
+  std::string last_open_error_;  // why open_file() failed (written by whoever called it)
 
   std::string path_;
   AccessFormat format_;

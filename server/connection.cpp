@@ -20,6 +20,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <unordered_set>
 #include <variant>
 
 #include "server/access_log.hpp"
@@ -51,6 +52,10 @@ constexpr std::uint64_t kSmallFile = 16 * 1024;
 constexpr unsigned kShutdownGrace = 2;  // seconds a fresh connection has to send its request when stopping
 // Bytes sent from one file before yielding to other connections on the same I/O thread.
 constexpr std::size_t kSendfileTurn = 1 << 20;
+// Lingering close: at most this long and this much read (and dropped) after the last response.
+constexpr unsigned kLingerSeconds = 2;
+constexpr std::size_t kLingerBytes = 1 << 20;
+constexpr std::size_t kLingerChunk = 4096;
 
 bool has_token(std::string_view list, std::string_view token) {
   size_t i = 0;
@@ -147,11 +152,15 @@ struct ResponsePart {
 
 class ResponseChannel;
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection final : public Stoppable, public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, ServerContext& ctx)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), ctx_(ctx) {
-    ctx_.add(this);
+    // Every byte a client makes us hold is bounded: the head by the parser's header limit,
+    // body bytes by kBodyChunk, and what the parser must see whole besides (a chunk-size line
+    // with its extensions, the trailer fields) by this buffer's limit, beyond which the read
+    // fails (431 in a head, 400 in a body).
+    buffer_.max_size(ctx_.options.max_header + 1024);
   }
   ~Connection() {
     close_file();
@@ -159,6 +168,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void run(const PeerInfo* peer, std::uint16_t redirect_port) {
+    // Behind TLS the layer in front is the registered connection.
+    if (!peer) {
+      ctx_.add(this, std::weak_ptr<Stoppable>(shared_from_this()));
+      registered_ = true;
+    }
     beast::error_code ec;
     redirect_port_ = redirect_port;
     if (!peer) socket_.set_option(tcp::no_delay(true), ec);
@@ -185,7 +199,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_read_header(); });
   }
 
-  void shutdown() {
+  void shutdown() override {
     net::post(socket_.get_executor(), [self = shared_from_this()] {
       // Between requests with nothing of the next one received yet: idle.
       if (self->state_ != State::reading_header || self->buffer_.size() > 0) return;
@@ -197,8 +211,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
-  // Called from a worker thread through the channel.
-  void post_part(ResponsePart part);
 
  private:
   friend class ResponseChannel;
@@ -269,6 +281,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_out(bool part_done, bool last);
   void on_write(beast::error_code ec, bool part_done, bool last);
   void finish_response();
+  void linger();
   void send_simple_and_close(int status, const std::vector<Header>& extra = {});
   void send_simple(int status, const std::vector<Header>& extra = {});
   void close();
@@ -296,7 +309,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     close();  // part of the response went out already
   }
 
-  enum class State { reading_header, reading_body, in_app, writing, closed };
+  enum class State { reading_header, reading_body, in_app, writing, lingering, closed };
 
   tcp::socket socket_;
   net::steady_timer timer_;
@@ -308,8 +321,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::buffer_body>> parser_;
   State state_ = State::reading_header;
-  bool registered_ = true;
+  bool registered_ = false;
   bool timed_out_ = false;  // the header timeout cancelled the read: answer 408
+  std::unique_ptr<char[]> linger_buf_;  // only while lingering before a close
+  std::size_t lingered_ = 0;
   std::size_t skipped_empty_lines_ = 0;  // CRLFs skipped before this request line
   std::uint64_t request_count_ = 0;
 
@@ -372,10 +387,41 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Segment> segments_;
 };
 
-class ResponseChannel : public ResponseSink, public std::enable_shared_from_this<ResponseChannel> {
+class ChannelHub {
  public:
-  explicit ResponseChannel(std::shared_ptr<Connection> c) : conn_(std::move(c)), hub_(conn_->ctx_) {}
+  void add(ResponseChannel* c) {
+    std::lock_guard lock(mutex_);
+    channels_.insert(c);
+  }
+  void remove(ResponseChannel* c) {
+    std::lock_guard lock(mutex_);
+    channels_.erase(c);
+  }
+  bool stopped() {
+    std::lock_guard lock(mutex_);
+    return stopped_;
+  }
+  void stop();
+
+ private:
+  std::mutex mutex_;
+  std::unordered_set<ResponseChannel*> channels_;
+  bool stopped_ = false;
+};
+
+// Where a worker writes one response; the connection takes one part at a time (back-pressure).
+// Each channel has its own lock and wake-up: a worker waits only for its own client.
+class ResponseChannel final : public ResponseSink {
+ public:
+  explicit ResponseChannel(std::shared_ptr<Connection> c)
+      : hub_(c->ctx_.channels), conn_(std::move(c)) {
+    hub_->add(this);
+    if (hub_->stopped()) detach();
+  }
   ~ResponseChannel() override {
+    // Out of the hub first: from then on nothing else can reach this channel.
+    hub_->remove(this);
+    std::lock_guard lock(mutex_);
     // A request dropped without a response (queue shut down) must not leave the client hanging.
     if (!finished_ && conn_) {
       ResponsePart p;
@@ -415,56 +461,75 @@ class ResponseChannel : public ResponseSink, public std::enable_shared_from_this
   }
 
   void expire(int status) override {
-    {
-      std::lock_guard lock(hub_.channel_mutex);
-      if (finished_) return;  // the whole response is already on its way
-      gone_ = true;
-      finished_ = true;
-    }
-    hub_.channel_cv.notify_all();
-    net::post(conn_->socket_.get_executor(), [c = conn_, status] { c->on_expired(status); });
+    std::lock_guard lock(mutex_);
+    if (finished_) return;  // the whole response is already on its way
+    gone_ = true;
+    finished_ = true;
+    cv_.notify_all();
+    if (conn_)
+      net::post(conn_->socket_.get_executor(), [c = conn_, status] { c->on_expired(status); });
   }
 
   // The I/O thread finished writing a part (ok) or the connection is gone (!ok).
   void done(bool ok) {
-    {
-      std::lock_guard lock(hub_.channel_mutex);
-      busy_ = false;
-      if (!ok) gone_ = true;
-    }
-    hub_.channel_cv.notify_all();
+    std::lock_guard lock(mutex_);
+    busy_ = false;
+    if (!ok) gone_ = true;
+    cv_.notify_all();
+  }
+
+  // The I/O threads have stopped: the client is gone for the worker, and the connection is
+  // handed back to be destroyed while its io_context still exists.
+  std::shared_ptr<Connection> detach() {
+    std::lock_guard lock(mutex_);
+    gone_ = true;
+    cv_.notify_all();
+    return std::move(conn_);
   }
 
  private:
   bool push(ResponsePart p) {
-    std::unique_lock lock(hub_.channel_mutex);
+    std::unique_lock lock(mutex_);
     if (finished_) return false;
-    hub_.channel_cv.wait(lock, [&] { return !busy_ || gone_ || hub_.io_stopped; });
-    if (gone_ || hub_.io_stopped) {
+    cv_.wait(lock, [&] { return !busy_ || gone_; });
+    if (gone_ || !conn_) {
       if (p.kind == ResponsePart::file && p.file_body.fd >= 0) ::close(p.file_body.fd);
       finished_ = finished_ || p.last;
       return false;
     }
     busy_ = true;
     if (p.last) finished_ = true;
-    lock.unlock();
-    conn_->post_part(std::move(p));
+    // Posted under the lock: detach() cannot take the connection (and its io_context cannot go)
+    // in between.
+    net::post(conn_->socket_.get_executor(),
+              [c = conn_, p = std::move(p)]() mutable { c->on_part(std::move(p)); });
     return true;
   }
 
-  std::shared_ptr<Connection> conn_;
-  // One lock and condition for all channels: a handful of workers wait on it, and stopping the
-  // I/O threads must wake every one of them.
-  ServerContext& hub_;
+  std::shared_ptr<ChannelHub> hub_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::shared_ptr<Connection> conn_;  // guarded by mutex_; null once detached
   bool busy_ = false;
   bool gone_ = false;
   bool finished_ = false;
 };
 
-void Connection::post_part(ResponsePart part) {
-  net::post(socket_.get_executor(),
-            [self = shared_from_this(), p = std::move(part)]() mutable { self->on_part(std::move(p)); });
+void ChannelHub::stop() {
+  std::vector<std::shared_ptr<Connection>> released;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    for (ResponseChannel* c : channels_)
+      if (auto conn = c->detach()) released.push_back(std::move(conn));
+  }
+  // Destroyed here (the last owners may be these), after the hub's lock is released.
+  released.clear();
 }
+
+void stop_channels(ChannelHub& hub) { hub.stop(); }
+
+std::shared_ptr<ChannelHub> make_channel_hub() { return std::make_shared<ChannelHub>(); }
 
 void Connection::fail_channel() {
   if (channel_) {
@@ -542,8 +607,11 @@ void Connection::on_header_error(beast::error_code ec) {
   version_ = 11;
   head_request_ = false;
   std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-  if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-    return send_simple_and_close(overflow_status(seen));
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    // Beast takes a complete request line out of the buffer: then the fields overflowed.
+    bool line_done = !parser_->get().target().empty();
+    return send_simple_and_close(line_done ? 431 : overflow_status(seen));
+  }
   // RFC 9112 2.2: empty lines before a request line are ignored (a few: this is for clients
   // that end a POST body with an extra CRLF, not a way to keep a connection busy).
   if (std::size_t n = leading_empty_lines(seen); n > 0 && skipped_empty_lines_ + n <= 16) {
@@ -552,8 +620,10 @@ void Connection::on_header_error(beast::error_code ec) {
     return start_header_read();
   }
   if (ec == http::error::body_limit) return send_simple_and_close(413);
-  // Beast's bad_version is a malformed version (bare LF, "HTTP/1.1x"): a bad request. A
-  // well-formed version other than 1.0 and 1.1 gets 505 from check_request_head.
+  // A well-formed version this server does not speak is 505; a malformed one (a bare LF,
+  // "HTTP/1.1x") is a bad request.
+  if (ec == http::error::bad_version && well_formed_version_line(seen))
+    return send_simple_and_close(505);
   log::debug("bad request from " + remote_addr_ + ": " + ec.message());
   return send_simple_and_close(400);
 }
@@ -742,6 +812,10 @@ void Connection::on_read_body(beast::error_code ec) {
   if (ec == http::error::need_buffer) ec = {};
   if (ec) {
     if (ec == http::error::body_limit) return send_simple_and_close(413);
+    if (ec == http::error::buffer_overflow) {
+      log::debug("chunk line or trailer over the limit from " + remote_addr_);
+      return send_simple_and_close(400);
+    }
     if (ec == http::error::end_of_stream || ec == net::error::eof ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset)
       return close();
@@ -1354,9 +1428,27 @@ void Connection::finish_response() {
     // Half-close so the client reads the whole response before the connection goes.
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
-    return close();
+    arm_timer(kLingerSeconds);
+    return linger();
   }
   do_read_header();
+}
+
+// The response is out and the connection ends. A client still sending (a body that was not
+// read, the rest of a refused request) would get a reset for those bytes, and a reset can
+// destroy the response in its receive buffer before it reads it: what comes is read and
+// dropped for a short while, bounded in time and bytes (nginx's lingering close), then the
+// connection closes.
+void Connection::linger() {
+  state_ = State::lingering;
+  if (!linger_buf_) linger_buf_ = std::make_unique<char[]>(kLingerChunk);
+  socket_.async_read_some(net::buffer(linger_buf_.get(), kLingerChunk),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            if (self->state_ == State::closed) return;
+                            self->lingered_ += n;
+                            if (ec || self->lingered_ > kLingerBytes) return self->close();
+                            self->linger();
+                          });
 }
 
 void Connection::write_access_log() {
@@ -1395,14 +1487,16 @@ void Connection::write_access_log() {
   ctx_.access_log->write(r);
 }
 
-void start_connection(tcp::socket socket, ServerContext& ctx, const PeerInfo* peer,
-                      std::uint16_t redirect_port) {
+void start_connection(tcp::socket socket, ServerContext& ctx, std::uint16_t redirect_port) {
   auto c = std::make_shared<Connection>(std::move(socket), ctx);
-  c->run(peer, redirect_port);
+  c->run(nullptr, redirect_port);
 }
 
-void shutdown_connection(Connection* c) {
-  if (auto self = c->weak_from_this().lock()) self->shutdown();
+std::shared_ptr<Stoppable> start_inner_connection(tcp::socket socket, ServerContext& ctx,
+                                                  const PeerInfo& peer) {
+  auto c = std::make_shared<Connection>(std::move(socket), ctx);
+  c->run(&peer, 0);
+  return c;
 }
 
 }  // namespace w2p::server

@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "server/server_context.hpp"
@@ -18,17 +19,27 @@ struct PeerInfo {
   bool https = false;
 };
 
+class Stoppable;
+class ChannelHub;
+
+// After the I/O threads have returned: every response channel a worker still holds reports
+// the client gone from now on, and lets go of its connection (destroyed here, before the
+// io_context is).
+void stop_channels(ChannelHub& hub);
+
 // How a listener's connections are served.
 enum class ListenKind { plain, tls, redirect };
 
-// Takes ownership of an accepted socket and starts serving it. `peer` overrides what the socket
-// says about the client; `redirect_port` > 0 answers every request with a redirect to HTTPS on
+// Takes ownership of an accepted socket and starts serving it; the connection enters the
+// server's registry. `redirect_port` > 0 answers every request with a redirect to HTTPS on
 // that port (a --redirect-listen listener).
 void start_connection(boost::asio::ip::tcp::socket socket, ServerContext& ctx,
-                      const PeerInfo* peer = nullptr, std::uint16_t redirect_port = 0);
+                      std::uint16_t redirect_port = 0);
 
-// Closes the connection if it is idle between requests (graceful shutdown); a connection in the
-// middle of a request finishes it and closes afterwards.
-void shutdown_connection(Connection* c);
+// The connection behind the TLS layer: `peer` is what the TLS socket says about the client, and
+// the TLS layer, not this connection, is in the registry. Returns what the layer tells when the
+// server stops.
+std::shared_ptr<Stoppable> start_inner_connection(boost::asio::ip::tcp::socket socket,
+                                                  ServerContext& ctx, const PeerInfo& peer);
 
 }  // namespace w2p::server

@@ -1,5 +1,7 @@
 #include "server/error_log.hpp"
 
+#include "server/safe_open.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -105,8 +107,9 @@ std::string g_path;  // guarded by g_mutex
 }
 
 std::string to_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) return "error log " + path + ": " + std::strerror(errno);
+  std::string why;
+  int fd = open_for_append(path, why);
+  if (fd < 0) return "error log " + path + ": " + why;
   std::lock_guard lock(g_mutex);
   if (::dup2(fd, STDERR_FILENO) < 0) {
     ::close(fd);

@@ -132,8 +132,7 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
 void Listener::hand_over(tcp::socket socket) {
   ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
   if (kind_ == ListenKind::tls) return start_tls_connection(std::move(socket), ctx_);
-  start_connection(std::move(socket), ctx_, nullptr,
-                   kind_ == ListenKind::redirect ? https_port_ : 0);
+  start_connection(std::move(socket), ctx_, kind_ == ListenKind::redirect ? https_port_ : 0);
 }
 
 }  // namespace w2p::server

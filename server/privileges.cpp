@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "server/safe_open.hpp"
+
 namespace w2p::server {
 
 std::string drop_privileges(const std::string& user, const std::string& group) {
@@ -72,17 +74,8 @@ std::string write_pidfile(const std::string& path) {
     std::string existing;
     if (in && std::getline(in, existing) && existing == pid) return "";
   }
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return "--pidfile " + path + ": " + std::strerror(errno);
-  std::string text = pid + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = (::close(fd) == 0) && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string err = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return "--pidfile " + path + ": " + err;
-  }
+  std::string err = replace_file(path, pid + "\n", 0644);
+  if (!err.empty()) return "--pidfile " + path + ": " + err;
   return "";
 }
 

@@ -1,5 +1,7 @@
 #include "server/request_rules.hpp"
 
+#include <algorithm>
+
 #include "server/response_head.hpp"
 #include "server/url_path.hpp"
 
@@ -183,6 +185,18 @@ RequestVerdict check_request_head(const http::request_header<>& head, bool chunk
 
 int overflow_status(std::string_view received) {
   return received.find('\n') != std::string_view::npos ? 431 : 414;
+}
+
+bool well_formed_version_line(std::string_view received) {
+  std::size_t eol = received.find("\r\n");
+  if (eol == std::string_view::npos || eol < 9) return false;
+  std::string_view v = received.substr(eol - 9, 9);  // " HTTP/d.d"
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::string_view line = received.substr(0, eol);
+  // METHOD SP target SP version: exactly two spaces, no bare LF inside.
+  return v.substr(0, 6) == " HTTP/" && digit(v[6]) && v[7] == '.' && digit(v[8]) &&
+         line.find('\n') == std::string_view::npos &&
+         std::count(line.begin(), line.end(), ' ') == 2;
 }
 
 std::size_t leading_empty_lines(std::string_view received) {

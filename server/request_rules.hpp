@@ -49,6 +49,9 @@ int overflow_status(std::string_view received);
 // that a trusted proxy is meant to own (nginx drops such names too).
 bool is_plain_header_name(std::string_view name);
 
+// True when `received` starts with a request line that ends in "HTTP/<digit>.<digit>" CRLF.
+bool well_formed_version_line(std::string_view received);
+
 // Bytes a client may send before a request line that are skipped (RFC 9112 2.2: a server SHOULD
 // ignore at least one empty line received before the request-line): the length of the leading
 // CRLF / LF run in `received`, or 0.

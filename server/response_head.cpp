@@ -58,7 +58,9 @@ std::optional<ResponseHead> parse_status_line(std::string_view status) {
     if (status[i] < '0' || status[i] > '9') return std::nullopt;
     code = code * 10 + (status[i] - '0');
   }
-  if (code < 100) return std::nullopt;
+  // A final status: 1xx are interim responses, which a WSGI application cannot send (its "100
+  // Continue" would be taken as the response, and every pipelined response after it shifted).
+  if (code < 200 || code > 599) return std::nullopt;
   std::string_view reason = status.substr(4);
   if (!is_safe_header_value(reason)) return std::nullopt;
   ResponseHead head;

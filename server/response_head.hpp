@@ -10,8 +10,8 @@
 
 namespace w2p::server {
 
-// "200 OK" → {200, "OK"}; nullopt unless three digits (100..999), a space, and a reason with no
-// control characters.
+// "200 OK" → {200, "OK"}; nullopt unless a final status (200..599), a space, and a reason with
+// no control characters.
 std::optional<ResponseHead> parse_status_line(std::string_view status);
 
 bool is_token(std::string_view s);

@@ -120,10 +120,7 @@ struct Server::Impl {
       systemd::notify("STOPPING=1");
       for (auto& l : listeners) l->stop();
     }
-    {
-      std::lock_guard lock(ctx.registry_mutex);
-      for (Connection* c : ctx.connections) shutdown_connection(c);
-    }
+    ctx.shutdown_all();
     tick_timer.cancel();
     shutdown_timer.expires_after(std::chrono::seconds(options.shutdown_timeout));
     shutdown_timer.async_wait([this](boost::system::error_code ec) {
@@ -400,11 +397,9 @@ void Server::run() {
     extra.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();
   for (auto& t : extra) t.join();
-  {
-    std::lock_guard lock(impl_->ctx.channel_mutex);
-    impl_->ctx.io_stopped = true;
-  }
-  impl_->ctx.channel_cv.notify_all();
+  // Workers still writing into a connection are told it is gone, and the connections they
+  // held are released here, while the io_context still exists.
+  stop_channels(*impl_->ctx.channels);
   log::info("server stopped");
 }
 

@@ -8,7 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "server/access_log.hpp"
@@ -24,7 +24,24 @@
 
 namespace w2p::server {
 
-class Connection;
+// An open client connection as the registry sees it: counted (--max-connections, the status
+// page, draining) and told when the server stops. A TLS client is one entry from accept to
+// close, handshake and final flush included.
+class Stoppable {
+ public:
+  // Closes the connection if it is idle between requests; one in the middle of a request
+  // finishes it and closes afterwards.
+  virtual void shutdown() = 0;
+
+ protected:
+  ~Stoppable() = default;
+};
+
+// Every live response channel, so that the end of the I/O threads can wake the workers
+// waiting on them and cut them from their connections (no Asio object may outlive its
+// io_context). Defined in connection.cpp.
+class ChannelHub;
+std::shared_ptr<ChannelHub> make_channel_hub();
 
 struct ServerContext {
   explicit ServerContext(const Options& o) : options(o), files(o.file_cache) {}
@@ -54,24 +71,34 @@ struct ServerContext {
   // Called (on an I/O thread) when the last connection ends after stopping was set.
   std::function<void()> on_drained;
 
-  // Workers waiting for a connection to take the next part of a response.
-  std::mutex channel_mutex;
-  std::condition_variable channel_cv;
-  bool io_stopped = false;  // guarded by channel_mutex
+  // The response channels workers write into (connection.cpp); shared with them, as a worker
+  // stuck in Python may hold its channel after this context is gone.
+  std::shared_ptr<ChannelHub> channels = make_channel_hub();
 
   mutable std::mutex registry_mutex;
-  std::unordered_set<Connection*> connections;
+  std::unordered_map<const void*, std::weak_ptr<Stoppable>> connections;
   std::vector<std::function<void()>> resume_hooks;
-  void add(Connection* c) {
+  void add(const void* key, std::weak_ptr<Stoppable> c) {
     std::lock_guard lock(registry_mutex);
-    connections.insert(c);
+    connections.emplace(key, std::move(c));
   }
-  void remove(Connection* c) {
+  // Tells every open connection that the server stops.
+  void shutdown_all() {
+    std::vector<std::shared_ptr<Stoppable>> live;
+    {
+      std::lock_guard lock(registry_mutex);
+      live.reserve(connections.size());
+      for (auto& [key, weak] : connections)
+        if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+    for (auto& c : live) c->shutdown();
+  }
+  void remove(const void* key) {
     bool drained = false;
     std::vector<std::function<void()>> resume;
     {
       std::lock_guard lock(registry_mutex);
-      connections.erase(c);
+      connections.erase(key);
       drained = connections.empty() && stopping.load();
       resume.swap(resume_hooks);
     }

@@ -143,15 +143,23 @@ namespace {
 // socket, waiting with Asio when OpenSSL wants to read or write) and the socket pair whose
 // other end a Connection serves. Raw OpenSSL rather than asio::ssl: its start-up initialiser
 // would load OpenSSL (~700 KiB) in every process, TLS or not.
-class TlsPump : public std::enable_shared_from_this<TlsPump> {
+//
+// The pump is the registered connection (counted for --max-connections and the status page,
+// told when the server stops) from accept to close. Every wait has a bound: the handshake the
+// header timeout, a write to a client that does not read --io-timeout; the inner Connection
+// bounds the rest and its end ends the pump.
+class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsPump> {
  public:
   TlsPump(tcp::socket socket, ServerContext& ctx)
       : sock_(std::move(socket)), inner_(sock_.get_executor()), timer_(sock_.get_executor()), ctx_(ctx) {}
   ~TlsPump() {
     if (ssl_) openssl().SSL_free(ssl_);
+    unregister();
   }
 
   void start() {
+    ctx_.add(this, std::weak_ptr<Stoppable>(shared_from_this()));
+    registered_ = true;
     boost::system::error_code ec;
     sock_.set_option(tcp::no_delay(true), ec);
     sock_.native_non_blocking(true, ec);
@@ -168,12 +176,18 @@ class TlsPump : public std::enable_shared_from_this<TlsPump> {
     peer_.https = true;
     ssl_ = api_.SSL_new(ctx_.tls->impl().main);
     if (!ssl_ || api_.SSL_set_fd(ssl_, sock_.native_handle()) != 1) return abort();
-    // A client gets the header timeout to complete its handshake.
-    timer_.expires_after(std::chrono::seconds(ctx_.options.header_timeout));
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code e) {
-      if (!e && !self->handshaken_) self->abort();
-    });
+    // A client gets the header timeout to complete its handshake (a shorter grace when the
+    // server is stopping).
+    arm(ctx_.stopping.load() ? std::min(2u, ctx_.options.header_timeout) : ctx_.options.header_timeout);
     handshake();
+  }
+
+  // The server stops: a handshake in progress may finish (its Connection then knows the server
+  // is stopping); after it, the Connection decides.
+  void shutdown() override {
+    net::post(sock_.get_executor(), [self = shared_from_this()] {
+      if (auto c = self->connection_.lock()) c->shutdown();
+    });
   }
 
  private:
@@ -184,6 +198,28 @@ class TlsPump : public std::enable_shared_from_this<TlsPump> {
     timer_.cancel();
     sock_.close(ec);
     inner_.close(ec);
+    unregister();
+  }
+  void unregister() {
+    if (registered_) {
+      registered_ = false;
+      ctx_.remove(this);
+    }
+  }
+
+  // One deadline at a time; reaching it ends the connection.
+  void arm(unsigned seconds) {
+    timer_.expires_after(std::chrono::seconds(seconds));
+    timer_.async_wait([self = shared_from_this(), gen = ++timer_gen_](boost::system::error_code e) {
+      if (!e && gen == self->timer_gen_) {
+        self->abort();  // first: the log line means the connection is gone
+        log::debug("TLS connection from " + self->peer_.remote_addr + " timed out");
+      }
+    });
+  }
+  void disarm() {
+    ++timer_gen_;
+    timer_.cancel();
   }
 
   // Waits until the socket is ready for what OpenSSL asked for, then calls `next`.
@@ -218,8 +254,7 @@ class TlsPump : public std::enable_shared_from_this<TlsPump> {
   }
 
   void on_handshake() {
-    handshaken_ = true;
-    timer_.cancel();
+    disarm();
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0) {
       log::error(std::string("TLS: socketpair: ") + std::strerror(errno));
@@ -229,12 +264,13 @@ class TlsPump : public std::enable_shared_from_this<TlsPump> {
     inner_.assign(net::local::stream_protocol(), pair[0], ec);
     tcp::socket plain(sock_.get_executor());
     plain.assign(tcp::v4(), pair[1], ec);
-    start_connection(std::move(plain), ctx_, &peer_);
+    connection_ = start_inner_connection(std::move(plain), ctx_, peer_);
     read_client();
     read_server();
   }
 
-  // Client → Connection.
+  // Client → Connection. (A Connection that stops reading ends with its own timeouts, and its
+  // close fails the write below.)
   void read_client() {
     if (closed_) return;
     api_.ERR_clear_error();
@@ -277,11 +313,19 @@ class TlsPump : public std::enable_shared_from_this<TlsPump> {
       int n = api_.SSL_write(ssl_, down_.data() + written_, static_cast<int>(pending_ - written_));
       if (n > 0) {
         written_ += static_cast<std::size_t>(n);
+        if (write_waiting_) arm(ctx_.options.io_timeout);  // progress: a new period
         continue;
       }
       int err = api_.SSL_get_error(ssl_, n);
+      // A client that does not read gets --io-timeout to make room, as on plain HTTP.
+      if (!write_waiting_) arm(ctx_.options.io_timeout);
+      write_waiting_ = true;
       if (wait_for(err, [self = shared_from_this()] { self->write_client(); })) return;
       return abort();
+    }
+    if (write_waiting_) {
+      write_waiting_ = false;
+      disarm();
     }
     read_server();
   }
@@ -289,12 +333,15 @@ class TlsPump : public std::enable_shared_from_this<TlsPump> {
   tcp::socket sock_;
   net::local::stream_protocol::socket inner_;
   net::steady_timer timer_;
+  std::uint64_t timer_gen_ = 0;
   ServerContext& ctx_;
   const OpenSslApi& api_ = openssl();
   SSL* ssl_ = nullptr;
   PeerInfo peer_;
-  bool handshaken_ = false;
+  std::weak_ptr<Stoppable> connection_;
+  bool registered_ = false;
   bool closed_ = false;
+  bool write_waiting_ = false;
   std::size_t pending_ = 0, written_ = 0;
   std::array<char, 16 * 1024> up_, down_;
 };

@@ -107,6 +107,134 @@ class Privileges(unittest.TestCase):
             shutil.rmtree(tmp)
 
 
+@unittest.skipUnless(os.geteuid() == 0, "privilege tests need root (CI runs as root)")
+class PlantedLinks(unittest.TestCase):
+    """Root opens the logs and writes the pidfile in folders the service account may own: a
+    symlink or hard link it planted there must never aim root at another file."""
+
+    def setUp(self):
+        self.tmp, self.app = public_copy("basic")
+        self.run_dir = os.path.join(self.tmp, "run")
+        os.makedirs(self.run_dir)
+        os.chown(self.run_dir, 65534, 65534)  # the service account's own folder
+        self.victim = os.path.join(self.tmp, "victim")
+        with open(self.victim, "w") as f:
+            f.write("precious\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def serve(self, *args, expect_start=True):
+        return Server("--user", "nobody", "--app", "app:application", "--pythonpath", self.app,
+                      *args, expect_start=expect_start)
+
+    def assert_victim_untouched(self):
+        with open(self.victim) as f:
+            self.assertEqual(f.read(), "precious\n")
+        self.assertEqual(os.stat(self.victim).st_uid, 0)
+
+    def test_symlinked_logs_are_refused(self):
+        for flag in ("--access-log", "--error-log"):
+            link = os.path.join(self.run_dir, "planted.log")
+            os.symlink(self.victim, link)
+            srv = self.serve(flag, link, expect_start=False)
+            self.assertEqual(srv.proc.wait(timeout=60), 2)
+            srv.stop()
+            self.assertIn("symbolic link", srv.log_text(), flag)
+            self.assert_victim_untouched()
+            os.remove(link)
+
+    def test_hard_linked_log_is_refused(self):
+        link = os.path.join(self.run_dir, "hard.log")
+        os.link(self.victim, link)
+        srv = self.serve("--access-log", link, expect_start=False)
+        self.assertEqual(srv.proc.wait(timeout=60), 2)
+        srv.stop()
+        self.assertIn("hard links", srv.log_text())
+        self.assert_victim_untouched()
+
+    def test_planted_pidfile_links_are_not_followed(self):
+        pidfile = os.path.join(self.run_dir, "w2pserve.pid")
+        os.symlink(self.victim, pidfile + ".tmp")
+        os.symlink(self.victim, pidfile)
+        with self.serve("--pidfile", pidfile) as srv:
+            self.assertFalse(os.path.islink(pidfile))
+            with open(pidfile) as f:
+                self.assertEqual(f.read().strip(), str(srv.pid))
+            srv.stop()
+        self.assert_victim_untouched()
+
+    def test_logs_made_by_root_belong_to_the_service_account(self):
+        access = os.path.join(self.run_dir, "access.log")
+        error = os.path.join(self.run_dir, "error.log")
+        with self.serve("--access-log", access, "--error-log", error, expect_start=False) as srv:
+            listening = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
+            self.assertTrue(wait_until(lambda: os.path.exists(error) and
+                                       listening.search(open(error).read())))
+            srv.port = int(listening.search(open(error).read()).group(1))
+            self.assertEqual(srv.request("GET", "/").status, 200)
+            for path in (access, error):
+                self.assertEqual(os.stat(path).st_uid, 65534, path)
+            # So a reload, which re-checks them as that account, is accepted.
+            mark = len(open(error).read())
+            os.kill(srv.pid, signal.SIGHUP)
+            self.assertTrue(wait_until(lambda: "reloading (SIGHUP)" in open(error).read()[mark:]))
+            srv.stop()
+
+
+@unittest.skipUnless(os.geteuid() == 0, "privilege tests need root (CI runs as root)")
+class SubcommandsDropPrivileges(unittest.TestCase):
+    """Subcommands that run web2py's or the application's code do it as --user, like the server,
+    and refuse root without --allow-root."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="w2p-ops-")
+        os.chmod(self.tmp, 0o755)
+        self.root = os.path.join(self.tmp, "web2py")
+        shutil.copytree(os.path.join(os.path.dirname(app_dir("basic")), "..", "fixtures", "web2py"),
+                        self.root)
+        for dirpath, dirs, files in os.walk(self.root):
+            os.chown(dirpath, 65534, 65534)
+            for f in files:
+                os.chown(os.path.join(dirpath, f), 65534, 65534)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def test_set_admin_password_as_the_service_account(self):
+        r = run_cli("--root", self.root, "--user", "nobody", "set-admin-password", "--port", "8001",
+                    input=b"s3cret\n", allow_root=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.stat(os.path.join(self.root, "parameters_8001.py")).st_uid, 65534)
+        r = run_cli("--root", self.root, "set-admin-password", "--port", "8002", input=b"x\n",
+                    allow_root=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("refusing to run Python as root", r.stderr.decode())
+        self.assertFalse(os.path.exists(os.path.join(self.root, "parameters_8002.py")))
+
+    def test_cron_run_as_the_service_account(self):
+        app = os.path.join(self.root, "applications", "welcome")
+        os.makedirs(os.path.join(app, "cron"), exist_ok=True)
+        with open(os.path.join(app, "cron", "crontab"), "w") as f:
+            f.write("0 3 * * * root **applications/welcome/cron/whoami.py\n")
+        with open(os.path.join(app, "cron", "whoami.py"), "w") as f:
+            f.write("import os\nopen('applications/welcome/whoami.out', 'w').write(str(os.geteuid()))\n")
+        for dirpath, dirs, files in os.walk(app):
+            os.chown(dirpath, 65534, 65534)
+            for f in files:
+                os.chown(os.path.join(dirpath, f), 65534, 65534)
+        ledger = os.path.join(self.root, "ledger.sqlite")
+        r = run_cli("--root", self.root, "--user", "nobody", "--cron-ledger", ledger, "cron", "run",
+                    "welcome", "1", allow_root=False)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        with open(os.path.join(app, "whoami.out")) as f:
+            self.assertEqual(f.read(), "65534")
+        r = run_cli("--root", self.root, "--cron-ledger", ledger, "cron", "run", "welcome", "1",
+                    allow_root=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("refusing to run Python as root", r.stderr.decode())
+
+
 class Logs(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="w2p-logs-")

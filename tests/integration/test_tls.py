@@ -147,6 +147,65 @@ class Tls(unittest.TestCase):
             self.assertIn(needle, r.stderr.decode(), args)
 
 
+class TlsHostileClients(unittest.TestCase):
+    """A TLS client that stops reading, or never says hello, is counted while it is open and
+    cut after the same timeouts as a plain one: nothing waits forever."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="w2p-tls-")
+        make_pki(cls.tmp)
+        www = os.path.join(cls.tmp, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "big.bin"), "wb") as f:
+            f.write(os.urandom(16 * 1024 * 1024))
+        cls.server = Server("--app", "app:application", "--pythonpath", app_dir("environ"),
+                            "--tls-cert", os.path.join(cls.tmp, "server.pem"), "--tls-key",
+                            os.path.join(cls.tmp, "server.key"), "--static", "/s=" + www,
+                            "--io-timeout", "2", "--header-timeout", "2", "--log-level", "debug")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        shutil.rmtree(cls.tmp)
+
+    def client(self):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.tmp, "ca.pem"))
+        raw = socket.create_connection(("127.0.0.1", self.server.port), timeout=IO_TIMEOUT)
+        return ctx.wrap_socket(raw, server_hostname="localhost")
+
+    def connections(self):
+        """Open connections as the status page counts them, this request's own excluded."""
+        with self.client() as s:
+            send_request(s, "GET", "/server-status", close=True)
+            return json.loads(read_response(s).body)["connections"] - 1
+
+    def test_client_that_stops_reading_is_cut_after_io_timeout(self):
+        self.assertEqual(self.connections(), 0)
+        mark = self.server.log_mark()
+        ctx = ssl.create_default_context(cafile=os.path.join(self.tmp, "ca.pem"))
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(IO_TIMEOUT)
+        raw.connect(("127.0.0.1", self.server.port))
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        send_request(s, "GET", "/s/big.bin")
+        s.recv(1)  # the response started; from now on nothing is read
+        self.assertIsNotNone(self.server.wait_for_log(r"TLS connection from 127\.0\.0\.1 timed out",
+                                                      start=mark))
+        self.assertEqual(self.connections(), 0)
+        s.close()
+
+    def test_handshakes_in_progress_are_counted_and_bounded(self):
+        mark = self.server.log_mark()
+        silent = socket.create_connection(("127.0.0.1", self.server.port), timeout=IO_TIMEOUT)
+        self.assertEqual(self.connections(), 1)
+        self.assertIsNotNone(self.server.wait_for_log(r"TLS connection from 127\.0\.0\.1 timed out",
+                                                      start=mark))
+        self.assertEqual(self.connections(), 0)
+        silent.close()
+
+
 class TlsReload(unittest.TestCase):
     def test_reload_rereads_certificates(self):
         tmp = tempfile.mkdtemp(prefix="w2p-tls-")

@@ -24,6 +24,10 @@ TEST(StatusLine, Rejects) {
   EXPECT_FALSE(parse_status_line("099 Low"));
   EXPECT_FALSE(parse_status_line("200 OK\r\nX-Injected: 1"));
   EXPECT_FALSE(parse_status_line("2000 OK"));
+  // Interim and out-of-range statuses are not final responses.
+  EXPECT_FALSE(parse_status_line("100 Continue"));
+  EXPECT_FALSE(parse_status_line("199 Interim"));
+  EXPECT_FALSE(parse_status_line("600 Beyond"));
 }
 
 TEST(Headers, TokensAndValues) {

@@ -75,3 +75,36 @@ TEST(SafeRelativePath, RefusesEscapes) {
   EXPECT_FALSE(safe_relative_path("/a\\..\\b"));
   EXPECT_FALSE(safe_relative_path(std::string_view("/a\0/b", 5)));
 }
+
+TEST(SplitTarget, AbsoluteFormKeepsItsAuthority) {
+  auto p = split_target("HTTP://Example.com:8080/x?y");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->absolute_form);
+  EXPECT_EQ(p->authority, "Example.com:8080");
+  EXPECT_EQ(p->path, "/x");
+  EXPECT_FALSE(split_target("ftp://h/x"));
+  EXPECT_FALSE(split_target("s://]x/"));
+  p = split_target("https://h");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->authority, "h");
+  EXPECT_EQ(p->path, "/");
+}
+
+TEST(NormalizePath, ResolvesDotsAndSlashes) {
+  EXPECT_EQ(normalize_path("/a//./b/../c"), "/a/c");
+  EXPECT_EQ(normalize_path("/a/b/.."), "/a/");
+  EXPECT_EQ(normalize_path("/a/."), "/a/");
+  EXPECT_EQ(normalize_path("/a/"), "/a/");
+  EXPECT_EQ(normalize_path("/a"), "/a");
+  EXPECT_EQ(normalize_path(""), "/");
+  EXPECT_EQ(normalize_path("//"), "/");
+  EXPECT_EQ(normalize_path("/..."), "/...");
+  EXPECT_EQ(normalize_path("/a/..b"), "/a/..b");
+  bool above = false;
+  EXPECT_EQ(normalize_path("/../x", &above), "/x");
+  EXPECT_TRUE(above);
+  EXPECT_EQ(normalize_path("/a/../../x", &above), "/x");
+  EXPECT_TRUE(above);
+  EXPECT_EQ(normalize_path("/a/../x", &above), "/x");
+  EXPECT_FALSE(above);
+}
