@@ -256,10 +256,17 @@ w2p::server::CronRun CronRunner::execute(const CronSettings& settings, const std
       if (done_cv.wait_for(lock, std::chrono::seconds(settings.timeout), [&] { return done; })) return;
       lock.unlock();
       PyGILState_STATE g = PyGILState_Ensure();
-      PyThreadState_SetAsyncExc(tid, PyExc_TimeoutError);
+      // With the GIL: the job cannot finish in between, and a finished job (done, set while
+      // it held the GIL) is never hit.
+      bool raised = false;
+      {
+        std::lock_guard check(m);
+        if (!done) raised = PyThreadState_SetAsyncExc(tid, PyExc_TimeoutError) == 1;
+      }
       PyGILState_Release(g);
-      log::error(where + ": still running after " + std::to_string(settings.timeout) +
-                 " s; TimeoutError raised in it");
+      if (raised)
+        log::error(where + ": still running after " + std::to_string(settings.timeout) +
+                   " s; TimeoutError raised in it");
     });
     PyObject* mod = PyImport_ImportModule("w2pserve.cron");
     PyObject* result = mod ? PyObject_CallMethod(mod, "run_job", "sssO", app.c_str(),
@@ -275,16 +282,17 @@ w2p::server::CronRun CronRunner::execute(const CronSettings& settings, const std
       status = PyErr_ExceptionMatches(PyExc_TimeoutError) ? "timeout" : "error";
       output = format_python_error();
     }
-    PyErr_Clear();
-    Py_XDECREF(result);
-    Py_XDECREF(mod);
-    // A TimeoutError raised too late must not land in the next job.
-    PyThreadState_SetAsyncExc(tid, nullptr);
-    PyGILState_Release(gil);
+    // Done, then any TimeoutError raised meanwhile cleared, both holding the GIL: a late one
+    // cannot land in the next job.
     {
       std::lock_guard lock(m);
       done = true;
     }
+    PyThreadState_SetAsyncExc(tid, nullptr);
+    PyErr_Clear();
+    Py_XDECREF(result);
+    Py_XDECREF(mod);
+    PyGILState_Release(gil);
     done_cv.notify_all();
     watchdog.join();
   }

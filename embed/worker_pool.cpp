@@ -173,26 +173,33 @@ void WorkerPool::run_worker(unsigned index) {
     } catch (const std::exception& e) {
       server::log::error(std::string("worker: unexpected error: ") + e.what());
     }
-    sample_python_stats();
-    if (request_timeout_ > 0) {
-      // A TimeoutError the watchdog raised too late must not land in the next request.
-      PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), nullptr);
-    }
-    ts = PyEval_SaveThread();
+    // The request is over: marked so under the lock, then any TimeoutError the watchdog raised
+    // meanwhile is cleared, both while this thread holds the GIL and with no Python code in
+    // between. The watchdog raises only while holding the GIL and seeing the slot busy, so no
+    // late TimeoutError can land in the next request.
+    bool was_expired = false;
+    std::chrono::steady_clock::time_point started;
+    std::string what;
     {
       std::lock_guard lock(mutex_);
       Slot& slot = slots_[index];
-      if (slot.expired) {
-        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - slot.started)
-                        .count();
-        server::log::warn("worker " + std::to_string(index) + " is back after " +
-                          std::to_string(took) + " ms (" + slot.what + ")");
-      }
+      was_expired = slot.expired;
+      started = slot.started;
+      what = std::move(slot.what);
       slot.busy = false;
       slot.expired = false;
       slot.sink.reset();
       stats.busy.fetch_sub(1, std::memory_order_relaxed);
+    }
+    if (request_timeout_ > 0) PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), nullptr);
+    sample_python_stats();
+    ts = PyEval_SaveThread();
+    if (was_expired) {
+      auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+      server::log::warn("worker " + std::to_string(index) + " is back after " +
+                        std::to_string(took) + " ms (" + what + ")");
     }
     // Dropped here, without the GIL: these are plain C++ objects.
     job = {};

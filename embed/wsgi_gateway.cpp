@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
 
 #include "embed/py_util.hpp"
 #include "embed/wsgi_streams.hpp"
@@ -409,6 +410,8 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
   std::string host_name;
   std::vector<std::pair<std::string, std::string>> http;  // HTTP_* keys, duplicates joined
   http.reserve(r.headers.size());
+  std::unordered_map<std::string, std::size_t> index;  // key -> its place in `http`
+  index.reserve(r.headers.size());
   for (const auto& h : r.headers) {
     std::string_view name = h.name;
     if (server::iequals(name, "content-type")) {
@@ -420,9 +423,8 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
     // The server already decoded a chunked body: an application that saw this header would try
     // to decode it again (Bottle does).
     if (server::iequals(name, "transfer-encoding")) continue;
-    // A header spelt with '_' could pose as another one once '-' becomes '_' (X_Forwarded_For
-    // vs X-Forwarded-For): such headers are dropped, as nginx and gunicorn do.
-    if (name.find('_') != std::string_view::npos) continue;
+    // Names are letters, digits and '-' only (the server's header-name policy), so no two
+    // spellings share an environ key.
     if (server::iequals(name, "host")) {
       std::string_view v = h.value;
       if (!v.empty() && v[0] == '[') {
@@ -434,11 +436,11 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
     }
     std::string key = env_name(name);
     // Repeated headers are joined as RFC 9110 allows; cookies with "; " as browsers expect.
-    auto same = std::find_if(http.begin(), http.end(), [&](const auto& e) { return e.first == key; });
-    if (same == http.end()) {
+    auto [slot, fresh] = index.try_emplace(key, http.size());
+    if (fresh) {
       http.emplace_back(std::move(key), h.value);
     } else {
-      same->second.append(server::iequals(name, "cookie") ? "; " : ", ").append(h.value);
+      http[slot->second].second.append(server::iequals(name, "cookie") ? "; " : ", ").append(h.value);
     }
   }
   for (const auto& [key, value] : http) set_item(d, py::str(key), value);

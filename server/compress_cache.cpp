@@ -240,8 +240,33 @@ std::string CompressCache::compress_file(int src, const struct stat& st, std::st
   return err;
 }
 
+bool CompressCache::is_entry_name(std::string_view name) {
+  // entry_name(): four hex fields joined by '-', '.', nine digits, ".br" or ".gz".
+  if (!(name.ends_with(".br") || name.ends_with(".gz"))) return false;
+  name.remove_suffix(3);
+  std::size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || name.size() - dot - 1 != 9) return false;
+  for (char c : name.substr(dot + 1))
+    if (c < '0' || c > '9') return false;
+  std::string_view fields = name.substr(0, dot);
+  int count = 0;
+  std::size_t i = 0;
+  while (i <= fields.size()) {
+    std::size_t end = fields.find('-', i);
+    if (end == std::string_view::npos) end = fields.size();
+    std::string_view f = fields.substr(i, end - i);
+    if (f.empty() || f.size() > 16) return false;
+    for (char c : f)
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    ++count;
+    i = end + 1;
+  }
+  return count == 4;
+}
+
 // Keeps the folder under its bound: the entries written longest ago go first (never the one
-// just written).
+// just written). Only files this cache made count and go: the folder may hold others (a
+// mistaken --compress-cache /var/www must not empty a website).
 void CompressCache::trim(const std::string& keep) {
   DIR* d = ::opendir(settings_.dir.c_str());
   if (!d) return;
@@ -253,7 +278,7 @@ void CompressCache::trim(const std::string& keep) {
   std::vector<Entry> entries;
   std::uint64_t total = 0;
   while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.' || keep == e->d_name) continue;
+    if (keep == e->d_name || !is_entry_name(e->d_name)) continue;
     struct stat st {};
     if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
       continue;

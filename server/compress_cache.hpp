@@ -42,6 +42,8 @@ class CompressCache {
   bool wants(std::string_view content_type, std::uint64_t size) const;
   // The cache entry's name for this version of a file (device, inode, size, mtime).
   static std::string entry_name(const struct stat& st, std::string_view ext);
+  // Whether a file name in the folder is one entry_name() makes (only those are ever removed).
+  static bool is_entry_name(std::string_view name);
   // Queues compressing `relative` below `root` (expected to be the version `st`) with `coding`
   // ("br" or "gzip"). Returns at once; a job already queued or done is not queued again.
   void request(const std::string& root, const std::string& relative, const struct stat& st,

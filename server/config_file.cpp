@@ -205,6 +205,8 @@ long parse_duration(const Reader& r, const toml::node& n, const std::string& key
             : unit == "d" ? 86400 : unit == "w" ? 7 * 86400 : unit == "y" ? 365 * 86400 : -1;
   if (v < 0 || mult < 0 || s.empty() || s[0] == '-')
     r.fail(n.source(), key, "'" + s + "' is not a duration (write e.g. \"30d\", \"12h\", \"15m\" or seconds)");
+  if (v > 10L * 365 * 86400 / mult)
+    r.fail(n.source(), key, "'" + s + "' is too long (at most 10 years)");
   return v * mult;
 }
 

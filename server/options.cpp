@@ -102,6 +102,9 @@ std::uint64_t parse_size(const std::string& spec) {
   else if (unit == "g" || unit == "G" || unit == "GiB") mult = 1ULL << 30;
   else throw OptionError("'" + spec + "' is not a size (write bytes, or a number with k, M or G)");
   if (spec[0] == '-') throw OptionError("'" + spec + "' is not a size (it is negative)");
+  // No silent wrap-around: "17179869184G" is not 0.
+  if (v > (std::uint64_t{1} << 62) / mult)
+    throw OptionError("'" + spec + "' is too large (at most 4611686018427387904 bytes, 4294967296G)");
   return v * mult;
 }
 
@@ -131,7 +134,7 @@ ParseOutcome parse_options(int argc, char** argv) {
   if (!config_path.empty()) {
     try {
       load_config_file(config_path, o, raw);
-    } catch (const OptionError& e) {
+    } catch (const std::exception& e) {
       outcome.text = std::string("w2pserve: error: ") + e.what() + "\n";
       outcome.exit_code = 2;
       return outcome;
@@ -535,6 +538,12 @@ ParseOutcome parse_options(int argc, char** argv) {
     outcome.exit_code = 2;
     return outcome;
   } catch (const OptionError& e) {
+    outcome.text = std::string("w2pserve: error: ") + e.what() + "\n";
+    outcome.exit_code = 2;
+    return outcome;
+  } catch (const std::exception& e) {
+    // Whatever else a checker throws (a number out of range, a bad pattern) is a refusal of
+    // this configuration, never the end of a running server's reload.
     outcome.text = std::string("w2pserve: error: ") + e.what() + "\n";
     outcome.exit_code = 2;
     return outcome;

@@ -393,6 +393,18 @@ class Reload(unittest.TestCase):
                 self.assertIsNotNone(line, srv.log_text())
                 self.assertIn("w2pserve.toml:1: workers: expected a whole number", line)
                 self.assertEqual(srv.request("GET", "/").status, 200)
+                # Numbers out of every range are refusals too, not the end of the process.
+                for bad in ('[[site]]\nhosts = ["a.test"]\nrewrite = [{ match = "^/x", '
+                            'to = "redirect 2147483648 https://b.test/" }]\n',
+                            'max-body = "17179869184G"\n',
+                            'session-max-age = "99999999999999999y"\n'):
+                    with open(conf, "w") as f:
+                        f.write(bad)
+                    mark = srv.log_mark()
+                    os.kill(srv.pid, signal.SIGHUP)
+                    self.assertIsNotNone(srv.wait_for_log(r"reload \(SIGHUP\) refused, still serving",
+                                                          start=mark), bad)
+                    self.assertEqual(srv.request("GET", "/").status, 200)
                 # Fixed: the next SIGHUP reloads.
                 with open(conf, "w") as f:
                     f.write('workers = 2\n')

@@ -144,6 +144,32 @@ TEST_F(Compress, JobsOncePerVersionAndBounded) {
   EXPECT_NE(CompressCache::entry_name(st, ".gz"), CompressCache::entry_name(old, ".gz"));
 }
 
+TEST_F(Compress, TrimmingNeverRemovesFilesItDidNotMake) {
+  // The folder given may hold other files (a mistake, or a shared cache folder).
+  std::ofstream(dir_ + "/cache/index.html") << std::string(4096, 'x');
+  std::ofstream(dir_ + "/cache/notes.gz") << std::string(4096, 'x');
+  std::filesystem::create_directories(dir_ + "/cache/sub");
+  CompressSettings s;
+  s.dir = dir_ + "/cache";
+  s.types = default_compress_types();
+  s.cache_bytes = 1;
+  s.background = false;
+  CompressCache c(s);
+  auto st = stat_of(dir_ + "/www/site.css");
+  c.request(dir_ + "/www", "site.css", st, "gzip");
+  c.drain();
+  c.request(dir_ + "/www", "site.css", st, "br");
+  c.drain();
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/cache/index.html"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/cache/notes.gz"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/cache/sub"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/cache/" + CompressCache::entry_name(st, ".gz")));
+  EXPECT_TRUE(CompressCache::is_entry_name(CompressCache::entry_name(st, ".br")));
+  EXPECT_FALSE(CompressCache::is_entry_name("notes.gz"));
+  EXPECT_FALSE(CompressCache::is_entry_name("1-2-3.000000000.gz"));
+  EXPECT_FALSE(CompressCache::is_entry_name("1-2-3-4.00000000x.br"));
+}
+
 TEST_F(Compress, BackgroundWorkerFinishes) {
   CompressSettings s;
   s.dir = dir_ + "/cache";

@@ -46,6 +46,11 @@ TEST(ParseSize, Units) {
   EXPECT_THROW(parse_size("ten"), OptionError);
   EXPECT_THROW(parse_size("10X"), OptionError);
   EXPECT_THROW(parse_size("-1"), OptionError);
+  // Too large is an error, never a wrap-around to a small number.
+  EXPECT_THROW(parse_size("17179869184G"), OptionError);
+  EXPECT_THROW(parse_size("18446744073709551615"), OptionError);
+  EXPECT_THROW(parse_size("99999999999999999999999"), OptionError);
+  EXPECT_EQ(parse_size("4294967296G"), 4294967296ull << 30);
 }
 
 TEST(ParseStatic, NeedsPrefixAndExistingDir) {
@@ -83,7 +88,8 @@ TEST(ParseOptions, ErrorsAreOneLineWithExitCode2) {
                     std::vector<const char*>{"--bogus"},
                     std::vector<const char*>{"--listen", "nowhere:x"},
                     std::vector<const char*>{"--app", "nocolon"},
-                    std::vector<const char*>{"--max-body", "lots"}}) {
+                    std::vector<const char*>{"--max-body", "lots"},
+                    std::vector<const char*>{"--max-body", "17179869184G"}}) {
     std::vector<char*> argv{const_cast<char*>("w2pserve")};
     for (auto a : args) argv.push_back(const_cast<char*>(a));
     auto r = parse_options(static_cast<int>(argv.size()), argv.data());
