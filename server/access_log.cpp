@@ -179,14 +179,16 @@ void AccessLog::write(const AccessRecord& r) {
   if (wake) cv_.notify_one();
 }
 
-// Returns once the writer has written what was logged before and opened the file again, so
-// that every later line lands in the new file.
+// Returns once the writer has written what was logged before and opened the file again (at
+// most 2 s), so that every later line lands in the new file.
 void AccessLog::reopen() {
   std::unique_lock lock(mutex_);
   reopen_ = true;
   std::uint64_t want = ++requested_;
   cv_.notify_one();
-  flushed_.wait(lock, [&] { return flushes_ >= want || stop_; });
+  // Bounded: the caller is the I/O thread, and a stalled disk must not stall the clients (a
+  // line may then land in the old file).
+  flushed_.wait_for(lock, std::chrono::seconds(2), [&] { return flushes_ >= want || stop_; });
 }
 
 void AccessLog::run() {

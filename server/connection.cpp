@@ -248,7 +248,10 @@ class Connection final : public Stoppable, public std::enable_shared_from_this<C
       timed_out_ = true;
       return;
     }
+    bool busy = state_ == State::reading_body || state_ == State::writing;
     close();
+    // After the close: the line means the connection is gone.
+    if (busy) log::debug("connection from " + remote_addr_ + " closed: no progress for --io-timeout");
   }
 
   void do_read_header();
@@ -491,7 +494,7 @@ class ResponseChannel final : public ResponseSink {
   bool push(ResponsePart p) {
     std::unique_lock lock(mutex_);
     if (finished_) return false;
-    cv_.wait(lock, [&] { return !busy_ || gone_; });
+    cv_.wait(lock, [&] { return !busy_ || gone_; });  // blocking-ok: a worker, never an I/O thread
     if (gone_ || !conn_) {
       if (p.kind == ResponsePart::file && p.file_body.fd >= 0) ::close(p.file_body.fd);
       finished_ = finished_ || p.last;

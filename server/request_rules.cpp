@@ -156,7 +156,7 @@ RequestVerdict check_request_head(const http::request_header<>& head, bool chunk
     // nginx do. A ".." above the root, in any spelling, is an attack, not a URL.
     bool above_raw = false, above_decoded = false;
     if (decoded) {
-      v.raw_path = normalize_path(parts->path, &above_raw);
+      v.raw_path = normalize_raw_path(parts->path, &above_raw);
       *decoded = normalize_path(*decoded, &above_decoded);
     }
     if (!decoded || above_raw || above_decoded ||

@@ -17,7 +17,7 @@ namespace w2p::server {
 struct RequestVerdict {
   int status = 0;               // 0: acceptable; otherwise the error status to answer (and close)
   std::string path;             // percent-decoded once, then normalised (normalize_path)
-  std::string raw_path;         // as sent (percent-encoded), with dot segments and "//" removed
+  std::string raw_path;         // as sent (percent-encoded) in normal form (normalize_raw_path)
   std::string query;            // raw query string
   std::string host;             // the authority: absolute-form target's, else the Host header's
   bool absolute_form = false;   // the target named its authority (which replaces Host)

@@ -124,4 +124,26 @@ std::string normalize_path(std::string_view decoded, bool* above_root) {
   return out;
 }
 
+std::string normalize_raw_path(std::string_view raw, bool* above_root) {
+  std::string out;
+  out.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size()) {
+      int hi = hex_value(raw[i + 1]), lo = hex_value(raw[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        char c = static_cast<char>(hi * 16 + lo);
+        bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+        if (unreserved) {
+          out.push_back(c);
+          i += 2;
+          continue;
+        }
+      }
+    }
+    out.push_back(raw[i]);
+  }
+  return normalize_path(out, above_root);
+}
+
 }  // namespace w2p::server

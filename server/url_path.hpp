@@ -34,4 +34,9 @@ std::optional<std::string> safe_relative_path(std::string_view decoded);
 // given, is set when a ".." tried to go above the root ("/../x").
 std::string normalize_path(std::string_view decoded, bool* above_root = nullptr);
 
+// The raw (still encoded) path in the same normal form, for rules that match the URL as sent:
+// escapes of unreserved characters decoded ("%2e" is ".", "%7E" is "~"), others kept, then
+// normalize_path. Assumes percent_decode accepted the path.
+std::string normalize_raw_path(std::string_view raw, bool* above_root = nullptr);
+
 }  // namespace w2p::server

@@ -107,6 +107,14 @@ class TwoSites(unittest.TestCase):
         self.assertIsNone(r.header("X-Fixture"))
         self.assertEqual(r.header("Content-Type").split(";")[0], "text/css")
 
+    def test_static_rule_never_reaches_other_folders(self):
+        # The rule sees "?query" too; whatever it makes of one, only a static folder is served.
+        for path in ("/app/private/secret.txt?/static/x", "/app/databases/secret.txt?/static/y",
+                     "/app/models/db.py?x=/static/z"):
+            r = self.get("example.com", path)
+            self.assertNotEqual(r.body, b"secret", path)
+            self.assertNotEqual(r.body, b"SECRET = 1\n", path)
+
     def test_lookahead_keeps_admin_static_editor_urls_in_admin(self):
         path = "/admin/default/edit/app/static/css/app.css"
         self.assertEqual(self.app_view("example.com", path)[0], path)
@@ -134,12 +142,15 @@ class TwoSites(unittest.TestCase):
         for path in ("/app/static/../models/db.py", "/x/static/../../app/models/db.py"):
             r = self.get("example.com", path)
             self.assertNotEqual(r.body, b"SECRET = 1\n", path)
-        # The static rule maps /<a>/static/<b> to applications/<a>/static/<b>; these reach
-        # other folders only through it, and it must refuse them.
+        # Dot segments are resolved first, encoded or not: these are URLs of other folders,
+        # which the static rule does not match, so web2py answers them (or a 4xx), never a file.
         for folder in ("private", "databases", "sessions", "errors", "cache"):
             r = self.get("example.com", "/app/static/%2e%2e/" + folder + "/secret.txt")
             self.assertNotEqual(r.body, b"secret", folder)
-            self.assertIn(r.status, (400, 403, 404), folder)
+            if r.status == 200:
+                self.assertEqual(r.header("X-Fixture"), "python", folder)
+            else:
+                self.assertIn(r.status, (400, 403, 404), folder)
 
     def test_directory_index_and_redirect(self):
         r = self.get("example.com", "/app/static/docs/")
@@ -341,6 +352,18 @@ class CommandLine(unittest.TestCase):
                 self.assertEqual(css.body, b"/* blog */")
                 moved = srv.request("GET", "/old-site/x", headers=[("Host", "example.com")])
                 self.assertEqual((moved.status, moved.header("Location")), (301, "https://example.com/x"))
+                # lighttpd's rule matches path and query: "?/static/x" after another folder's
+                # URL made the rewritten path that folder's. Below the web2py folder only
+                # applications/<app>/static/ is ever a static file.
+                for folder, name in (("private", "secret.txt"), ("databases", "secret.txt"),
+                                     ("models", "db.py")):
+                    for host in ("www.example.com", "blog.example.org"):
+                        r = srv.request("GET", "/app/%s/%s?/static/x" % (folder, name),
+                                        headers=[("Host", host)])
+                        self.assertNotEqual(r.body, b"secret", (host, folder))
+                        self.assertNotEqual(r.body, b"SECRET = 1\n", (host, folder))
+                        self.assertIn(r.status, (403, 404) if host != "blog.example.org"
+                                      else (200, 403, 404), (host, folder, r.body[:100]))
                 srv.stop()
                 srv.check_sanitizers()
         finally:

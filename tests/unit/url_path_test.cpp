@@ -108,3 +108,12 @@ TEST(NormalizePath, ResolvesDotsAndSlashes) {
   EXPECT_EQ(normalize_path("/a/../x", &above), "/x");
   EXPECT_FALSE(above);
 }
+
+TEST(NormalizePath, RawFormDecodesOnlyUnreserved) {
+  EXPECT_EQ(normalize_raw_path("/a/%2e%2E/b%20c/%7Ex"), "/b%20c/~x");
+  EXPECT_EQ(normalize_raw_path("/a%2F..%2Fb"), "/a%2F..%2Fb");  // one segment while encoded
+  EXPECT_EQ(normalize_raw_path("/%41%42"), "/AB");
+  bool above = false;
+  normalize_raw_path("/%2e%2e/x", &above);
+  EXPECT_TRUE(above);
+}
