@@ -133,8 +133,14 @@ class TwoSites(unittest.TestCase):
         self.assertEqual(r.header("Location"), "https://example.com/a/b?q=1")
 
     def test_access_deny_suffixes(self):
-        for path in ("/app/static/notes.txt~", "/page.inc", "/x~"):
-            self.assertEqual(self.get("example.com", path).status, 403, path)
+        for path in ("/app/static/notes.txt~", "/page.inc", "/x~",
+                     # Every spelling of the same path: trailing slash, "/.", dots, escapes.
+                     "/app/static/notes.txt~/", "/app/static/notes.txt~/.",
+                     "/app/static/x/../notes.txt~", "/app/static/notes.txt%7E",
+                     "/app/static//notes.txt~", "/page.inc/", "/page%2Einc"):
+            r = self.get("example.com", path)
+            self.assertEqual(r.status, 403, path)
+            self.assertNotEqual(r.body, b"editor backup", path)
         # The blog inherits the top-level list.
         self.assertEqual(self.get("blog.example.org", "/x.inc").status, 403)
 
@@ -188,6 +194,36 @@ class NeverStatic(unittest.TestCase):
                     self.assertNotIn(b"secret", r.body)
                 # A file named like a private folder elsewhere is fine.
                 self.assertEqual(srv.request("GET", "/tree/applications/app/static/css/app.css").status, 200)
+                srv.stop()
+                srv.check_sanitizers()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_mapping_above_the_web2py_folder(self):
+        # A --static folder that holds the web2py folder (a careless "/" or "/srv"), and a
+        # symlink in a static folder that points at private data: only applications/<app>/static/
+        # is ever a file, checked on the path and on the real path of what was opened.
+        tmp, root = make_tree()
+        try:
+            os.symlink("../../databases/secret.txt",
+                       os.path.join(root, "applications", "app", "static", "css", "link.txt"))
+            os.symlink(os.path.join(root, "applications", "app", "private"),
+                       os.path.join(tmp, "elsewhere"))
+            with Server("--root", root, "--static", "/all=" + tmp) as srv:
+                for path in ("/all/web2py/applications/app/databases/secret.txt",
+                             "/all/web2py/applications/app/private/secret.txt",
+                             "/all/web2py/applications/app/models/db.py",
+                             "/all/web2py/gluon/main.py",
+                             "/all/web2py/applications/app/static/css/link.txt",
+                             "/all/elsewhere/secret.txt",
+                             "/app/static/css/link.txt"):
+                    r = srv.request("GET", path)
+                    self.assertNotIn(b"secret", r.body, path)
+                    self.assertNotEqual(r.body, b"SECRET = 1\n", path)
+                    self.assertIn(r.status, (403, 404) if path.startswith("/all") else (200, 403, 404),
+                                  path)
+                r = srv.request("GET", "/all/web2py/applications/app/static/css/app.css")
+                self.assertEqual((r.status, r.body), (200, b"/* app */"))
                 srv.stop()
                 srv.check_sanitizers()
         finally:
