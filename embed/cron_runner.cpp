@@ -16,7 +16,7 @@
 #include <sstream>
 
 #include "embed/py_util.hpp"
-#include "server/error_log.hpp"
+#include "server/log.hpp"
 
 extern char** environ;
 

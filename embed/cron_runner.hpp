@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "server/cron_board.hpp"
-#include "server/cron_ledger.hpp"
-#include "server/crontab.hpp"
+#include "server/cron/cron_board.hpp"
+#include "server/cron/cron_ledger.hpp"
+#include "server/cron/crontab.hpp"
 
 namespace w2p::embed {
 

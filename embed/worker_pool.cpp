@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "server/error_log.hpp"
+#include "server/log.hpp"
 
 // faulthandler's traceback dumper (exported by libpython, declared in an internal header):
 // safe to call without the GIL on another thread's state.

@@ -12,8 +12,8 @@
 
 #include "embed/py_util.hpp"
 #include "embed/wsgi_streams.hpp"
-#include "server/error_log.hpp"
-#include "server/response_head.hpp"
+#include "server/log.hpp"
+#include "server/http/response_head.hpp"
 
 namespace w2p::embed {
 

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "server/error_log.hpp"
+#include "server/log.hpp"
 
 namespace w2p::embed {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <string>
 
-#include "server/rewrite.hpp"
-#include "server/site.hpp"
+#include "server/routing/rewrite.hpp"
+#include "server/routing/site.hpp"
 
 using namespace w2p::server;
 

@@ -1,5 +1,5 @@
 // Request heads and bodies as the connection handles them: Beast's parser with our limits, then
-// the rules of server/request_rules.cpp, then every path mapping the router tries.
+// the rules of server/http/request_rules.cpp, then every path mapping the router tries.
 
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -7,10 +7,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "server/request_rules.hpp"
-#include "server/static_files.hpp"
-#include "server/url_path.hpp"
-#include "server/web2py_static.hpp"
+#include "server/http/request_rules.hpp"
+#include "server/static/static_files.hpp"
+#include "server/http/url_path.hpp"
+#include "server/routing/web2py_static.hpp"
 
 namespace http = boost::beast::http;
 using namespace w2p::server;

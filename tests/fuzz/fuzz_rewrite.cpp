@@ -9,7 +9,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "server/rewrite.hpp"
+#include "server/routing/rewrite.hpp"
 
 using namespace w2p::server;
 

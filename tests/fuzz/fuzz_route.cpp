@@ -14,9 +14,9 @@
 #include <memory>
 #include <string>
 
-#include "server/request_rules.hpp"
-#include "server/route.hpp"
-#include "server/url_path.hpp"
+#include "server/http/request_rules.hpp"
+#include "server/routing/route.hpp"
+#include "server/http/url_path.hpp"
 
 namespace http = boost::beast::http;
 using namespace w2p::server;

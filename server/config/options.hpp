@@ -1,0 +1,142 @@
+#pragma once
+// Command-line options (CLI11): what the user asked for, validated, with the defaults in one
+// place. Parsing never exits the process itself; main() decides.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "server/static/compress_cache.hpp"
+#include "server/routing/site.hpp"
+#include "server/static/static_files.hpp"
+#include "server/http/trusted_proxy.hpp"
+
+namespace w2p::server {
+
+struct ListenAddress {
+  std::string host;  // numeric IPv4 or IPv6 address, no brackets
+  std::uint16_t port = 0;
+};
+
+struct Options {
+  std::vector<ListenAddress> listen;
+  unsigned io_threads = 1;
+  unsigned workers = 1;
+  std::string app;  // "module:callable"; empty means the bundled demo (or --root)
+  std::vector<std::string> pythonpath;
+  std::vector<StaticMount> statics;
+  std::uint64_t max_body = 2ULL << 30;
+  std::uint32_t max_header = 64 * 1024;
+  std::uint32_t max_uri = 8 * 1024;
+  std::uint32_t spool_threshold = 64 * 1024;
+  std::string tmp_dir;
+  unsigned header_timeout = 20;
+  unsigned keepalive_timeout = 15;
+  unsigned io_timeout = 60;
+  unsigned shutdown_timeout = 30;
+  unsigned queue_size = 1024;
+  unsigned max_connections = 10000;
+  unsigned request_timeout = 0;  // seconds a request may stay in Python; 0 = no limit
+  unsigned file_cache = 128;  // open static files kept (0: open every time)
+  std::string log_level = "info";
+
+  // web2py
+  std::string root;         // the web2py folder (holds applications/ and gluon/); absolute
+  std::string default_app;  // for /favicon.ico and /robots.txt
+  std::string web2py_static = "auto";  // native web2py static files: auto, on, off
+  std::vector<Cidr> trusted_proxies;
+  std::vector<std::string> trusted_proxy_specs;
+  std::uint16_t public_port = 0;  // SERVER_PORT override; 0 = the port the client connected to
+
+  // X-Sendfile: folders whose files an application may hand over by absolute path; and
+  // X-Accel-Redirect: internal URL prefixes (not reachable by clients) mapped to folders.
+  std::vector<std::string> x_sendfile_dirs;
+  std::vector<StaticMount> x_accel;
+
+  // On-the-fly compression of static files into a cache folder (off without a folder).
+  CompressSettings compress;
+
+  // TLS: with a certificate, the --listen addresses speak TLS; --http-listen adds plain HTTP
+  // ones and --redirect-listen plain ones that send clients to HTTPS.
+  std::string tls_cert, tls_key;
+  std::vector<ListenAddress> http_listen, redirect_listen;
+
+  // Logs.
+  std::string access_log;  // path; empty: no access log
+  std::string access_log_format = "combined";
+  std::string error_log;  // path; empty: standard error
+
+  // Operations.
+  bool listen_given = false;  // --listen (or listen in the file) was given
+  std::string pidfile;
+  std::string user, group;  // drop to these after binding, before Python starts
+  bool allow_root = false;
+  unsigned idle_exit = 0;       // seconds without connections before exiting (0: never)
+  std::uint64_t max_requests = 0;  // reload after this many requests (0: never)
+  std::uint64_t max_rss = 0;       // reload when resident memory passes this (bytes; 0: never)
+  std::vector<std::string> watch;  // reload when one of these files changes
+
+  // Cron and housekeeping (web2py).
+  bool cron = false;
+  bool cron_allow_exec = false;
+  unsigned cron_timeout = 3600;
+  std::string cron_ledger;  // default: <root>/w2pserve-cron.sqlite
+  std::uint64_t session_max_age = 7 * 86400;
+  std::uint64_t ticket_max_age = 30 * 86400;
+
+  // /server-status: the path (empty: off) and who may see it besides loopback peers.
+  std::string status_path = "/server-status";
+  std::vector<Cidr> status_allow;
+  std::vector<std::string> status_allow_specs;
+
+  // Sites (--config): [[site]] tables, and the default site made of the top-level settings.
+  std::string config_file;
+  std::vector<std::pair<std::string, int>> config_lines;  // top-level key → its line in the file
+  std::vector<SiteSpec> sites;
+  SiteSpec global_site;
+
+  // `check-config FILE`: validate, print the effective configuration, exit.
+  bool check_config = false;
+  // `import-lighttpd FILE`: print a lighttpd configuration as w2pserve TOML, exit.
+  std::string import_lighttpd;
+
+  // `cron list` / `cron run APP LINE`
+  std::string cron_command;  // "", "list" or "run"
+  std::string cron_app;
+  int cron_line = 0;
+
+  // `set-admin-password` subcommand
+  bool set_admin_password = false;
+  std::uint16_t admin_port = 0;  // 0: --public-port, else the first --listen port
+};
+
+class OptionError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What parse_options decided: run the server, or print text and exit with a code.
+struct ParseOutcome {
+  std::optional<Options> options;
+  std::string text;  // --help / --version output, or the error message
+  int exit_code = 0;
+};
+
+ParseOutcome parse_options(int argc, char** argv);
+
+// "127.0.0.1:8000", "[::1]:8000", ":8000", "8000"; throws OptionError.
+ListenAddress parse_listen(const std::string& spec);
+// "/static=/srv/files"; the folder must exist. Throws OptionError.
+StaticMount parse_static(const std::string& spec);
+// The canonical path of an existing directory, or nullopt.
+std::optional<std::string> real_directory(const std::string& path);
+
+// Parses each spec (an address or CIDR); throws OptionError "<what> SPEC: ..." for a bad one.
+std::vector<Cidr> parse_cidrs(const std::vector<std::string>& specs, const std::string& what);
+
+// "64k", "10M", "2G" or plain bytes. Throws OptionError.
+std::uint64_t parse_size(const std::string& spec);
+
+}  // namespace w2p::server

@@ -1,0 +1,76 @@
+#include "server/net/openssl_api.hpp"
+
+#include <dlfcn.h>
+
+#include <mutex>
+#include <stdexcept>
+
+namespace w2p::server {
+namespace {
+
+OpenSslApi g_api;
+std::string g_error;
+
+template <class F>
+void bind(void* lib, F& slot, const char* name) {
+  slot = reinterpret_cast<F>(::dlsym(lib, name));
+  if (!slot) throw std::runtime_error(std::string("TLS: libssl.so.3 has no ") + name);
+}
+
+void load() {
+  void* lib = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) throw std::runtime_error(std::string("TLS: cannot load libssl.so.3 (install libssl3): ") + ::dlerror());
+  OpenSslApi a{};
+  bind(lib, a.TLS_server_method, "TLS_server_method");
+  bind(lib, a.SSL_CTX_new, "SSL_CTX_new");
+  bind(lib, a.SSL_CTX_free, "SSL_CTX_free");
+  bind(lib, a.SSL_CTX_ctrl, "SSL_CTX_ctrl");
+  bind(lib, a.SSL_CTX_callback_ctrl, "SSL_CTX_callback_ctrl");
+  bind(lib, a.SSL_CTX_set_cipher_list, "SSL_CTX_set_cipher_list");
+  bind(lib, a.SSL_CTX_set_options, "SSL_CTX_set_options");
+  bind(lib, a.SSL_CTX_use_certificate_chain_file, "SSL_CTX_use_certificate_chain_file");
+  bind(lib, a.SSL_CTX_use_PrivateKey_file, "SSL_CTX_use_PrivateKey_file");
+  bind(lib, a.SSL_CTX_check_private_key, "SSL_CTX_check_private_key");
+  bind(lib, a.SSL_get_servername, "SSL_get_servername");
+  bind(lib, a.SSL_set_SSL_CTX, "SSL_set_SSL_CTX");
+  bind(lib, a.SSL_new, "SSL_new");
+  bind(lib, a.SSL_free, "SSL_free");
+  bind(lib, a.SSL_set_fd, "SSL_set_fd");
+  bind(lib, a.SSL_accept, "SSL_accept");
+  bind(lib, a.SSL_get_error, "SSL_get_error");
+  bind(lib, a.SSL_read, "SSL_read");
+  bind(lib, a.SSL_write, "SSL_write");
+  bind(lib, a.SSL_shutdown, "SSL_shutdown");
+  // libssl depends on libcrypto, so its symbols resolve through the same handle.
+  bind(lib, a.ERR_get_error, "ERR_get_error");
+  bind(lib, a.ERR_error_string_n, "ERR_error_string_n");
+  bind(lib, a.ERR_clear_error, "ERR_clear_error");
+  g_api = a;
+}
+
+}  // namespace
+
+const OpenSslApi& openssl() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    try {
+      load();
+    } catch (const std::exception& e) {
+      g_error = e.what();
+    }
+  });
+  if (!g_error.empty()) throw std::runtime_error(g_error);
+  return g_api;
+}
+
+std::string openssl_error() {
+  const OpenSslApi& a = openssl();
+  unsigned long e = a.ERR_get_error();
+  if (!e) return "unknown error";
+  char buf[256];
+  a.ERR_error_string_n(e, buf, sizeof buf);
+  a.ERR_clear_error();
+  return buf;
+}
+
+}  // namespace w2p::server

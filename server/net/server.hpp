@@ -1,0 +1,51 @@
+#pragma once
+// The HTTP server's lifecycle: the I/O context, signals, listeners, and graceful shutdown.
+// Construct it before the interpreter starts: it installs the signal handling that Python must
+// not take over, and binds the ports so a bad address fails before anything slow happens.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/app_interface.hpp"
+#include "server/cron/cron_board.hpp"
+#include "server/config/options.hpp"
+
+namespace w2p::server {
+
+class Server {
+ public:
+  explicit Server(const Options& options);  // throws std::runtime_error with a user-facing message
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void set_application(Application* app);
+  void add_static(StaticMount mount);
+  std::vector<std::uint16_t> bound_ports() const;
+
+  // Serves until SIGTERM/SIGINT and the graceful shutdown that follows. The calling thread is
+  // one of the I/O threads.
+  void run();
+
+  // Begins a graceful shutdown, as SIGTERM does; safe from any thread.
+  void stop();
+
+  // Reload (SIGHUP, --max-requests, --max-rss, --watch): `check` runs first and returns an
+  // error text when the new configuration is not valid (then nothing happens). Otherwise the
+  // listeners stop accepting without closing, requests in flight finish, and run() returns
+  // with reload_requested() true: the caller passes take_released_fds() to its next image.
+  void set_reload_check(std::function<std::string()> check);
+  void reload(const std::string& why);
+  bool reload_requested() const;
+  CronBoard& cron_board();
+  std::vector<int> take_released_fds();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace w2p::server

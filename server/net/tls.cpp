@@ -1,0 +1,355 @@
+#include "server/net/tls.hpp"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <stdexcept>
+
+#include "server/net/connection.hpp"
+#include "server/net/openssl_api.hpp"
+#include "server/log.hpp"
+#include "server/net/server_context.hpp"
+#include "server/config/options.hpp"
+#include "server/routing/site.hpp"
+
+namespace w2p::server {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+SSL_CTX* make_ctx(const TlsCertSpec& spec) {
+  const OpenSslApi& o = openssl();
+  SSL_CTX* ctx = o.SSL_CTX_new(o.TLS_server_method());
+  if (!ctx) throw std::runtime_error("TLS: " + openssl_error());
+  o.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr);
+  // Modern ciphers only (forward secrecy, AEAD); TLS 1.3 suites are OpenSSL's defaults.
+  o.SSL_CTX_set_cipher_list(ctx,
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                          "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                          "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  o.SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Idle connections give their record buffers back.
+  o.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE,
+                 SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+                 nullptr);
+  o.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_SERVER, nullptr);
+  if (o.SSL_CTX_use_certificate_chain_file(ctx, spec.cert.c_str()) != 1) {
+    std::string err = openssl_error();
+    o.SSL_CTX_free(ctx);
+    throw std::runtime_error("TLS certificate " + spec.cert + ": " + err);
+  }
+  if (o.SSL_CTX_use_PrivateKey_file(ctx, spec.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    std::string err = openssl_error();
+    o.SSL_CTX_free(ctx);
+    if (err.find("mismatch") != std::string::npos)
+      throw std::runtime_error("TLS key " + spec.key + " does not match the certificate " + spec.cert);
+    throw std::runtime_error("TLS key " + spec.key + ": " + err);
+  }
+  if (o.SSL_CTX_check_private_key(ctx) != 1) {
+    o.ERR_clear_error();
+    o.SSL_CTX_free(ctx);
+    throw std::runtime_error("TLS key " + spec.key + " does not match the certificate " + spec.cert);
+  }
+  return ctx;
+}
+
+}  // namespace
+
+struct TlsContext::Impl {
+  SSL_CTX* main = nullptr;  // the default certificate's context
+  struct Named {
+    std::string host;  // exact name, or ".example.com" for "*.example.com"
+    SSL_CTX* ctx;
+  };
+  std::vector<Named> named;
+  std::vector<SSL_CTX*> owned;
+
+  SSL_CTX* for_name(std::string_view name) {
+    std::string host = normalize_host(name);
+    for (const auto& n : named)
+      if (n.host == host) return n.ctx;
+    for (const auto& n : named)
+      if (n.host.starts_with(".") && host.size() > n.host.size() && host.ends_with(n.host)) return n.ctx;
+    return nullptr;
+  }
+
+  static int on_servername(SSL* s, int*, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    const char* name = openssl().SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
+    if (name) {
+      if (SSL_CTX* ctx = self->for_name(name)) openssl().SSL_set_SSL_CTX(s, ctx);
+    }
+    return SSL_TLSEXT_ERR_OK;
+  }
+};
+
+TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs) : impl_(std::make_unique<Impl>()) {
+  const TlsCertSpec* fallback = nullptr;
+  for (const auto& c : certs)
+    if (c.hosts.empty()) fallback = &c;
+  if (!fallback && !certs.empty()) fallback = &certs.front();
+  if (!fallback) throw std::runtime_error("TLS: no certificate (give --tls-cert and --tls-key)");
+  SSL_CTX* main_ctx = make_ctx(*fallback);
+  impl_->main = main_ctx;
+  impl_->owned.push_back(main_ctx);
+  for (const auto& c : certs) {
+    if (&c == fallback || c.hosts.empty()) continue;
+    SSL_CTX* ctx = make_ctx(c);
+    impl_->owned.push_back(ctx);
+    for (const auto& h : c.hosts)
+      impl_->named.push_back({h.starts_with("*.") ? normalize_host(h.substr(1)) : normalize_host(h), ctx});
+  }
+  if (!impl_->named.empty()) {
+    const OpenSslApi& o = openssl();
+    o.SSL_CTX_callback_ctrl(main_ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                            reinterpret_cast<void (*)(void)>(&Impl::on_servername));
+    o.SSL_CTX_ctrl(main_ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG, 0, impl_.get());
+  }
+}
+
+TlsContext::~TlsContext() {
+  for (SSL_CTX* c : impl_->owned) openssl().SSL_CTX_free(c);
+}
+
+std::vector<TlsCertSpec> tls_certs_from(const Options& o) {
+  std::vector<TlsCertSpec> out;
+  if (!o.tls_cert.empty()) out.push_back({o.tls_cert, o.tls_key, {}});
+  for (const auto& s : o.sites)
+    if (!s.tls_cert.empty()) out.push_back({s.tls_cert, s.tls_key, s.hosts});
+  return out;
+}
+
+std::string check_tls_files(const std::vector<TlsCertSpec>& certs) {
+  try {
+    TlsContext probe(certs);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+namespace {
+
+// One TLS client: the handshake, then bytes both ways between OpenSSL (on the non-blocking TCP
+// socket, waiting with Asio when OpenSSL wants to read or write) and the socket pair whose
+// other end a Connection serves. Raw OpenSSL rather than asio::ssl: its start-up initialiser
+// would load OpenSSL (~700 KiB) in every process, TLS or not.
+//
+// The pump is the registered connection (counted for --max-connections and the status page,
+// told when the server stops) from accept to close. Every wait has a bound: the handshake the
+// header timeout, a write to a client that does not read --io-timeout; the inner Connection
+// bounds the rest and its end ends the pump.
+class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsPump> {
+ public:
+  TlsPump(tcp::socket socket, ServerContext& ctx)
+      : sock_(std::move(socket)), inner_(sock_.get_executor()), timer_(sock_.get_executor()), ctx_(ctx) {}
+  ~TlsPump() {
+    if (ssl_) openssl().SSL_free(ssl_);
+    unregister();
+  }
+
+  void start() {
+    ctx_.add(this, std::weak_ptr<Stoppable>(shared_from_this()));
+    registered_ = true;
+    boost::system::error_code ec;
+    sock_.set_option(tcp::no_delay(true), ec);
+    sock_.native_non_blocking(true, ec);
+    auto remote = sock_.remote_endpoint(ec);
+    if (!ec) {
+      peer_.remote_addr = remote.address().to_string();
+      peer_.remote_port = remote.port();
+    }
+    auto local = sock_.local_endpoint(ec);
+    if (!ec) {
+      peer_.local_addr = local.address().to_string();
+      peer_.local_port = local.port();
+    }
+    peer_.https = true;
+    ssl_ = api_.SSL_new(ctx_.tls->impl().main);
+    if (!ssl_ || api_.SSL_set_fd(ssl_, sock_.native_handle()) != 1) return abort();
+    // A client gets the header timeout to complete its handshake (a shorter grace when the
+    // server is stopping).
+    arm(ctx_.stopping.load() ? std::min(2u, ctx_.options.header_timeout) : ctx_.options.header_timeout);
+    handshake();
+  }
+
+  // The server stops: a handshake in progress may finish (its Connection then knows the server
+  // is stopping); after it, the Connection decides.
+  void shutdown() override {
+    net::post(sock_.get_executor(), [self = shared_from_this()] {
+      if (auto c = self->connection_.lock()) c->shutdown();
+    });
+  }
+
+ private:
+  void abort() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    timer_.cancel();
+    sock_.close(ec);
+    inner_.close(ec);
+    unregister();
+  }
+  void unregister() {
+    if (registered_) {
+      registered_ = false;
+      ctx_.remove(this);
+    }
+  }
+
+  // One deadline at a time; reaching it ends the connection.
+  void arm(unsigned seconds) {
+    timer_.expires_after(std::chrono::seconds(seconds));
+    timer_.async_wait([self = shared_from_this(), gen = ++timer_gen_](boost::system::error_code e) {
+      if (!e && gen == self->timer_gen_) {
+        self->abort();  // first: the log line means the connection is gone
+        log::debug("TLS connection from " + self->peer_.remote_addr + " timed out");
+      }
+    });
+  }
+  void disarm() {
+    ++timer_gen_;
+    timer_.cancel();
+  }
+
+  // Waits until the socket is ready for what OpenSSL asked for, then calls `next`.
+  template <class Next>
+  bool wait_for(int ssl_error, Next next) {
+    if (closed_) return false;
+    if (ssl_error == SSL_ERROR_WANT_READ) {
+      sock_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), next](boost::system::error_code e) {
+        if (e) return self->abort();
+        next();
+      });
+      return true;
+    }
+    if (ssl_error == SSL_ERROR_WANT_WRITE) {
+      sock_.async_wait(tcp::socket::wait_write, [self = shared_from_this(), next](boost::system::error_code e) {
+        if (e) return self->abort();
+        next();
+      });
+      return true;
+    }
+    return false;
+  }
+
+  void handshake() {
+    api_.ERR_clear_error();
+    int r = api_.SSL_accept(ssl_);
+    if (r == 1) return on_handshake();
+    int err = api_.SSL_get_error(ssl_, r);
+    if (wait_for(err, [self = shared_from_this()] { self->handshake(); })) return;
+    log::debug("TLS handshake with " + peer_.remote_addr + " failed: " + openssl_error());
+    abort();
+  }
+
+  void on_handshake() {
+    disarm();
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0) {
+      log::error(std::string("TLS: socketpair: ") + std::strerror(errno));
+      return abort();
+    }
+    boost::system::error_code ec;
+    inner_.assign(net::local::stream_protocol(), pair[0], ec);
+    tcp::socket plain(sock_.get_executor());
+    plain.assign(tcp::v4(), pair[1], ec);
+    connection_ = start_inner_connection(std::move(plain), ctx_, peer_);
+    read_client();
+    read_server();
+  }
+
+  // Client → Connection. (A Connection that stops reading ends with its own timeouts, and its
+  // close fails the write below.)
+  void read_client() {
+    if (closed_) return;
+    api_.ERR_clear_error();
+    int n = api_.SSL_read(ssl_, up_.data(), static_cast<int>(up_.size()));
+    if (n > 0) {
+      net::async_write(inner_, net::buffer(up_.data(), static_cast<std::size_t>(n)),
+                       [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                         if (ec) return self->abort();
+                         self->read_client();
+                       });
+      return;
+    }
+    int err = api_.SSL_get_error(ssl_, n);
+    if (wait_for(err, [self = shared_from_this()] { self->read_client(); })) return;
+    // The client closed (or broke) the session: the Connection sees the end of its input.
+    boost::system::error_code e;
+    inner_.shutdown(net::socket_base::shutdown_send, e);
+  }
+
+  // Connection → client.
+  void read_server() {
+    if (closed_) return;
+    inner_.async_read_some(net::buffer(down_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+      if (ec) {
+        // The Connection closed: end the TLS session politely, then the socket.
+        self->api_.ERR_clear_error();
+        self->api_.SSL_shutdown(self->ssl_);
+        return self->abort();
+      }
+      self->pending_ = n;
+      self->written_ = 0;
+      self->write_client();
+    });
+  }
+
+  void write_client() {
+    if (closed_) return;
+    while (written_ < pending_) {
+      api_.ERR_clear_error();
+      int n = api_.SSL_write(ssl_, down_.data() + written_, static_cast<int>(pending_ - written_));
+      if (n > 0) {
+        written_ += static_cast<std::size_t>(n);
+        if (write_waiting_) arm(ctx_.options.io_timeout);  // progress: a new period
+        continue;
+      }
+      int err = api_.SSL_get_error(ssl_, n);
+      // A client that does not read gets --io-timeout to make room, as on plain HTTP.
+      if (!write_waiting_) arm(ctx_.options.io_timeout);
+      write_waiting_ = true;
+      if (wait_for(err, [self = shared_from_this()] { self->write_client(); })) return;
+      return abort();
+    }
+    if (write_waiting_) {
+      write_waiting_ = false;
+      disarm();
+    }
+    read_server();
+  }
+
+  tcp::socket sock_;
+  net::local::stream_protocol::socket inner_;
+  net::steady_timer timer_;
+  std::uint64_t timer_gen_ = 0;
+  ServerContext& ctx_;
+  const OpenSslApi& api_ = openssl();
+  SSL* ssl_ = nullptr;
+  PeerInfo peer_;
+  std::weak_ptr<Stoppable> connection_;
+  bool registered_ = false;
+  bool closed_ = false;
+  bool write_waiting_ = false;
+  std::size_t pending_ = 0, written_ = 0;
+  std::array<char, 16 * 1024> up_, down_;
+};
+
+}  // namespace
+
+void start_tls_connection(tcp::socket socket, ServerContext& ctx) {
+  std::make_shared<TlsPump>(std::move(socket), ctx)->start();
+}
+
+}  // namespace w2p::server
