@@ -406,8 +406,6 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
   set_item(d, k.remote_addr, r.remote_addr);
   set_item(d, k.remote_port, std::to_string(r.remote_port));
   set_item(d, k.server_port, std::to_string(r.server_port));
-  std::string_view server_name = r.server_name;
-  std::string host_name;
   std::vector<std::pair<std::string, std::string>> http;  // HTTP_* keys, duplicates joined
   http.reserve(r.headers.size());
   std::unordered_map<std::string, std::size_t> index;  // key -> its place in `http`
@@ -425,15 +423,6 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
     if (server::iequals(name, "transfer-encoding")) continue;
     // Names are letters, digits and '-' only (the server's header-name policy), so no two
     // spellings share an environ key.
-    if (server::iequals(name, "host")) {
-      std::string_view v = h.value;
-      if (!v.empty() && v[0] == '[') {
-        size_t close = v.find(']');
-        host_name.assign(v.substr(0, close == std::string_view::npos ? v.size() : close + 1));
-      } else {
-        host_name.assign(v.substr(0, v.find(':')));
-      }
-    }
     std::string key = env_name(name);
     // Repeated headers are joined as RFC 9110 allows; cookies with "; " as browsers expect.
     auto [slot, fresh] = index.try_emplace(key, http.size());
@@ -444,8 +433,7 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
     }
   }
   for (const auto& [key, value] : http) set_item(d, py::str(key), value);
-  if (!host_name.empty()) server_name = host_name;
-  set_item(d, k.server_name, server_name);
+  set_item(d, k.server_name, r.server_name);  // the server took it from Host
   if (r.has_content_length || r.body.length > 0)
     set_item(d, k.content_length, std::to_string(r.body.length));
   PyDict_SetItem(d, k.wsgi_version.ptr(), k.version_tuple.ptr());

@@ -39,7 +39,7 @@ struct AppRequest {
   std::vector<Header> headers;  // as received, minus untrusted forwarding headers
   std::string remote_addr;
   std::uint16_t remote_port = 0;
-  std::string server_name;  // local address the client connected to
+  std::string server_name;  // Host without its port, else the local address (SERVER_NAME)
   std::uint16_t server_port = 0;
   bool https = false;
   bool has_content_length = false;  // body framing was given by the client (length or chunked)

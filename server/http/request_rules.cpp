@@ -183,6 +183,14 @@ RequestVerdict check_request_head(const http::request_header<>& head, bool chunk
   return v;
 }
 
+std::string_view host_without_port(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    std::size_t close = host.find(']');
+    return host.substr(0, close == std::string_view::npos ? host.size() : close + 1);
+  }
+  return host.substr(0, host.find(':'));
+}
+
 int overflow_status(std::string_view received) {
   return received.find('\n') != std::string_view::npos ? 431 : 414;
 }

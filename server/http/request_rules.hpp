@@ -39,6 +39,10 @@ RequestVerdict check_request_head(const boost::beast::http::request_header<>& he
 // a registered name, an IPv4 address or a bracketed IPv6 address; no user information.
 bool valid_authority(std::string_view authority);
 
+// A Host value without its port ("example.com:8080" is example.com, "[::1]:80" is [::1]), as
+// written (case kept): SERVER_NAME.
+std::string_view host_without_port(std::string_view host);
+
 // For a head that overflowed the size limit: 414 when the request line itself never ended,
 // 431 otherwise.
 int overflow_status(std::string_view received);

@@ -27,7 +27,7 @@ std::shared_ptr<server::AppRequest> make_request(std::string method = "GET",
                 {"Cookie", "b=2"}};
   r->remote_addr = "127.0.0.1";
   r->remote_port = 5555;
-  r->server_name = "127.0.0.1";
+  r->server_name = "example.com";  // the server splits it from Host
   r->server_port = 8080;
   return r;
 }

@@ -1,0 +1,52 @@
+#pragma once
+// Framing an application's response: the server owns the wire, so the application's head is
+// cleaned (hop-by-hop headers out, its Content-Length checked) and its body framed with
+// Content-Length, chunked or close-delimited (HTTP/1.0), nothing for HEAD, 204 and 304.
+// X-Sendfile and X-Accel-Redirect turn the response into a hand-off. Pure: no sockets; the
+// connection writes what comes out.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "server/app_interface.hpp"
+#include "server/http/response_head.hpp"
+#include "server/static/handoff.hpp"
+
+namespace w2p::server {
+
+class AppFraming {
+ public:
+  // What to send for one part.
+  struct Out {
+    std::string bytes;           // to write now
+    BodyFile file;               // then this file (fd >= 0; the connection owns it)
+    bool file_chunked = false;   // the file is one chunk: "\r\n0\r\n\r\n" follows it
+    bool last = false;           // the response is complete after this
+    std::optional<Handoff> handoff;  // X-Sendfile / X-Accel-Redirect (from the head)
+    int status = 0;              // the response's status (head parts)
+    std::uint64_t body_bytes = 0;  // body bytes in this part, for the access log
+  };
+
+  // A new response to a request of `version`; `keep_alive` is what the request allows.
+  void begin(unsigned version, bool head_request, bool keep_alive);
+
+  Out start(ResponseHead head, std::string data, bool last);
+  Out body(std::string data, bool last);
+  Out file(BodyFile f);
+
+  // Whether the connection may carry another request after this response.
+  bool keep_alive() const { return keep_alive_ && !(has_length_ && length_left_ > 0); }
+
+ private:
+  Out frame(std::string_view data, bool last);
+
+  unsigned version_ = 11;
+  bool head_request_ = false;
+  bool keep_alive_ = true;
+  Framing framing_ = Framing::none;
+  bool has_length_ = false;
+  std::uint64_t length_left_ = 0;  // Content-Length bytes still owed
+};
+
+}  // namespace w2p::server
