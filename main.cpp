@@ -49,13 +49,6 @@ int fail(const std::string& message, int code = 2) {
   return code;
 }
 
-wlog::Level level_from(const std::string& s) {
-  if (s == "debug") return wlog::Level::debug;
-  if (s == "warn") return wlog::Level::warn;
-  if (s == "error") return wlog::Level::error;
-  return wlog::Level::info;
-}
-
 // Finalising Python waits for the application's non-daemon threads; bound that wait.
 class ExitWatchdog {
  public:
@@ -265,15 +258,16 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const auto& options = *parsed.options;
-  if (!options.import_lighttpd.empty()) {
+  using Command = w2p::server::Options::Command;
+  if (options.command == Command::import_lighttpd) {
     try {
-      std::fputs(w2p::server::import_lighttpd(options.import_lighttpd).c_str(), stdout);
+      std::fputs(w2p::server::import_lighttpd(options.command_file).c_str(), stdout);
       return 0;
     } catch (const std::exception& e) {
       return fail(e.what());
     }
   }
-  if (options.check_config) {
+  if (options.command == Command::check_config) {
     // Building the server compiles every site and rule, as a real start does (no port is bound).
     try {
       w2p::server::SiteRouter router(options.sites, options.global_site);
@@ -284,10 +278,10 @@ int main(int argc, char** argv) {
     std::fputs("# configuration OK\n", stdout);
     return 0;
   }
-  wlog::set_min_level(level_from(options.log_level));
-  if (options.set_admin_password) return set_admin_password(options);
-  if (options.cron_command == "list") return cron_list(options);
-  if (options.cron_command == "run") return cron_run(options, w2p::embed::find_python_dir());
+  wlog::set_min_level(options.log_level);
+  if (options.command == Command::set_admin_password) return set_admin_password(options);
+  if (options.command == Command::cron_list) return cron_list(options);
+  if (options.command == Command::cron_run) return cron_run(options, w2p::embed::find_python_dir());
 
   give_created_files_to(options);
   if (!options.error_log.empty()) {

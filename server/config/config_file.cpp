@@ -15,6 +15,7 @@
 
 #include "server/ops/access_log.hpp"
 #include "server/routing/site.hpp"
+#include "server/config/option_table.hpp"
 #include "server/config/toml_text.hpp"
 #include "server/http/trusted_proxy.hpp"
 #include "server/routing/web2py_static.hpp"
@@ -130,20 +131,6 @@ class Reader {
   std::string file_;
   std::string base_;
 };
-
-const char kGlobalKeys[] =
-    "listen, threads, workers, app, pythonpath, static, max-body, max-header, header-timeout, "
-    "keepalive-timeout, io-timeout, shutdown-timeout, queue, request-timeout, max-connections, "
-    "file-cache, tmp-dir, log-level, root, default-app, web2py-static, trusted-proxy, "
-    "public-port, x-sendfile, x-accel, compress-cache, compress-cache-size, compress-types, "
-    "compress-min-size, access-log, access-log-format, error-log, pidfile, user, group, "
-    "allow-root, idle-exit, max-requests, max-rss, watch, status-path, status-allow, tls-cert, "
-    "tls-key, http-listen, redirect-listen, cron, cron-allow-exec, cron-timeout, cron-ledger, "
-    "session-max-age, ticket-max-age, index, access-deny, static-exclude, document-root, cache, "
-    "rewrite, site";
-const char kSiteKeys[] =
-    "name, hosts, host-regex, default, default-app, apps, document-root, static, index, "
-    "access-deny, static-exclude, cache, tls-cert, tls-key, rewrite";
 
 bool app_name_ok(const std::string& s) { return !s.empty() && is_web2py_name(s); }
 
@@ -327,7 +314,11 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, cons
     } else if (name == "tls-key") {
       s.tls_key = r.path(value, k);
     } else {
-      r.unknown(key, "[[site]]", kSiteKeys);
+      std::vector<std::string_view> known;
+      for (const auto& sk : site_keys()) known.push_back(sk.name);
+      std::string hint;
+      if (auto best = suggest_option(name, known)) hint = " (did you mean " + std::string(*best) + "?)";
+      r.fail(key.source(), k, "unknown key in [[site]]" + hint);
     }
   }
   if (s.name.empty()) s.name = s.hosts.empty() ? "site " + std::to_string(index) : s.hosts.front();
@@ -377,7 +368,39 @@ void describe_site_rules(std::ostringstream& o, const SiteSpec& s, const char* i
 
 }  // namespace
 
-void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
+namespace {
+
+// A table option's value in the file, as text (checked against the option's kind later, with
+// the same code as the command line's).
+std::vector<std::string> option_values(const Reader& r, const OptionSpec& spec, const toml::node& n) {
+  std::string key(spec.name);
+  switch (spec.kind) {
+    case ValueKind::flag:
+      return {r.boolean(n, key) ? "true" : "false"};
+    case ValueKind::number:
+      if (!n.is_integer()) r.fail(n.source(), key, "expected a whole number");
+      if (*n.value<std::int64_t>() < 0) r.fail(n.source(), key, "expected a whole number, not a negative one");
+      return {std::to_string(*n.value<std::int64_t>())};
+    case ValueKind::size:
+      return {r.size(n, key)};
+    default:
+      if (spec.list) return r.strings(n, key);
+      return {r.str(n, key)};
+  }
+}
+
+std::vector<std::string_view> known_top_level_keys() {
+  std::vector<std::string_view> known{"site"};
+  for (const auto& spec : option_table())
+    if (spec.in_file) known.push_back(spec.name);
+  for (const auto& k : site_keys())
+    if (k.top_level) known.push_back(k.name);
+  return known;
+}
+
+}  // namespace
+
+void load_config_file(const std::string& path, Options& o, RawOptions& given) {
   toml::table doc;
   try {
     doc = toml::parse_file(path);
@@ -396,164 +419,22 @@ void load_config_file(const std::string& path, Options& o, RawSettings& raw) {
   const toml::node* sites = nullptr;
   for (const auto& [key, value] : doc) {
     std::string k(key.str());
-    o.config_lines.emplace_back(k, static_cast<int>(key.source().begin.line));
     if (read_site_key(r, k, value, "", global)) continue;
     if (k == "site") {
       sites = &value;
-    } else if (k == "listen") {
-      raw.listen = r.strings(value, k);
-      for (const auto& l : raw.listen) {
-        try {
-          parse_listen(l);
-        } catch (const OptionError& e) {
-          std::string msg = e.what();
-          r.fail(value.source(), k, msg.substr(msg.find(' ') + 1));
-        }
-      }
-    } else if (k == "threads") {
-      o.io_threads = static_cast<unsigned>(r.integer(value, k, 1, 64));
-    } else if (k == "workers") {
-      o.workers = static_cast<unsigned>(r.integer(value, k, 1, 256));
-    } else if (k == "app") {
-      o.app = r.str(value, k);
-    } else if (k == "pythonpath") {
-      o.pythonpath.clear();
-      for (const auto& p : r.strings(value, k)) o.pythonpath.push_back(r.absolute(p));
-    } else if (k == "static") {
-      raw.statics = mount_specs(r.mounts(value, k));
-    } else if (k == "max-body") {
-      raw.max_body = r.size(value, k);
-    } else if (k == "max-header") {
-      raw.max_header = r.size(value, k);
-    } else if (k == "header-timeout") {
-      o.header_timeout = static_cast<unsigned>(r.integer(value, k, 1, 3600));
-    } else if (k == "keepalive-timeout") {
-      o.keepalive_timeout = static_cast<unsigned>(r.integer(value, k, 0, 3600));
-    } else if (k == "io-timeout") {
-      o.io_timeout = static_cast<unsigned>(r.integer(value, k, 1, 3600));
-    } else if (k == "shutdown-timeout") {
-      o.shutdown_timeout = static_cast<unsigned>(r.integer(value, k, 0, 3600));
-    } else if (k == "queue") {
-      o.queue_size = static_cast<unsigned>(r.integer(value, k, 1, 1000000));
-    } else if (k == "request-timeout") {
-      o.request_timeout = static_cast<unsigned>(r.integer(value, k, 0, 86400));
-    } else if (k == "max-connections") {
-      o.max_connections = static_cast<unsigned>(r.integer(value, k, 1, 1000000));
-    } else if (k == "file-cache") {
-      o.file_cache = static_cast<unsigned>(r.integer(value, k, 0, 100000));
-    } else if (k == "tmp-dir") {
-      o.tmp_dir = r.directory(value, k);
-    } else if (k == "log-level") {
-      o.log_level = r.str(value, k);
-      if (o.log_level != "debug" && o.log_level != "info" && o.log_level != "warn" &&
-          o.log_level != "error")
-        r.fail(value.source(), k, "'" + o.log_level + "': write debug, info, warn or error");
-    } else if (k == "root") {
-      o.root = r.path(value, k);
-    } else if (k == "default-app") {
-      o.default_app = r.str(value, k);
-      if (!app_name_ok(o.default_app))
-        r.fail(value.source(), k, "'" + o.default_app + "' is not a web2py application name");
-    } else if (k == "web2py-static") {
-      o.web2py_static = r.str(value, k);
-      if (o.web2py_static != "auto" && o.web2py_static != "on" && o.web2py_static != "off")
-        r.fail(value.source(), k, "'" + o.web2py_static + "': write auto, on or off");
-    } else if (k == "trusted-proxy") {
-      o.trusted_proxy_specs = r.strings(value, k);
-      for (const auto& spec : o.trusted_proxy_specs)
-        if (!parse_cidr(spec))
-          r.fail(value.source(), k, "'" + spec + "' is not an IP address or CIDR (write e.g. 10.0.0.0/8)");
-    } else if (k == "x-sendfile") {
-      o.x_sendfile_dirs.clear();
-      for (const auto& d : r.strings(value, k)) {
-        std::string p = d.empty() ? d : r.absolute(d);
-        auto resolved = real_directory(p);
-        if (!resolved) r.fail(value.source(), k, "'" + p + "' is not a directory");
-        o.x_sendfile_dirs.push_back(*resolved);
-      }
-    } else if (k == "compress-cache") {
-      o.compress.dir = r.path(value, k);
-    } else if (k == "compress-cache-size") {
-      o.compress.cache_bytes = parse_size(r.size(value, k));
-    } else if (k == "compress-min-size") {
-      o.compress.min_size = parse_size(r.size(value, k));
-    } else if (k == "compress-types") {
-      o.compress.types = r.strings(value, k);
-      for (const auto& t : o.compress.types)
-        if (t.find('/') == std::string::npos)
-          r.fail(value.source(), k, "'" + t + "' is not a MIME type (write e.g. \"text/css\", or "
-                                    "\"text/\" for every text type)");
-    } else if (k == "access-log") {
-      o.access_log = r.path(value, k);
-    } else if (k == "access-log-format") {
-      o.access_log_format = r.str(value, k);
-      try {
-        AccessFormat check(o.access_log_format);
-      } catch (const AccessLogFormatError& e) {
-        r.fail(value.source(), k, e.what());
-      }
-    } else if (k == "error-log") {
-      o.error_log = r.path(value, k);
-    } else if (k == "pidfile") {
-      o.pidfile = r.path(value, k);
-    } else if (k == "user") {
-      o.user = r.str(value, k);
-    } else if (k == "group") {
-      o.group = r.str(value, k);
-    } else if (k == "allow-root") {
-      o.allow_root = r.boolean(value, k);
-    } else if (k == "idle-exit") {
-      o.idle_exit = static_cast<unsigned>(r.integer(value, k, 0, 86400 * 30));
-    } else if (k == "max-requests") {
-      o.max_requests = static_cast<std::uint64_t>(r.integer(value, k, 0, INT64_MAX));
-    } else if (k == "max-rss") {
-      o.max_rss = parse_size(r.size(value, k));
-    } else if (k == "watch") {
-      o.watch.clear();
-      for (const auto& w : r.strings(value, k)) o.watch.push_back(r.absolute(w));
-    } else if (k == "tls-cert") {
-      o.tls_cert = r.path(value, k);
-    } else if (k == "tls-key") {
-      o.tls_key = r.path(value, k);
-    } else if (k == "http-listen" || k == "redirect-listen") {
-      auto& out = k == "http-listen" ? o.http_listen : o.redirect_listen;
-      out.clear();
-      for (const auto& l : r.strings(value, k)) {
-        try {
-          out.push_back(parse_listen(l));
-        } catch (const OptionError& e) {
-          std::string msg = e.what();
-          r.fail(value.source(), k, msg.substr(msg.find(' ') + 1));
-        }
-      }
-    } else if (k == "cron") {
-      o.cron = r.boolean(value, k);
-    } else if (k == "cron-allow-exec") {
-      o.cron_allow_exec = r.boolean(value, k);
-    } else if (k == "cron-timeout") {
-      o.cron_timeout = static_cast<unsigned>(r.integer(value, k, 1, 86400 * 7));
-    } else if (k == "cron-ledger") {
-      o.cron_ledger = r.path(value, k);
-    } else if (k == "session-max-age") {
-      o.session_max_age = static_cast<std::uint64_t>(r.integer(value, k, 0, INT64_MAX));
-    } else if (k == "ticket-max-age") {
-      o.ticket_max_age = static_cast<std::uint64_t>(r.integer(value, k, 0, INT64_MAX));
-    } else if (k == "status-path") {
-      o.status_path = r.str(value, k);
-      if (!o.status_path.empty() && o.status_path[0] != '/')
-        r.fail(value.source(), k, "'" + o.status_path + "': write a path starting with /, or \"\" to turn it off");
-    } else if (k == "status-allow") {
-      o.status_allow_specs = r.strings(value, k);
-      for (const auto& spec : o.status_allow_specs)
-        if (!parse_cidr(spec))
-          r.fail(value.source(), k, "'" + spec + "' is not an IP address or CIDR (write e.g. 10.0.0.0/8)");
-    } else if (k == "x-accel") {
-      o.x_accel = r.mounts(value, k);
-    } else if (k == "public-port") {
-      o.public_port = static_cast<std::uint16_t>(r.integer(value, k, 1, 65535));
-    } else {
-      r.unknown(key, "the top level", kGlobalKeys);
+      continue;
     }
+    const OptionSpec* spec = find_option(k);
+    if (!spec || !spec->in_file) {
+      std::string hint;
+      if (auto best = suggest_option(k, known_top_level_keys()))
+        hint = " (did you mean " + std::string(*best) + "?)";
+      else if (spec)
+        hint = " (" + k + " is given on the command line only)";
+      r.fail(key.source(), k, "unknown key at the top level" + hint);
+    }
+    given.push_back({spec, RawOption{option_values(r, *spec, value),
+                                     Origin{path, static_cast<int>(key.source().begin.line)}}});
   }
   if (sites) {
     const toml::array* a = sites->as_array();
@@ -606,50 +487,12 @@ std::string describe_config(const Options& o) {
   std::ostringstream out;
   out << "# effective configuration" << (o.config_file.empty() ? "" : " (from " + o.config_file + ")")
       << "\n";
-  auto addresses = [&](const std::vector<ListenAddress>& v) {
-    std::vector<std::string> out_list;
-    for (const auto& l : v)
-      out_list.push_back((l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) + ":" +
-                         std::to_string(l.port));
-    return toml_list(out_list);
-  };
-  out << "listen = " << addresses(o.listen) << "\n";
-  out << "threads = " << o.io_threads << "\nworkers = " << o.workers << "\n";
-  if (!o.app.empty()) out << "app = " << toml_quote(o.app) << "\n";
-  if (!o.root.empty()) out << "root = " << toml_quote(o.root) << "\n";
-  if (!o.default_app.empty()) out << "default-app = " << toml_quote(o.default_app) << "\n";
-  out << "web2py-static = " << toml_quote(o.web2py_static) << "\n";
-  out << "pythonpath = " << toml_list(o.pythonpath) << "\n";
-  out << "static = " << toml_list(mount_specs(o.statics)) << "\n";
-  out << "max-body = " << o.max_body << "\nmax-header = " << o.max_header << "\n";
-  out << "header-timeout = " << o.header_timeout << "\nkeepalive-timeout = " << o.keepalive_timeout
-      << "\nio-timeout = " << o.io_timeout << "\nshutdown-timeout = " << o.shutdown_timeout
-      << "\nrequest-timeout = " << o.request_timeout << "\nqueue = " << o.queue_size
-      << "\nmax-connections = " << o.max_connections << "\nfile-cache = " << o.file_cache << "\n";
-  out << "tmp-dir = " << toml_quote(o.tmp_dir) << "\nlog-level = " << toml_quote(o.log_level) << "\n";
-  out << "trusted-proxy = " << toml_list(o.trusted_proxy_specs) << "\n";
-  if (o.public_port) out << "public-port = " << o.public_port << "\n";
-  out << "x-sendfile = " << toml_list(o.x_sendfile_dirs) << "\n";
-  if (!o.access_log.empty()) out << "access-log = " << toml_quote(o.access_log) << "\n";
-  out << "access-log-format = " << toml_quote(o.access_log_format) << "\n";
-  if (!o.error_log.empty()) out << "error-log = " << toml_quote(o.error_log) << "\n";
-  if (!o.pidfile.empty()) out << "pidfile = " << toml_quote(o.pidfile) << "\n";
-  if (!o.user.empty()) out << "user = " << toml_quote(o.user) << "\n";
-  if (!o.group.empty()) out << "group = " << toml_quote(o.group) << "\n";
-  if (o.allow_root) out << "allow-root = true\n";
-  out << "idle-exit = " << o.idle_exit << "\nmax-requests = " << o.max_requests
-      << "\nmax-rss = " << o.max_rss << "\n";
-  out << "watch = " << toml_list(o.watch) << "\n";
-  if (!o.tls_cert.empty()) out << "tls-cert = " << toml_quote(o.tls_cert) << "\ntls-key = " << toml_quote(o.tls_key) << "\n";
-  if (!o.http_listen.empty()) out << "http-listen = " << addresses(o.http_listen) << "\n";
-  if (!o.redirect_listen.empty()) out << "redirect-listen = " << addresses(o.redirect_listen) << "\n";
-  out << "status-path = " << toml_quote(o.status_path) << "\n";
-  out << "status-allow = " << toml_list(o.status_allow_specs) << "\n";
-  if (!o.compress.dir.empty()) out << "compress-cache = " << toml_quote(o.compress.dir) << "\n";
-  out << "compress-cache-size = " << o.compress.cache_bytes << "\n";
-  out << "compress-types = " << toml_list(o.compress.types) << "\n";
-  out << "compress-min-size = " << o.compress.min_size << "\n";
-  out << "x-accel = " << toml_list(mount_specs(o.x_accel)) << "\n";
+  for (const auto& spec : option_table()) {
+    // Every option that may be in the file and has a value (an unset path or name is left out).
+    if (!spec.in_file) continue;
+    if (!spec.list && spec.get(o).empty()) continue;
+    out << option_as_toml(spec, o) << "\n";
+  }
   out << "# the default site (requests whose Host matches no [[site]]"
       << (std::any_of(o.sites.begin(), o.sites.end(), [](const SiteSpec& s) { return s.is_default; })
               ? "; a [[site]] below says default = true and takes them instead"

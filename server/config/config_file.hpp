@@ -7,21 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "server/config/option_table.hpp"
 #include "server/config/options.hpp"
 
 namespace w2p::server {
 
-// Command-line values kept as text until both sources are read (then converted once).
-struct RawSettings {
-  std::vector<std::string> listen;
-  std::vector<std::string> statics;
-  std::string max_body = "2G";
-  std::string max_header = "64k";
-};
-
-// Reads `path` into `o` and `raw`; relative paths in it are taken from the file's folder.
-// Throws OptionError("FILE:LINE: key: what is wrong (what to write)").
-void load_config_file(const std::string& path, Options& o, RawSettings& raw);
+// Reads `path`: the table options at its top level into `given` (with their lines, checked and
+// set later like the command line's), the default site's rules and the [[site]] tables into
+// `o`. Throws OptionError("FILE:LINE: key: what is wrong (what to write)").
+void load_config_file(const std::string& path, Options& o, RawOptions& given);
 
 // Checks the sites against the final options (after the command line): web2py settings need
 // root, static rewrite targets need a document root, every regex compiles. Throws OptionError.

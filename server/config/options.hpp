@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "server/log.hpp"
 #include "server/static/compress_cache.hpp"
 #include "server/routing/site.hpp"
 #include "server/static/static_files.hpp"
@@ -40,12 +41,13 @@ struct Options {
   unsigned max_connections = 10000;
   unsigned request_timeout = 0;  // seconds a request may stay in Python; 0 = no limit
   unsigned file_cache = 128;  // open static files kept (0: open every time)
-  std::string log_level = "info";
+  log::Level log_level = log::Level::info;
 
   // web2py
   std::string root;         // the web2py folder (holds applications/ and gluon/); absolute
   std::string default_app;  // for /favicon.ico and /robots.txt
-  std::string web2py_static = "auto";  // native web2py static files: auto, on, off
+  // Native web2py static files: on unless routes.py rewrites URLs, always, never.
+  enum class Web2pyStatic { automatic, on, off } web2py_static = Web2pyStatic::automatic;
   std::vector<Cidr> trusted_proxies;
   std::vector<std::string> trusted_proxy_specs;
   std::uint16_t public_port = 0;  // SERVER_PORT override; 0 = the port the client connected to
@@ -93,23 +95,16 @@ struct Options {
 
   // Sites (--config): [[site]] tables, and the default site made of the top-level settings.
   std::string config_file;
-  std::vector<std::pair<std::string, int>> config_lines;  // top-level key → its line in the file
   std::vector<SiteSpec> sites;
   SiteSpec global_site;
 
-  // `check-config FILE`: validate, print the effective configuration, exit.
-  bool check_config = false;
-  // `import-lighttpd FILE`: print a lighttpd configuration as w2pserve TOML, exit.
-  std::string import_lighttpd;
-
-  // `cron list` / `cron run APP LINE`
-  std::string cron_command;  // "", "list" or "run"
-  std::string cron_app;
+  // What to do: serve, or one of the subcommands.
+  enum class Command { serve, check_config, import_lighttpd, cron_list, cron_run, set_admin_password };
+  Command command = Command::serve;
+  std::string command_file;  // check-config FILE, import-lighttpd FILE
+  std::string cron_app;      // cron run APP LINE
   int cron_line = 0;
-
-  // `set-admin-password` subcommand
-  bool set_admin_password = false;
-  std::uint16_t admin_port = 0;  // 0: --public-port, else the first --listen port
+  std::uint16_t admin_port = 0;  // set-admin-password --port (0: --public-port, else the first --listen port)
 };
 
 class OptionError : public std::runtime_error {

@@ -245,11 +245,12 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
   if (!impl_->options.compress.dir.empty())
     impl_->ctx.compress = std::make_unique<CompressCache>(impl_->options.compress);
   if (!impl_->options.root.empty()) {
-    const std::string& mode = impl_->options.web2py_static;
+    auto mode = impl_->options.web2py_static;
     std::string why;
-    if (mode == "auto" && routes_rewrite_urls(impl_->options.root + "/routes.py"))
+    if (mode == Options::Web2pyStatic::automatic &&
+        routes_rewrite_urls(impl_->options.root + "/routes.py"))
       why = "routes.py rewrites URLs";
-    if (mode == "off") why = "--web2py-static off";
+    if (mode == Options::Web2pyStatic::off) why = "--web2py-static off";
     if (why.empty())
       impl_->ctx.web2py_apps = impl_->options.root + "/applications";
     else

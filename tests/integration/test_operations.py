@@ -601,7 +601,7 @@ class Status(unittest.TestCase):
             self.assertEqual(srv.request("GET", "/status").header("Content-Type"), "application/json")
         r = run_cli("--listen", "127.0.0.1:0", "--status-allow", "10.0.0.300")
         self.assertEqual(r.returncode, 2)
-        self.assertIn("--status-allow 10.0.0.300: not an IP address or CIDR", r.stderr.decode())
+        self.assertIn("--status-allow: '10.0.0.300' is not an IP address or CIDR", r.stderr.decode())
 
 
 if __name__ == "__main__":

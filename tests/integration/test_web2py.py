@@ -302,7 +302,7 @@ class LoaderErrors(unittest.TestCase):
     def test_not_a_web2py_tree(self):
         with tempfile.TemporaryDirectory() as d:
             self.assertStartupError(["--root", d], "applications")
-        self.assertStartupError(["--root", "/no/such/dir"], "no such directory")
+        self.assertStartupError(["--root", "/no/such/dir"], "'/no/such/dir' is not a directory")
 
     def test_gluon_that_fails_to_import(self):
         tmp, root = make_tree()
