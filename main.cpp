@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "embed/app_loader.hpp"
-#include "embed/cron_runner.hpp"
+#include "embed/cron_scripts.hpp"
 #include "embed/interpreter.hpp"
 #include "embed/web2py_loader.hpp"
 #include "embed/worker_pool.hpp"
@@ -29,6 +29,7 @@
 #include "server/config/config_file.hpp"
 #include "server/cron/cron_ledger.hpp"
 #include "server/cron/crontab.hpp"
+#include "server/cron/scheduler.hpp"
 #include "server/log.hpp"
 #include "server/config/lighttpd_import.hpp"
 #include "server/config/options.hpp"
@@ -154,7 +155,7 @@ int cron_list(const w2p::server::Options& options) {
     return std::string(buf);
   };
   std::printf("%-14s %5s  %-16s  %-26s  %s\n", "app", "line", "next run", "last run", "command");
-  for (const auto& app : w2p::embed::cron_apps(options.root)) {
+  for (const auto& app : w2p::server::cron_apps(options.root)) {
     std::string path = options.root + "/applications/" + app + "/cron/crontab";
     std::ifstream in(path);
     std::stringstream text;
@@ -203,12 +204,14 @@ int cron_run(const w2p::server::Options& options, const std::string& python_dir)
     }
   });
   if (!err.empty()) return fail(err);
-  w2p::embed::CronSettings cs;
+  w2p::server::CronSettings cs;
   cs.root = options.root;
   cs.cron = true;
   cs.allow_exec = options.cron_allow_exec;
   cs.timeout = options.cron_timeout;
-  auto run = w2p::embed::CronRunner::execute(cs, options.cron_app, *job, std::time(nullptr));
+  w2p::embed::CronScripts scripts;  // this thread runs it, as the scheduler's would
+  scripts.attach();
+  auto run = w2p::server::CronScheduler::execute(cs, &scripts, options.cron_app, *job, std::time(nullptr));
   try {
     w2p::server::CronLedger(options.cron_ledger).record(run);
   } catch (const std::exception& e) {
@@ -365,9 +368,10 @@ int main(int argc, char** argv) {
             " Python worker(s), pid " + std::to_string(::getpid()));
 
   // The housekeeping thread (web2py): cron in this interpreter, and the session/ticket janitor.
-  std::unique_ptr<w2p::embed::CronRunner> cron;
+  std::unique_ptr<w2p::embed::CronScripts> cron_scripts;
+  std::unique_ptr<w2p::server::CronScheduler> cron;
   if (web2py && (options.cron || options.session_max_age || options.ticket_max_age)) {
-    w2p::embed::CronSettings cs;
+    w2p::server::CronSettings cs;
     cs.root = options.root;
     cs.cron = options.cron;
     cs.allow_exec = options.cron_allow_exec;
@@ -376,7 +380,8 @@ int main(int argc, char** argv) {
     cs.session_max_age = options.session_max_age;
     cs.ticket_max_age = options.ticket_max_age;
     try {
-      cron = std::make_unique<w2p::embed::CronRunner>(cs, server->cron_board());
+      if (options.cron) cron_scripts = std::make_unique<w2p::embed::CronScripts>();
+      cron = std::make_unique<w2p::server::CronScheduler>(cs, server->cron_board(), cron_scripts.get());
     } catch (const std::exception& e) {
       return fail(e.what());
     }

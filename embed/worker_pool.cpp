@@ -40,7 +40,7 @@ bool WorkerPool::submit(std::shared_ptr<server::AppRequest> request,
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= queue_limit_) return false;
     queue_.push_back({std::move(request), std::move(sink)});
-    stats.queued.store(static_cast<std::uint32_t>(queue_.size()), std::memory_order_relaxed);
+    stats_.queued.store(static_cast<std::uint32_t>(queue_.size()), std::memory_order_relaxed);
   }
   cv_.notify_one();
   return true;
@@ -113,7 +113,7 @@ std::size_t WorkerPool::queued() const {
 // With the GIL held, after a request: the interpreter's heap and collector figures for
 // /server-status (C calls and one small Python call; no allocation that survives).
 void WorkerPool::sample_python_stats() {
-  stats.allocated_blocks.store(_Py_GetAllocatedBlocks(), std::memory_order_relaxed);
+  stats_.allocated_blocks.store(_Py_GetAllocatedBlocks(), std::memory_order_relaxed);
   static PyObject* get_count = [] {
     PyObject* gc = PyImport_ImportModule("gc");
     PyObject* f = gc ? PyObject_GetAttrString(gc, "get_count") : nullptr;
@@ -125,7 +125,7 @@ void WorkerPool::sample_python_stats() {
   PyObject* counts = PyObject_CallNoArgs(get_count);
   if (counts && PyTuple_Check(counts) && PyTuple_GET_SIZE(counts) == 3) {
     for (int i = 0; i < 3; ++i)
-      stats.gc_count[i].store(PyLong_AsLongLong(PyTuple_GET_ITEM(counts, i)), std::memory_order_relaxed);
+      stats_.gc_count[i].store(PyLong_AsLongLong(PyTuple_GET_ITEM(counts, i)), std::memory_order_relaxed);
   }
   Py_XDECREF(counts);
   PyErr_Clear();
@@ -149,8 +149,8 @@ void WorkerPool::run_worker(unsigned index) {
       if (queue_.empty()) break;
       job = std::move(queue_.front());
       queue_.pop_front();
-      stats.queued.store(static_cast<std::uint32_t>(queue_.size()), std::memory_order_relaxed);
-      stats.busy.fetch_add(1, std::memory_order_relaxed);
+      stats_.queued.store(static_cast<std::uint32_t>(queue_.size()), std::memory_order_relaxed);
+      stats_.busy.fetch_add(1, std::memory_order_relaxed);
       Slot& slot = slots_[index];
       slot.busy = true;
       slot.expired = false;
@@ -163,7 +163,7 @@ void WorkerPool::run_worker(unsigned index) {
     }
     auto wait_start = std::chrono::steady_clock::now();
     PyEval_RestoreThread(ts);
-    stats.gil_wait_ns.fetch_add(static_cast<std::uint64_t>(
+    stats_.gil_wait_ns.fetch_add(static_cast<std::uint64_t>(
                                     std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::steady_clock::now() - wait_start)
                                         .count()),
@@ -189,7 +189,7 @@ void WorkerPool::run_worker(unsigned index) {
       slot.busy = false;
       slot.expired = false;
       slot.sink.reset();
-      stats.busy.fetch_sub(1, std::memory_order_relaxed);
+      stats_.busy.fetch_sub(1, std::memory_order_relaxed);
     }
     if (request_timeout_ > 0) PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), nullptr);
     sample_python_stats();

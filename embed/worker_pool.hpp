@@ -30,6 +30,7 @@ class WorkerPool : public server::Application {
 
   bool submit(std::shared_ptr<server::AppRequest> request,
               std::shared_ptr<server::ResponseSink> sink) override;
+  const server::AppStats& stats() const override { return stats_; }
 
   // Drops queued requests and waits up to `grace` for running ones. False when a worker is still
   // inside Python after that (the interpreter must then not be finalised).
@@ -59,6 +60,7 @@ class WorkerPool : public server::Application {
   void run_worker(unsigned index);
   void run_watchdog();
 
+  server::AppStats stats_;
   Handler handler_;
   unsigned queue_limit_;
   mutable std::mutex mutex_;

@@ -13,7 +13,6 @@
 #include "embed/py_util.hpp"
 #include "embed/wsgi_streams.hpp"
 #include "server/log.hpp"
-#include "server/http/response_head.hpp"
 
 namespace w2p::embed {
 
@@ -23,6 +22,17 @@ using server::ResponseHead;
 using server::ResponseSink;
 
 namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
 
 // Blocks of a list or tuple are joined up to this size before going to the connection.
 constexpr std::size_t kJoinLimit = 64 * 1024;
@@ -262,7 +272,7 @@ struct WsgiGateway::Impl {
     if (copy < 0) return false;
     bool has_length = false;
     for (const auto& h : st.head.headers)
-      if (server::iequals(h.name, "content-length")) has_length = true;
+      if (iequals(h.name, "content-length")) has_length = true;
     if (!st.head_sent) {
       if (!has_length) st.head.headers.push_back({"Content-Length", std::to_string(length)});
       if (!send_start(st, {}, false)) {
@@ -412,15 +422,15 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
   index.reserve(r.headers.size());
   for (const auto& h : r.headers) {
     std::string_view name = h.name;
-    if (server::iequals(name, "content-type")) {
+    if (iequals(name, "content-type")) {
       set_item(d, k.content_type, h.value);
       continue;
     }
     // The length the application sees is the body it can read (chunked bodies included).
-    if (server::iequals(name, "content-length")) continue;
+    if (iequals(name, "content-length")) continue;
     // The server already decoded a chunked body: an application that saw this header would try
     // to decode it again (Bottle does).
-    if (server::iequals(name, "transfer-encoding")) continue;
+    if (iequals(name, "transfer-encoding")) continue;
     // Names are letters, digits and '-' only (the server's header-name policy), so no two
     // spellings share an environ key.
     std::string key = env_name(name);
@@ -429,7 +439,7 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
     if (fresh) {
       http.emplace_back(std::move(key), h.value);
     } else {
-      http[slot->second].second.append(server::iequals(name, "cookie") ? "; " : ", ").append(h.value);
+      http[slot->second].second.append(iequals(name, "cookie") ? "; " : ", ").append(h.value);
     }
   }
   for (const auto& [key, value] : http) set_item(d, py::str(key), value);

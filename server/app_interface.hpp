@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace w2p::server {
@@ -91,9 +93,38 @@ struct AppStats {
 class Application {
  public:
   virtual ~Application() = default;
-  AppStats stats;
   // Queues a request; false when the queue is full (the caller answers 503).
   virtual bool submit(std::shared_ptr<AppRequest> request, std::shared_ptr<ResponseSink> sink) = 0;
+  // Figures for the status page.
+  virtual const AppStats& stats() const = 0;
+};
+
+// What the server accepts from an application (defined in server/, applied by both sides: the
+// gateway raises them as Python errors, where the application can see its mistake).
+// "200 OK" → {200, "OK"}; nullopt unless a final status (200..599), a space, and a reason with
+// no control characters.
+std::optional<ResponseHead> parse_status_line(std::string_view status);
+// A header name is a token (RFC 9110 5.6.2).
+bool is_token(std::string_view s);
+// A header value has no CR, LF or NUL (header injection) nor other controls but tab.
+bool is_safe_header_value(std::string_view s);
+
+// web2py's cron jobs that run Python (`*script`, `**script`, `**controller/function`): the
+// scheduler (server/cron/) decides when; embed/ runs them in the interpreter.
+class ScriptRunner {
+ public:
+  virtual ~ScriptRunner() = default;
+  struct Result {
+    std::string status;  // "ok", "error" or "timeout"
+    std::string output;  // what the job printed, or its traceback
+  };
+  // Runs on the scheduler's thread, which calls attach() first and detach() last.
+  virtual void attach() = 0;
+  virtual void detach() = 0;
+  // `action`: a controller/function, else a script path; `models`: with the application's
+  // models; past `timeout` seconds a TimeoutError is raised in the job.
+  virtual Result run(const std::string& app, bool action, const std::string& target, bool models,
+                     unsigned timeout) = 0;
 };
 
 }  // namespace w2p::server

@@ -10,14 +10,7 @@
 
 namespace w2p::server {
 
-// "200 OK" → {200, "OK"}; nullopt unless a final status (200..599), a space, and a reason with
-// no control characters.
-std::optional<ResponseHead> parse_status_line(std::string_view status);
-
-bool is_token(std::string_view s);
-// A header value is safe when it has no CR, LF or NUL (header injection) nor other controls
-// except horizontal tab.
-bool is_safe_header_value(std::string_view s);
+// parse_status_line, is_token and is_safe_header_value are declared in app_interface.hpp.
 
 // Headers an application must not set: framing and connection management are the server's.
 bool is_hop_by_hop(std::string_view name);

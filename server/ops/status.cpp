@@ -79,7 +79,7 @@ std::string status_page(const ServerContext& ctx, std::string_view format, std::
   double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
   std::uint64_t rss = proc_status_kib("VmRSS") * 1024, peak = proc_status_kib("VmHWM") * 1024;
   std::size_t connections = ctx.connection_count();
-  const AppStats* app = ctx.app ? &ctx.app->stats : nullptr;
+  const AppStats* app = ctx.app ? &ctx.app->stats() : nullptr;
   auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
   std::uint64_t cumulative[ServerStats::kBucketCount + 1];
   std::uint64_t total = 0;

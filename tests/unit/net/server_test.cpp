@@ -26,6 +26,7 @@ class ThreadApp : public Application {
   ~ThreadApp() override {
     for (auto& t : threads_) t.join();
   }
+  const AppStats& stats() const override { return stats_; }
   bool submit(std::shared_ptr<AppRequest> req, std::shared_ptr<ResponseSink> sink) override {
     std::lock_guard lock(mutex_);
     threads_.emplace_back([req, sink] {
@@ -46,6 +47,7 @@ class ThreadApp : public Application {
  private:
   std::mutex mutex_;
   std::vector<std::thread> threads_;
+  AppStats stats_;
 };
 
 int connect_to(std::uint16_t port) {

@@ -1,6 +1,5 @@
-#include "embed/cron_runner.hpp"
+#include "server/cron/scheduler.hpp"
 
-#include <Python.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -15,15 +14,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "embed/py_util.hpp"
 #include "server/log.hpp"
 
 extern char** environ;
 
-namespace w2p::embed {
-
-namespace log = w2p::server::log;
-using w2p::server::CronCommand;
+namespace w2p::server {
 
 namespace {
 
@@ -70,13 +65,13 @@ std::vector<std::string> cron_apps(const std::string& root) {
   return out;
 }
 
-CronRunner::CronRunner(CronSettings settings, w2p::server::CronBoard& board)
-    : settings_(std::move(settings)), board_(board) {
-  if (settings_.cron) ledger_ = std::make_unique<w2p::server::CronLedger>(settings_.ledger);
+CronScheduler::CronScheduler(CronSettings settings, CronBoard& board, ScriptRunner* scripts)
+    : settings_(std::move(settings)), board_(board), scripts_(scripts) {
+  if (settings_.cron) ledger_ = std::make_unique<CronLedger>(settings_.ledger);
   thread_ = std::thread([this] { run(); });
 }
 
-CronRunner::~CronRunner() {
+CronScheduler::~CronScheduler() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -85,7 +80,7 @@ CronRunner::~CronRunner() {
   thread_.join();
 }
 
-std::size_t CronRunner::sweep(const std::string& root, std::uint64_t session_max_age,
+std::size_t CronScheduler::sweep(const std::string& root, std::uint64_t session_max_age,
                               std::uint64_t ticket_max_age, std::time_t now) {
   std::size_t removed = 0;
   std::string apps = root + "/applications";
@@ -105,7 +100,7 @@ std::size_t CronRunner::sweep(const std::string& root, std::uint64_t session_max
   return removed;
 }
 
-void CronRunner::rescan(bool startup) {
+void CronScheduler::rescan(bool startup) {
   std::string apps = settings_.root + "/applications";
   DIR* d = ::opendir(apps.c_str());
   if (!d) return;
@@ -125,7 +120,7 @@ void CronRunner::rescan(bool startup) {
     std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
-    auto tab = w2p::server::parse_crontab(text.str());
+    auto tab = parse_crontab(text.str());
     for (const auto& err : tab.errors)
       log::error(path + ":" + std::to_string(err.line) + ": " + err.message + " (line skipped)");
     Tab t;
@@ -168,14 +163,14 @@ void CronRunner::rescan(bool startup) {
   tabs_ = std::move(seen);
 }
 
-void CronRunner::publish() {
-  std::vector<w2p::server::CronJobState> out;
+void CronScheduler::publish() {
+  std::vector<CronJobState> out;
   for (const auto& [app, tab] : tabs_)
     for (const auto& j : tab.jobs) out.push_back(j.state);
   board_.set(std::move(out));
 }
 
-std::string CronRunner::run_external(const std::string& command, unsigned timeout, std::string& output) {
+std::string CronScheduler::run_external(const std::string& command, unsigned timeout, std::string& output) {
   // No shell: the command is split on spaces, as shlex would for simple commands.
   std::vector<std::string> words;
   std::istringstream in(command);
@@ -225,11 +220,11 @@ std::string CronRunner::run_external(const std::string& command, unsigned timeou
   return status;
 }
 
-w2p::server::CronRun CronRunner::execute(const CronSettings& settings, const std::string& app,
-                                         const w2p::server::CronJob& spec, std::time_t scheduled) {
-  CronCommand cmd = w2p::server::classify_cron_command(spec.command);
+CronRun CronScheduler::execute(const CronSettings& settings, ScriptRunner* scripts,
+                               const std::string& app, const CronJob& spec, std::time_t scheduled) {
+  CronCommand cmd = classify_cron_command(spec.command);
   std::string where = app + " cron line " + std::to_string(spec.line) + " (" + spec.command + ")";
-  w2p::server::CronRun run;
+  CronRun run;
   run.app = app;
   run.job = spec.command;
   run.scheduled = scheduled;
@@ -245,56 +240,18 @@ w2p::server::CronRun CronRunner::execute(const CronSettings& settings, const std
       status = run_external(cmd.target, settings.timeout, output);
     }
   } else {
-    // A watchdog for this run: past the timeout it raises TimeoutError in this thread.
-    std::mutex m;
-    std::condition_variable done_cv;
-    bool done = false;
-    PyGILState_STATE gil = PyGILState_Ensure();
-    unsigned long tid = PyThread_get_thread_ident();
-    std::thread watchdog([&] {
-      std::unique_lock lock(m);
-      if (done_cv.wait_for(lock, std::chrono::seconds(settings.timeout), [&] { return done; })) return;
-      lock.unlock();
-      PyGILState_STATE g = PyGILState_Ensure();
-      // With the GIL: the job cannot finish in between, and a finished job (done, set while
-      // it held the GIL) is never hit.
-      bool raised = false;
-      {
-        std::lock_guard check(m);
-        if (!done) raised = PyThreadState_SetAsyncExc(tid, PyExc_TimeoutError) == 1;
-      }
-      PyGILState_Release(g);
-      if (raised)
+    if (!scripts) {
+      status = "error";
+      output = "no Python here to run web2py scripts";
+    } else {
+      auto r = scripts->run(app, cmd.kind == CronCommand::action, cmd.target, cmd.models,
+                            settings.timeout);
+      status = std::move(r.status);
+      output = std::move(r.output);
+      if (status == "timeout")
         log::error(where + ": still running after " + std::to_string(settings.timeout) +
                    " s; TimeoutError raised in it");
-    });
-    PyObject* mod = PyImport_ImportModule("w2pserve.cron");
-    PyObject* result = mod ? PyObject_CallMethod(mod, "run_job", "sssO", app.c_str(),
-                                                 cmd.kind == CronCommand::script ? "script" : "action",
-                                                 cmd.target.c_str(), cmd.models ? Py_True : Py_False)
-                           : nullptr;
-    if (result && PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 2) {
-      const char* s = PyUnicode_AsUTF8(PyTuple_GET_ITEM(result, 0));
-      const char* o = PyUnicode_AsUTF8(PyTuple_GET_ITEM(result, 1));
-      status = s ? s : "error";
-      output = o ? o : "";
-    } else {
-      status = PyErr_ExceptionMatches(PyExc_TimeoutError) ? "timeout" : "error";
-      output = format_python_error();
     }
-    // Done, then any TimeoutError raised meanwhile cleared, both holding the GIL: a late one
-    // cannot land in the next job.
-    {
-      std::lock_guard lock(m);
-      done = true;
-    }
-    PyThreadState_SetAsyncExc(tid, nullptr);
-    PyErr_Clear();
-    Py_XDECREF(result);
-    Py_XDECREF(mod);
-    PyGILState_Release(gil);
-    done_cv.notify_all();
-    watchdog.join();
   }
   run.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   run.finished = std::time(nullptr);
@@ -308,20 +265,18 @@ w2p::server::CronRun CronRunner::execute(const CronSettings& settings, const std
   return run;
 }
 
-void CronRunner::run_job(Job& job, std::time_t scheduled) {
-  auto run = execute(settings_, job.app, job.spec, scheduled);
+void CronScheduler::run_job(Job& job, std::time_t scheduled) {
+  auto run = execute(settings_, scripts_, job.app, job.spec, scheduled);
   job.state.last_status = run.status;
   job.state.last_started = run.started;
   job.state.last_duration_ms = run.duration_ms;
   if (ledger_) ledger_->record(run);
 }
 
-void CronRunner::run() {
-  PyThreadState* ts = nullptr;
+void CronScheduler::run() {
   if (settings_.cron) {
-    // One thread state for the thread's whole life, like a worker's.
-    PyGILState_Ensure();
-    ts = PyEval_SaveThread();
+    // A Python thread state for this thread's whole life, like a worker's.
+    if (scripts_) scripts_->attach();
     rescan(true);
     publish();
   }
@@ -366,10 +321,7 @@ void CronRunner::run() {
                    [&] { return stopping_; });
   }
   lock.unlock();
-  if (ts) {
-    PyEval_RestoreThread(ts);
-    PyGILState_Release(PyGILState_UNLOCKED);
-  }
+  if (settings_.cron && scripts_) scripts_->detach();
 }
 
-}  // namespace w2p::embed
+}  // namespace w2p::server

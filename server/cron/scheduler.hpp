@@ -1,8 +1,9 @@
 #pragma once
 // The housekeeping thread: web2py's cron (applications/<app>/cron/crontab) run inside this
-// interpreter instead of a new Python process per job, and the janitor that removes expired
-// session files and old tickets. One thread; with cron on, it has a Python thread state for
-// its whole life and takes the GIL for a job like a worker does for a request.
+// process instead of a new Python process per job, and the janitor that removes expired
+// session files and old tickets. One thread. It decides when; a job that runs Python goes to
+// the ScriptRunner (app_interface.hpp: embed/ runs it in the interpreter, the thread taking the
+// GIL like a worker does for a request); other commands are spawned without a shell.
 
 #include <condition_variable>
 #include <cstdint>
@@ -14,11 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include "server/app_interface.hpp"
 #include "server/cron/cron_board.hpp"
 #include "server/cron/cron_ledger.hpp"
 #include "server/cron/crontab.hpp"
 
-namespace w2p::embed {
+namespace w2p::server {
 
 struct CronSettings {
   std::string root;          // the web2py folder (the process works from it)
@@ -33,16 +35,17 @@ struct CronSettings {
 // Applications under <root>/applications that have a cron/crontab, sorted.
 std::vector<std::string> cron_apps(const std::string& root);
 
-class CronRunner {
+class CronScheduler {
  public:
-  CronRunner(CronSettings settings, w2p::server::CronBoard& board);
-  ~CronRunner();  // stops the thread, waiting for a running job (bounded by its timeout)
-  CronRunner(const CronRunner&) = delete;
-  CronRunner& operator=(const CronRunner&) = delete;
+  // `scripts` runs the Python jobs (it must outlive the scheduler); null without cron.
+  CronScheduler(CronSettings settings, CronBoard& board, ScriptRunner* scripts);
+  ~CronScheduler();  // stops the thread, waiting for a running job (bounded by its timeout)
+  CronScheduler(const CronScheduler&) = delete;
+  CronScheduler& operator=(const CronScheduler&) = delete;
 
-  // Runs one job now on this thread (which must have a Python thread state; takes the GIL).
-  static w2p::server::CronRun execute(const CronSettings& settings, const std::string& app,
-                                      const w2p::server::CronJob& job, std::time_t scheduled);
+  // Runs one job now on this thread (attached to `scripts` by the caller).
+  static CronRun execute(const CronSettings& settings, ScriptRunner* scripts,
+                         const std::string& app, const CronJob& job, std::time_t scheduled);
 
   // Removes expired session files and old tickets now; returns how many files went.
   static std::size_t sweep(const std::string& root, std::uint64_t session_max_age,
@@ -51,9 +54,9 @@ class CronRunner {
  private:
   struct Job {
     std::string app;
-    w2p::server::CronJob spec;
+    CronJob spec;
     std::time_t next = 0;
-    w2p::server::CronJobState state;
+    CronJobState state;
   };
   struct Tab {
     std::time_t mtime = 0;
@@ -67,8 +70,9 @@ class CronRunner {
   void publish();
 
   CronSettings settings_;
-  w2p::server::CronBoard& board_;
-  std::unique_ptr<w2p::server::CronLedger> ledger_;
+  CronBoard& board_;
+  ScriptRunner* scripts_;
+  std::unique_ptr<CronLedger> ledger_;
   std::map<std::string, Tab> tabs_;  // by application
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -76,4 +80,4 @@ class CronRunner {
   std::thread thread_;
 };
 
-}  // namespace w2p::embed
+}  // namespace w2p::server
