@@ -1,0 +1,42 @@
+// w2pserve: one process that serves a WSGI application (web2py or any other) in an embedded
+// CPython, with static files served natively. main() parses the options and runs the command.
+
+#include <cstdio>
+
+#include "cmd/commands.hpp"
+#include "server/log.hpp"
+#include "server/ops/privileges.hpp"
+
+namespace w2p::cmd {
+
+int fail(const std::string& message, int code) {
+  std::fprintf(stderr, "w2pserve: error: %s\n", message.c_str());
+  return code;
+}
+
+std::string become_service_account(const server::Options& options) {
+  return options.user.empty() ? server::root_check(options.allow_root)
+                              : server::drop_privileges(options.user, options.group);
+}
+
+}  // namespace w2p::cmd
+
+int main(int argc, char** argv) {
+  using w2p::server::Options;
+  auto parsed = w2p::server::parse_options(argc, argv);
+  if (!parsed.options) {
+    std::fputs(parsed.text.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
+  }
+  const Options& options = *parsed.options;
+  w2p::server::log::set_min_level(options.log_level);
+  switch (options.command) {
+    case Options::Command::check_config: return w2p::cmd::check_config(options);
+    case Options::Command::import_lighttpd: return w2p::cmd::import_lighttpd(options);
+    case Options::Command::cron_list: return w2p::cmd::cron_list(options);
+    case Options::Command::cron_run: return w2p::cmd::cron_run(options);
+    case Options::Command::set_admin_password: return w2p::cmd::set_admin_password(options);
+    case Options::Command::serve: break;
+  }
+  return w2p::cmd::serve(options, argc, argv);
+}
