@@ -43,9 +43,10 @@ int set_admin_password(const server::Options& options) {
     if (!traceback.empty()) std::fprintf(stderr, "%s\n", traceback.c_str());
     return fail(message);
   }
-  std::printf("admin password saved in %s/parameters_%d.py (admin opens from 127.0.0.1, or over "
-              "HTTPS, on port %d)\n",
-              options.root.c_str(), port, port);
+  std::printf(
+      "admin password saved in %s/parameters_%d.py (admin opens from 127.0.0.1, or over "
+      "HTTPS, on port %d)\n",
+      options.root.c_str(), port, port);
   return 0;
 }
 

@@ -20,10 +20,10 @@ std::string become_service_account(const server::Options& options);
 int serve(const server::Options& options, int argc, char** argv);
 
 // The subcommands, each in its file.
-int check_config(const server::Options& options);      // config_commands.cpp
-int import_lighttpd(const server::Options& options);   // config_commands.cpp
-int cron_list(const server::Options& options);         // cron_commands.cpp
-int cron_run(const server::Options& options);          // cron_commands.cpp
+int check_config(const server::Options& options);        // config_commands.cpp
+int import_lighttpd(const server::Options& options);     // config_commands.cpp
+int cron_list(const server::Options& options);           // cron_commands.cpp
+int cron_run(const server::Options& options);            // cron_commands.cpp
 int set_admin_password(const server::Options& options);  // admin_password.cpp
 
 }  // namespace w2p::cmd

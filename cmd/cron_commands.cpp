@@ -56,12 +56,15 @@ int cron_list(const server::Options& options) {
     bool readable = false;
     auto tab = read_crontab(path, readable);
     for (const auto& err : tab.errors)
-      std::fprintf(stderr, "%s:%d: %s (line skipped)\n", path.c_str(), err.line, err.message.c_str());
+      std::fprintf(stderr, "%s:%d: %s (line skipped)\n", path.c_str(), err.line,
+                   err.message.c_str());
     for (const auto& job : tab.jobs) {
-      std::string next = job.reboot ? "@reboot" : when(job.next_after(std::time(nullptr)).value_or(0));
+      std::string next =
+          job.reboot ? "@reboot" : when(job.next_after(std::time(nullptr)).value_or(0));
       std::string last = "-";
       if (ledger)
-        if (auto run = ledger->last(app, job.command)) last = when(run->started) + " " + run->status;
+        if (auto run = ledger->last(app, job.command))
+          last = when(run->started) + " " + run->status;
       std::printf("%-14s %5d  %-16s  %-26s  %s\n", app.c_str(), job.line, next.c_str(),
                   last.c_str(), job.command.c_str());
     }
@@ -101,7 +104,8 @@ int cron_run(const server::Options& options) {
   cs.timeout = options.cron_timeout;
   embed::CronScripts scripts;  // this thread runs the job, as the scheduler's would
   scripts.attach();
-  auto run = server::CronScheduler::execute(cs, &scripts, options.cron_app, *job, std::time(nullptr));
+  auto run =
+      server::CronScheduler::execute(cs, &scripts, options.cron_app, *job, std::time(nullptr));
   try {
     server::CronLedger(options.cron_ledger).record(run);
   } catch (const std::exception& e) {

@@ -31,12 +31,18 @@ int main(int argc, char** argv) {
   const Options& options = *parsed.options;
   w2p::server::log::set_min_level(options.log_level);
   switch (options.command) {
-    case Options::Command::check_config: return w2p::cmd::check_config(options);
-    case Options::Command::import_lighttpd: return w2p::cmd::import_lighttpd(options);
-    case Options::Command::cron_list: return w2p::cmd::cron_list(options);
-    case Options::Command::cron_run: return w2p::cmd::cron_run(options);
-    case Options::Command::set_admin_password: return w2p::cmd::set_admin_password(options);
-    case Options::Command::serve: break;
+    case Options::Command::check_config:
+      return w2p::cmd::check_config(options);
+    case Options::Command::import_lighttpd:
+      return w2p::cmd::import_lighttpd(options);
+    case Options::Command::cron_list:
+      return w2p::cmd::cron_list(options);
+    case Options::Command::cron_run:
+      return w2p::cmd::cron_run(options);
+    case Options::Command::set_admin_password:
+      return w2p::cmd::set_admin_password(options);
+    case Options::Command::serve:
+      break;
   }
   return w2p::cmd::serve(options, argc, argv);
 }

@@ -46,8 +46,9 @@ class ExitWatchdog {
       : thread_([this, limit] {
           std::unique_lock lock(mutex_);
           if (!cv_.wait_for(lock, limit, [&] { return done_; })) {
-            wlog::warn("Python finalisation did not finish in time (threads left running by the "
-                       "application?); exiting anyway");
+            wlog::warn(
+                "Python finalisation did not finish in time (threads left running by the "
+                "application?); exiting anyway");
             std::_Exit(0);
           }
         }) {}
@@ -94,8 +95,10 @@ std::string check_reload(const server::Options& now, int argc, char** argv) {
   if (::geteuid() != 0) {
     for (const auto& spec : server::option_table())
       if (!spec.reload && spec.get(now) != spec.get(*again.options))
-        return std::string(spec.name) + " changed: a reload cannot apply it (the process runs as "
-                                        "uid " + std::to_string(::geteuid()) + "); restart instead";
+        return std::string(spec.name) +
+               " changed: a reload cannot apply it (the process runs as "
+               "uid " +
+               std::to_string(::geteuid()) + "); restart instead";
   }
   // Certificates are read again by the next image, as the current user.
   auto certs = server::tls_certs_from(*again.options);
@@ -173,7 +176,8 @@ bool load_application(const server::Options& options, server::Server& srv, Appli
     srv.add_static({"/static", python_dir + "/w2pserve/demo/static"});
   }
   try {
-    app.interpreter = std::make_unique<embed::Interpreter>(embed::InterpreterConfig{sys_path, python_dir});
+    app.interpreter =
+        std::make_unique<embed::Interpreter>(embed::InterpreterConfig{sys_path, python_dir});
   } catch (const std::exception& e) {
     err = e.what();
     return false;
@@ -204,7 +208,8 @@ int reload_in_place(std::unique_ptr<server::Server> srv, embed::WorkerPool& pool
   const char* count = std::getenv("W2PSERVE_RELOADS");
   std::string next = std::to_string((count ? std::strtoull(count, nullptr, 10) : 0) + 1);
   ::setenv("W2PSERVE_RELOADS", next.c_str(), 1);
-  if (!server::systemd::pass_listen_fds(fds)) return fail("reload: cannot pass the listening sockets on", 1);
+  if (!server::systemd::pass_listen_fds(fds))
+    return fail("reload: cannot pass the listening sockets on", 1);
   // The binary to start again: the file on disk (an upgraded binary is picked up).
   char exe[4096];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -235,7 +240,8 @@ int serve(const server::Options& options, int argc, char** argv) {
   // The housekeeping thread (web2py): cron in this interpreter, and the session/ticket janitor.
   std::unique_ptr<embed::CronScripts> cron_scripts;
   std::unique_ptr<server::CronScheduler> cron;
-  if (!options.root.empty() && (options.cron || options.session_max_age || options.ticket_max_age)) {
+  if (!options.root.empty() &&
+      (options.cron || options.session_max_age || options.ticket_max_age)) {
     server::CronSettings cs;
     cs.root = options.root;
     cs.cron = options.cron;

@@ -23,16 +23,20 @@ py::object load_wsgi_app(const std::string& spec) {
   size_t start = 0;
   while (start <= attr.size()) {
     size_t dot = attr.find('.', start);
-    std::string part = attr.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        attr.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!py::hasattr(obj, part.c_str()))
-      throw LoadError("--app " + spec + ": module '" + module + "' has no attribute '" + attr + "'", "");
+      throw LoadError("--app " + spec + ": module '" + module + "' has no attribute '" + attr + "'",
+                      "");
     obj = obj.attr(part.c_str());
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
   if (!PyCallable_Check(obj.ptr()))
-    throw LoadError("--app " + spec + ": '" + attr + "' is not callable (a WSGI application is a "
-                    "callable taking environ and start_response)", "");
+    throw LoadError("--app " + spec + ": '" + attr +
+                        "' is not callable (a WSGI application is a "
+                        "callable taking environ and start_response)",
+                    "");
   return obj;
 }
 

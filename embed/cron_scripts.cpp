@@ -45,10 +45,10 @@ server::ScriptRunner::Result CronScripts::run(const std::string& app, bool actio
     PyGILState_Release(g);
   });
   PyObject* mod = PyImport_ImportModule("w2pserve.cron");
-  PyObject* result = mod ? PyObject_CallMethod(mod, "run_job", "sssO", app.c_str(),
-                                               action ? "action" : "script", target.c_str(),
-                                               models ? Py_True : Py_False)
-                         : nullptr;
+  PyObject* result =
+      mod ? PyObject_CallMethod(mod, "run_job", "sssO", app.c_str(), action ? "action" : "script",
+                                target.c_str(), models ? Py_True : Py_False)
+          : nullptr;
   if (result && PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 2) {
     const char* s = PyUnicode_AsUTF8(PyTuple_GET_ITEM(result, 0));
     const char* o = PyUnicode_AsUTF8(PyTuple_GET_ITEM(result, 1));

@@ -106,8 +106,12 @@ Interpreter::Interpreter(const InterpreterConfig& config) {
   main_state_ = PyEval_SaveThread();
 }
 
-void Interpreter::acquire() { PyEval_RestoreThread(static_cast<PyThreadState*>(main_state_)); }
-void Interpreter::release() { main_state_ = PyEval_SaveThread(); }
+void Interpreter::acquire() {
+  PyEval_RestoreThread(static_cast<PyThreadState*>(main_state_));
+}
+void Interpreter::release() {
+  main_state_ = PyEval_SaveThread();
+}
 
 Interpreter::~Interpreter() {
   if (abandoned_) return;

@@ -16,7 +16,9 @@ namespace w2p::embed {
 
 WorkerPool::WorkerPool(unsigned workers, unsigned queue_limit, Handler handler,
                        unsigned request_timeout)
-    : handler_(std::move(handler)), queue_limit_(queue_limit), slots_(workers),
+    : handler_(std::move(handler)),
+      queue_limit_(queue_limit),
+      slots_(workers),
       request_timeout_(request_timeout) {
   alive_ = workers;
   threads_.reserve(workers);
@@ -44,13 +46,6 @@ bool WorkerPool::submit(std::shared_ptr<server::AppRequest> request,
   }
   cv_.notify_one();
   return true;
-}
-
-unsigned WorkerPool::stuck() const {
-  std::lock_guard lock(mutex_);
-  unsigned n = 0;
-  for (const auto& s : slots_) n += s.busy && s.expired;
-  return n;
 }
 
 void WorkerPool::run_watchdog() {
@@ -105,11 +100,6 @@ void WorkerPool::run_watchdog() {
   exited_cv_.notify_all();
 }
 
-std::size_t WorkerPool::queued() const {
-  std::lock_guard lock(mutex_);
-  return queue_.size();
-}
-
 // With the GIL held, after a request: the interpreter's heap and collector figures for
 // /server-status (C calls and one small Python call; no allocation that survives).
 void WorkerPool::sample_python_stats() {
@@ -125,7 +115,8 @@ void WorkerPool::sample_python_stats() {
   PyObject* counts = PyObject_CallNoArgs(get_count);
   if (counts && PyTuple_Check(counts) && PyTuple_GET_SIZE(counts) == 3) {
     for (int i = 0; i < 3; ++i)
-      stats_.gc_count[i].store(PyLong_AsLongLong(PyTuple_GET_ITEM(counts, i)), std::memory_order_relaxed);
+      stats_.gc_count[i].store(PyLong_AsLongLong(PyTuple_GET_ITEM(counts, i)),
+                               std::memory_order_relaxed);
   }
   Py_XDECREF(counts);
   PyErr_Clear();
@@ -163,11 +154,11 @@ void WorkerPool::run_worker(unsigned index) {
     }
     auto wait_start = std::chrono::steady_clock::now();
     PyEval_RestoreThread(ts);
-    stats_.gil_wait_ns.fetch_add(static_cast<std::uint64_t>(
-                                    std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now() - wait_start)
-                                        .count()),
-                                std::memory_order_relaxed);
+    stats_.gil_wait_ns.fetch_add(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now() - wait_start)
+                                       .count()),
+        std::memory_order_relaxed);
     try {
       handler_(job.request, *job.sink);
     } catch (const std::exception& e) {

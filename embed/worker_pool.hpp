@@ -9,8 +9,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/app_interface.hpp"
@@ -20,7 +20,8 @@ namespace w2p::embed {
 class WorkerPool : public server::Application {
  public:
   // Runs with the GIL held, on a worker thread.
-  using Handler = std::function<void(const std::shared_ptr<server::AppRequest>&, server::ResponseSink&)>;
+  using Handler =
+      std::function<void(const std::shared_ptr<server::AppRequest>&, server::ResponseSink&)>;
 
   // The interpreter must be initialised and the GIL released by the caller. With a
   // request_timeout (seconds, 0 = none) a watchdog thread answers 504 for requests still in
@@ -36,10 +37,6 @@ class WorkerPool : public server::Application {
   // inside Python after that (the interpreter must then not be finalised).
   bool stop(std::chrono::milliseconds grace);
 
-  std::size_t queued() const;
-  // Workers stuck in a request past the timeout (they serve again once it returns).
-  unsigned stuck() const;
-
  private:
   struct Job {
     std::shared_ptr<server::AppRequest> request;
@@ -52,7 +49,7 @@ class WorkerPool : public server::Application {
     std::uint64_t seq = 0;  // requests started by this worker
     std::chrono::steady_clock::time_point started;
     std::shared_ptr<server::ResponseSink> sink;
-    std::string what;           // "GET /path", for the log
+    std::string what;             // "GET /path", for the log
     unsigned long thread_id = 0;  // Python's id for the worker's thread
     void* tstate = nullptr;       // the worker's PyThreadState
   };

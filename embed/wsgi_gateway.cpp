@@ -1,7 +1,7 @@
 #include "embed/wsgi_gateway.hpp"
 
-#include <pybind11/embed.h>
 #include <fcntl.h>
+#include <pybind11/embed.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,8 +97,9 @@ class StartResponse {
     std::string s = latin1(status, "status");
     auto head = server::parse_status_line(s);
     if (!head)
-      throw py::value_error("start_response(): invalid status '" + s +
-                            "' (expected a final status from 200 to 599, a space and a reason phrase)");
+      throw py::value_error(
+          "start_response(): invalid status '" + s +
+          "' (expected a final status from 200 to 599, a space and a reason phrase)");
     if (!PyList_Check(headers.ptr()) && !PyTuple_Check(headers.ptr()))
       throw py::type_error("start_response(): headers must be a list of (name, value) tuples");
     py::sequence seq = py::reinterpret_borrow<py::sequence>(headers);
@@ -158,12 +159,13 @@ PYBIND11_EMBEDDED_MODULE(_w2pserve, m) {
   m.doc() = "Types of the w2pserve WSGI gateway";
   register_stream_types(m);
   py::class_<StartResponse>(m, "StartResponse")
-      .def("__call__",
-           [](py::object self, const py::object& status, const py::object& headers,
-              const py::object& exc_info) {
-             return self.cast<StartResponse&>().call(self, status, headers, exc_info);
-           },
-           py::arg("status"), py::arg("headers"), py::arg("exc_info") = py::none())
+      .def(
+          "__call__",
+          [](py::object self, const py::object& status, const py::object& headers,
+             const py::object& exc_info) {
+            return self.cast<StartResponse&>().call(self, status, headers, exc_info);
+          },
+          py::arg("status"), py::arg("headers"), py::arg("exc_info") = py::none())
       .def("write", &StartResponse::write);
 }
 
@@ -173,13 +175,14 @@ namespace {
 struct Keys {
   py::object request_method, script_name, path_info, query_string, content_type, content_length,
       server_name, server_port, server_protocol, remote_addr, remote_port, request_uri,
-      wsgi_version, wsgi_url_scheme, wsgi_input, wsgi_errors, wsgi_multithread,
-      wsgi_multiprocess, wsgi_run_once, wsgi_file_wrapper, wsgi_input_terminated, https,
-      server_software;
+      wsgi_version, wsgi_url_scheme, wsgi_input, wsgi_errors, wsgi_multithread, wsgi_multiprocess,
+      wsgi_run_once, wsgi_file_wrapper, wsgi_input_terminated, https, server_software;
   py::object empty, http, https_str, on, http10, http11, version_tuple;
 };
 
-py::object intern(const char* s) { return py::reinterpret_steal<py::object>(PyUnicode_InternFromString(s)); }
+py::object intern(const char* s) {
+  return py::reinterpret_steal<py::object>(PyUnicode_InternFromString(s));
+}
 
 py::str latin1_str(std::string_view s) {
   PyObject* o = PyUnicode_DecodeLatin1(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr);
@@ -197,8 +200,10 @@ std::string env_name(std::string_view header) {
   out.reserve(header.size() + 5);
   out.append("HTTP_");
   for (char c : header) {
-    if (c == '-') c = '_';
-    else if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+    if (c == '-')
+      c = '_';
+    else if (c >= 'a' && c <= 'z')
+      c = static_cast<char>(c - 32);
     out.push_back(c);
   }
   return out;
@@ -266,8 +271,10 @@ struct WsgiGateway::Impl {
     }
     if (offset < 0) offset = ::lseek(fd, 0, SEEK_CUR);
     if (offset < 0) return false;
-    if (!st.head_set) throw std::runtime_error("the application returned without calling start_response()");
-    std::uint64_t length = sb.st_size > offset ? static_cast<std::uint64_t>(sb.st_size - offset) : 0;
+    if (!st.head_set)
+      throw std::runtime_error("the application returned without calling start_response()");
+    std::uint64_t length =
+        sb.st_size > offset ? static_cast<std::uint64_t>(sb.st_size - offset) : 0;
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (copy < 0) return false;
     bool has_length = false;
@@ -292,7 +299,8 @@ struct WsgiGateway::Impl {
   void iterate(RequestState& st, const py::object& result) {
     if (py::isinstance(result, file_wrapper_type) && send_file_wrapper(st, result)) return;
     if (PyUnicode_Check(result.ptr()) || PyBytes_Check(result.ptr()) || result.is_none())
-      throw py::type_error(std::string("the application returned ") + Py_TYPE(result.ptr())->tp_name +
+      throw py::type_error(std::string("the application returned ") +
+                           Py_TYPE(result.ptr())->tp_name +
                            "; a WSGI application returns an iterable of bytes, e.g. [body]");
     // web2py's lazy translated strings (gluon.languages.lazyT, e.g. admin's "insecure channel"
     // message) iterate one character at a time: send their text in one piece.
@@ -301,7 +309,8 @@ struct WsgiGateway::Impl {
       Py_ssize_t n = 0;
       const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &n);
       if (!data) throw py::error_already_set();
-      if (!st.head_set) throw std::runtime_error("the application returned without calling start_response()");
+      if (!st.head_set)
+        throw std::runtime_error("the application returned without calling start_response()");
       send_body(st, std::string(data, static_cast<std::size_t>(n)), true);
       return;
     }
@@ -324,8 +333,9 @@ struct WsgiGateway::Impl {
         if (!data) throw py::error_already_set();
         if (!warned_str) {
           warned_str = true;
-          server::log::warn("the application yields str, not bytes (PEP 3333); encoding it as "
-                            "UTF-8 (logged once)");
+          server::log::warn(
+              "the application yields str, not bytes (PEP 3333); encoding it as "
+              "UTF-8 (logged once)");
         }
       } else {
         throw py::type_error(std::string("the application's iterable yielded ") +
@@ -341,7 +351,8 @@ struct WsgiGateway::Impl {
         pending.clear();
       }
     }
-    if (!st.head_set) throw std::runtime_error("the application returned without calling start_response()");
+    if (!st.head_set)
+      throw std::runtime_error("the application returned without calling start_response()");
     send_body(st, std::move(pending), true);
   }
 

@@ -125,7 +125,8 @@ void ErrorStream::flush() {
 
 py::object FileWrapper::next() {
   py::object data = filelike_.attr("read")(blksize_);
-  if (!py::isinstance<py::bytes>(data) || PyBytes_GET_SIZE(data.ptr()) == 0) throw py::stop_iteration();
+  if (!py::isinstance<py::bytes>(data) || PyBytes_GET_SIZE(data.ptr()) == 0)
+    throw py::stop_iteration();
   return data;
 }
 

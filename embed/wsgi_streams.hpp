@@ -43,7 +43,8 @@ class ErrorStream {
 
 class FileWrapper {
  public:
-  FileWrapper(py::object filelike, py::ssize_t blksize) : filelike_(std::move(filelike)), blksize_(blksize) {}
+  FileWrapper(py::object filelike, py::ssize_t blksize)
+      : filelike_(std::move(filelike)), blksize_(blksize) {}
   py::object next();
   void close();
   const py::object& filelike() const { return filelike_; }

@@ -27,6 +27,12 @@ count_ctest() { passed=$((passed + $(sed -n 's/.*tests passed, 0 tests failed ou
 step "Release build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DW2P_TESTS=ON >/dev/null
 cmake --build build -j "$jobs"
+step "Style (.clang-format) and static checks (.clang-tidy)"
+files=$(git ls-files '*.cpp' '*.hpp')
+clang-format --dry-run --Werror $files
+git ls-files 'server/*.cpp' 'embed/*.cpp' 'cmd/*.cpp' |
+  xargs -P "$jobs" -n 4 clang-tidy -p build --quiet 2>&1 | { grep -v "warnings generated" || true; }  # pipefail: a finding fails the run
+
 step "Release tests"
 (cd build && ctest --output-on-failure -j "$jobs" --timeout 900) | tee "$log"
 count_ctest

@@ -83,10 +83,10 @@ class ResponseSink {
 // Figures the application side keeps for /server-status (written by workers, read by I/O
 // threads; relaxed atomics: a status page needs no more).
 struct AppStats {
-  std::atomic<std::uint32_t> queued{0};  // requests waiting for a worker
-  std::atomic<std::uint32_t> busy{0};    // workers running a request
-  std::atomic<std::uint64_t> gil_wait_ns{0};  // time spent waiting to take the GIL
-  std::atomic<std::int64_t> allocated_blocks{0};  // sys.getallocatedblocks()
+  std::atomic<std::uint32_t> queued{0};               // requests waiting for a worker
+  std::atomic<std::uint32_t> busy{0};                 // workers running a request
+  std::atomic<std::uint64_t> gil_wait_ns{0};          // time spent waiting to take the GIL
+  std::atomic<std::int64_t> allocated_blocks{0};      // sys.getallocatedblocks()
   std::atomic<std::int64_t> gc_count[3] = {0, 0, 0};  // gc.get_count()
 };
 

@@ -23,10 +23,14 @@ std::mutex g_mutex;
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "?";
 }
@@ -59,7 +63,9 @@ void emit(const std::string& record) {
 
 }  // namespace
 
-void set_min_level(Level level) { g_min_level = static_cast<int>(level); }
+void set_min_level(Level level) {
+  g_min_level = static_cast<int>(level);
+}
 
 // Control characters other than newline and tab are escaped, so that text from a client or an
 // application cannot forge log lines or terminal sequences.
@@ -128,7 +134,8 @@ void reopen() {
   }
   if (path.empty()) return;
   std::string err = to_file(path);
-  if (!err.empty()) write(Level::error, "cannot reopen the " + err + " (still writing to the old file)");
+  if (!err.empty())
+    write(Level::error, "cannot reopen the " + err + " (still writing to the old file)");
 }
 
 }  // namespace w2p::server::log

@@ -9,10 +9,18 @@ enum class Level { debug, info, warn, error };
 
 void set_min_level(Level level);
 void write(Level level, std::string_view message);
-inline void info(std::string_view m) { write(Level::info, m); }
-inline void warn(std::string_view m) { write(Level::warn, m); }
-inline void error(std::string_view m) { write(Level::error, m); }
-inline void debug(std::string_view m) { write(Level::debug, m); }
+inline void info(std::string_view m) {
+  write(Level::info, m);
+}
+inline void warn(std::string_view m) {
+  write(Level::warn, m);
+}
+inline void error(std::string_view m) {
+  write(Level::error, m);
+}
+inline void debug(std::string_view m) {
+  write(Level::debug, m);
+}
 // Writes a block (a traceback) as one record, each line prefixed.
 void block(Level level, std::string_view title, std::string_view text);
 

@@ -13,11 +13,11 @@
 #define TOML_ENABLE_FORMATTERS 0
 #include <toml++/toml.h>
 
-#include "server/ops/access_log.hpp"
-#include "server/routing/site.hpp"
 #include "server/config/option_table.hpp"
 #include "server/config/toml_text.hpp"
 #include "server/http/trusted_proxy.hpp"
+#include "server/ops/access_log.hpp"
+#include "server/routing/site.hpp"
 #include "server/routing/web2py_static.hpp"
 
 namespace w2p::server {
@@ -28,8 +28,10 @@ class Reader {
   explicit Reader(std::string file) : file_(std::move(file)) {
     std::size_t slash = file_.rfind('/');
     char cwd[PATH_MAX];
-    if (slash != std::string::npos) base_ = file_.substr(0, slash == 0 ? 1 : slash);
-    else base_ = ::getcwd(cwd, sizeof cwd) ? cwd : ".";
+    if (slash != std::string::npos)
+      base_ = file_.substr(0, slash == 0 ? 1 : slash);
+    else
+      base_ = ::getcwd(cwd, sizeof cwd) ? cwd : ".";
   }
 
   [[noreturn]] void fail(const toml::source_region& at, const std::string& key,
@@ -121,8 +123,7 @@ class Reader {
 
   void unknown(const toml::key& k, const std::string& where, const std::string& known) const {
     std::string name(k.str());
-    fail(k.source(), name,
-         "unknown key in " + where + " (known keys: " + known + ")");
+    fail(k.source(), name, "unknown key in " + where + " (known keys: " + known + ")");
   }
 
   const std::string& file() const { return file_; }
@@ -132,9 +133,12 @@ class Reader {
   std::string base_;
 };
 
-bool app_name_ok(const std::string& s) { return !s.empty() && is_web2py_name(s); }
+bool app_name_ok(const std::string& s) {
+  return !s.empty() && is_web2py_name(s);
+}
 
-std::vector<RewriteSpec> read_rewrites(const Reader& r, const toml::node& n, const std::string& key) {
+std::vector<RewriteSpec> read_rewrites(const Reader& r, const toml::node& n,
+                                       const std::string& key) {
   std::vector<RewriteSpec> out;
   const toml::array* a = n.as_array();
   if (!a)
@@ -161,9 +165,9 @@ std::vector<RewriteSpec> read_rewrites(const Reader& r, const toml::node& n, con
       }
     }
     if (!has_match || !has_to)
-      r.fail(e.source(), k, std::string("needs ") + (has_match ? "" : "match = \"REGEX\"") +
-                                (!has_match && !has_to ? " and " : "") +
-                                (has_to ? "" : "to = \"TARGET\""));
+      r.fail(e.source(), k,
+             std::string("needs ") + (has_match ? "" : "match = \"REGEX\"") +
+                 (!has_match && !has_to ? " and " : "") + (has_to ? "" : "to = \"TARGET\""));
     // Compiled now so that a bad rule is reported with its line, not at the first request.
     try {
       auto target = parse_rewrite_target(spec.to);
@@ -188,16 +192,23 @@ long parse_duration(const Reader& r, const toml::node& n, const std::string& key
   } catch (const std::exception&) {
   }
   std::string unit = s.substr(pos);
-  long mult = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600
-            : unit == "d" ? 86400 : unit == "w" ? 7 * 86400 : unit == "y" ? 365 * 86400 : -1;
+  long mult = unit.empty() || unit == "s" ? 1
+              : unit == "m"               ? 60
+              : unit == "h"               ? 3600
+              : unit == "d"               ? 86400
+              : unit == "w"               ? 7 * 86400
+              : unit == "y"               ? 365 * 86400
+                                          : -1;
   if (v < 0 || mult < 0 || s.empty() || s[0] == '-')
-    r.fail(n.source(), key, "'" + s + "' is not a duration (write e.g. \"30d\", \"12h\", \"15m\" or seconds)");
+    r.fail(n.source(), key,
+           "'" + s + "' is not a duration (write e.g. \"30d\", \"12h\", \"15m\" or seconds)");
   if (v > 10L * 365 * 86400 / mult)
     r.fail(n.source(), key, "'" + s + "' is too long (at most 10 years)");
   return v * mult;
 }
 
-std::vector<CacheRuleSpec> read_cache_rules(const Reader& r, const toml::node& n, const std::string& key) {
+std::vector<CacheRuleSpec> read_cache_rules(const Reader& r, const toml::node& n,
+                                            const std::string& key) {
   std::vector<CacheRuleSpec> out;
   const toml::array* a = n.as_array();
   if (!a)
@@ -207,7 +218,9 @@ std::vector<CacheRuleSpec> read_cache_rules(const Reader& r, const toml::node& n
   for (const auto& e : *a) {
     std::string k = key + "[" + std::to_string(i++) + "]";
     const toml::table* t = e.as_table();
-    if (!t) r.fail(e.source(), k, "expected a table { match = \"REGEX\", type = \"text/\", cache-control = \"...\" }");
+    if (!t)
+      r.fail(e.source(), k,
+             "expected a table { match = \"REGEX\", type = \"text/\", cache-control = \"...\" }");
     CacheRuleSpec c;
     c.line = static_cast<int>(e.source().begin.line);
     for (const auto& [name, value] : *t) {
@@ -221,7 +234,10 @@ std::vector<CacheRuleSpec> read_cache_rules(const Reader& r, const toml::node& n
       } else if (name == "type") {
         c.type = r.str(value, k + ".type");
         if (c.type.find('/') == std::string::npos)
-          r.fail(value.source(), k + ".type", "'" + c.type + "' is not a MIME type (write e.g. \"image/png\", or \"image/\" for every image type)");
+          r.fail(value.source(), k + ".type",
+                 "'" + c.type +
+                     "' is not a MIME type (write e.g. \"image/png\", or \"image/\" for every "
+                     "image type)");
       } else if (name == "cache-control") {
         c.cache_control = r.str(value, k + ".cache-control");
         if (c.cache_control.find_first_of("\r\n") != std::string::npos)
@@ -268,7 +284,8 @@ bool read_site_key(const Reader& r, const std::string& name, const toml::node& v
   return true;
 }
 
-SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, const SiteSpec& global) {
+SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index,
+                   const SiteSpec& global) {
   std::string prefix = "site[" + std::to_string(index) + "].";
   const toml::table* t = n.as_table();
   if (!t) r.fail(n.source(), "site", "expected [[site]] tables");
@@ -290,8 +307,9 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, cons
       for (const auto& h : s.hosts)
         if (!valid_host_pattern(h))
           r.fail(value.source(), k,
-                 "'" + h + "' is not a host name (write example.com or *.example.com; for a "
-                           "regular expression use host-regex)");
+                 "'" + h +
+                     "' is not a host name (write example.com or *.example.com; for a "
+                     "regular expression use host-regex)");
     } else if (name == "host-regex") {
       s.host_regex = r.strings(value, k);
     } else if (name == "default") {
@@ -299,8 +317,10 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, cons
     } else if (name == "default-app") {
       s.default_app = r.str(value, k);
       if (!app_name_ok(s.default_app))
-        r.fail(value.source(), k, "'" + s.default_app + "' is not a web2py application name "
-                                  "(letters, digits and _)");
+        r.fail(value.source(), k,
+               "'" + s.default_app +
+                   "' is not a web2py application name "
+                   "(letters, digits and _)");
     } else if (name == "apps") {
       s.apps = r.strings(value, k);
       for (const auto& a : s.apps)
@@ -317,7 +337,8 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, cons
       std::vector<std::string_view> known;
       for (const auto& sk : site_keys()) known.push_back(sk.name);
       std::string hint;
-      if (auto best = suggest_option(name, known)) hint = " (did you mean " + std::string(*best) + "?)";
+      if (auto best = suggest_option(name, known))
+        hint = " (did you mean " + std::string(*best) + "?)";
       r.fail(key.source(), k, "unknown key in [[site]]" + hint);
     }
   }
@@ -338,7 +359,6 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index, cons
   return s;
 }
 
-
 std::vector<std::string> mount_specs(const std::vector<StaticMount>& mounts) {
   std::vector<std::string> out;
   for (const auto& m : mounts) out.push_back((m.prefix.empty() ? "/" : m.prefix) + "=" + m.dir);
@@ -355,14 +375,16 @@ void describe_site_rules(std::ostringstream& o, const SiteSpec& s, const char* i
     std::string sep = " ";
     if (!c.match.empty()) o << sep << "match = " << toml_quote(c.match), sep = ", ";
     if (!c.type.empty()) o << sep << "type = " << toml_quote(c.type), sep = ", ";
-    if (!c.cache_control.empty()) o << sep << "cache-control = " << toml_quote(c.cache_control), sep = ", ";
+    if (!c.cache_control.empty())
+      o << sep << "cache-control = " << toml_quote(c.cache_control), sep = ", ";
     if (c.expires >= 0) o << sep << "expires = " << c.expires;
     o << " },";
   }
   o << (s.cache_rules.empty() ? "]\n" : std::string("\n") + indent + "]\n");
   o << indent << "rewrite = [";
   for (const auto& r : s.rewrites)
-    o << "\n" << indent << "  { match = " << toml_quote(r.match) << ", to = " << toml_quote(r.to) << " },";
+    o << "\n"
+      << indent << "  { match = " << toml_quote(r.match) << ", to = " << toml_quote(r.to) << " },";
   o << (s.rewrites.empty() ? "]\n" : std::string("\n") + indent + "]\n");
 }
 
@@ -372,14 +394,16 @@ namespace {
 
 // A table option's value in the file, as text (checked against the option's kind later, with
 // the same code as the command line's).
-std::vector<std::string> option_values(const Reader& r, const OptionSpec& spec, const toml::node& n) {
+std::vector<std::string> option_values(const Reader& r, const OptionSpec& spec,
+                                       const toml::node& n) {
   std::string key(spec.name);
   switch (spec.kind) {
     case ValueKind::flag:
       return {r.boolean(n, key) ? "true" : "false"};
     case ValueKind::number:
       if (!n.is_integer()) r.fail(n.source(), key, "expected a whole number");
-      if (*n.value<std::int64_t>() < 0) r.fail(n.source(), key, "expected a whole number, not a negative one");
+      if (*n.value<std::int64_t>() < 0)
+        r.fail(n.source(), key, "expected a whole number, not a negative one");
       return {std::to_string(*n.value<std::int64_t>())};
     case ValueKind::size:
       return {r.size(n, key)};
@@ -457,8 +481,9 @@ void check_sites(Options& o) {
     std::string where = s.file.empty() ? std::string("--config") : s.file;
     where += s.line ? ":" + std::to_string(s.line) + ": site '" + s.name + "': " : ": top level: ";
     if (o.root.empty() && (!s.default_app.empty() || !s.apps.empty()))
-      throw OptionError(where + "default-app and apps are web2py settings: they need root "
-                                "(the web2py folder), in the file or as --root");
+      throw OptionError(where +
+                        "default-app and apps are web2py settings: they need root "
+                        "(the web2py folder), in the file or as --root");
     if (!s.apps.empty() && !s.default_app.empty() &&
         std::find(s.apps.begin(), s.apps.end(), s.default_app) == s.apps.end())
       s.apps.push_back(s.default_app);
@@ -467,8 +492,9 @@ void check_sites(Options& o) {
       if (parse_rewrite_target(r.to).kind == RewriteKind::static_file) static_rules = true;
     if (s.document_root.empty()) s.document_root = o.root;
     if (static_rules && s.document_root.empty())
-      throw OptionError(where + "a \"static ...\" rewrite target needs a folder: set "
-                                "document-root, or root (the web2py folder)");
+      throw OptionError(where +
+                        "a \"static ...\" rewrite target needs a folder: set "
+                        "document-root, or root (the web2py folder)");
     if (!o.root.empty()) {
       for (const auto& a : s.apps) {
         struct stat st {};
@@ -485,8 +511,8 @@ void check_sites(Options& o) {
 
 std::string describe_config(const Options& o) {
   std::ostringstream out;
-  out << "# effective configuration" << (o.config_file.empty() ? "" : " (from " + o.config_file + ")")
-      << "\n";
+  out << "# effective configuration"
+      << (o.config_file.empty() ? "" : " (from " + o.config_file + ")") << "\n";
   for (const auto& spec : option_table()) {
     // Every option that may be in the file and has a value (an unset path or name is left out).
     if (!spec.in_file) continue;
@@ -494,7 +520,8 @@ std::string describe_config(const Options& o) {
     out << option_as_toml(spec, o) << "\n";
   }
   out << "# the default site (requests whose Host matches no [[site]]"
-      << (std::any_of(o.sites.begin(), o.sites.end(), [](const SiteSpec& s) { return s.is_default; })
+      << (std::any_of(o.sites.begin(), o.sites.end(),
+                      [](const SiteSpec& s) { return s.is_default; })
               ? "; a [[site]] below says default = true and takes them instead"
               : "")
       << ")\n";
@@ -511,7 +538,8 @@ std::string describe_config(const Options& o) {
     if (!s.document_root.empty()) out << "document-root = " << toml_quote(s.document_root) << "\n";
     if (!s.statics.empty()) out << "static = " << toml_list(mount_specs(s.statics)) << "\n";
     if (!s.tls_cert.empty())
-      out << "tls-cert = " << toml_quote(s.tls_cert) << "\ntls-key = " << toml_quote(s.tls_key) << "\n";
+      out << "tls-cert = " << toml_quote(s.tls_cert) << "\ntls-key = " << toml_quote(s.tls_key)
+          << "\n";
     describe_site_rules(out, s, "");
   }
   return out.str();

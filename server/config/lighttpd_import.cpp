@@ -109,7 +109,8 @@ class Lexer {
     }
     if (std::isdigit(static_cast<unsigned char>(c))) {
       t.kind = Token::number;
-      while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) t.text.push_back(s_[i_++]);
+      while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_])))
+        t.text.push_back(s_[i_++]);
       return t;
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
@@ -288,8 +289,9 @@ class Parser {
       expect_op("{");
       Block ignored;
       parse_block(ignored, true);
-      b.notes.push_back(note(line, "else { ... }: not carried over (w2pserve sites are chosen by "
-                                   "host; write the settings into the default site by hand)"));
+      b.notes.push_back(note(line,
+                             "else { ... }: not carried over (w2pserve sites are chosen by "
+                             "host; write the settings into the default site by hand)"));
     }
   }
 
@@ -338,9 +340,12 @@ class Parser {
         } else {
           v.items.push_back(Item{std::nullopt, std::move(first)});
         }
-        if (is_op(",")) advance();
-        else if (tok_.kind == Token::end) lex_.fail("a ( list is not closed");
-        else if (!is_op(")")) lex_.fail("expected ',' or ')' in a list");
+        if (is_op(","))
+          advance();
+        else if (tok_.kind == Token::end)
+          lex_.fail("a ( list is not closed");
+        else if (!is_op(")"))
+          lex_.fail("expected ',' or ')' in a list");
       }
       advance();
       return v;
@@ -368,7 +373,6 @@ class Parser {
   int depth_;
 };
 
-
 // What the converter knows about where dynamic requests went in lighttpd.
 struct Handler {
   std::string key;  // fastcgi.server key: ".fcgi" (an extension) or "/handler.fcgi" (a prefix)
@@ -376,8 +380,8 @@ struct Handler {
 };
 
 struct Output {
-  std::vector<std::string> lines;  // settings
-  std::vector<std::string> notes;  // comments for what did not carry over
+  std::vector<std::string> lines;      // settings
+  std::vector<std::string> notes;      // comments for what did not carry over
   std::vector<std::string> redirects;  // url.redirect: tested before the rewrites
   std::vector<std::string> rewrites;
   std::vector<std::string> index, deny, exclude;
@@ -385,7 +389,9 @@ struct Output {
   std::string bind, port;  // top level only
 };
 
-std::string where(const Directive& d) { return d.file + ":" + std::to_string(d.line); }
+std::string where(const Directive& d) {
+  return d.file + ":" + std::to_string(d.line);
+}
 std::string where(const Directive& d, const Value& v) {
   return d.file + ":" + std::to_string(v.line ? v.line : d.line);
 }
@@ -429,10 +435,12 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
   out.notes.insert(out.notes.end(), b.notes.begin(), b.notes.end());
   for (const auto& d : b.directives) {
     if (d.key != "fastcgi.server" && d.key != "scgi.server" && d.key != "proxy.server") continue;
-    std::string what = d.key == "proxy.server" ? "an HTTP proxy"
-                                                : "a " + d.key.substr(0, d.key.find('.')) + " socket";
-    add_note(out, d, "not needed: w2pserve runs web2py in-process instead of behind " + what +
-                         " (each URL no rule serves as a file goes to the application)");
+    std::string what = d.key == "proxy.server"
+                           ? "an HTTP proxy"
+                           : "a " + d.key.substr(0, d.key.find('.')) + " socket";
+    add_note(out, d,
+             "not needed: w2pserve runs web2py in-process instead of behind " + what +
+                 " (each URL no rule serves as a file goes to the application)");
   }
   std::string redirect_code = "301";
   for (const auto& d : b.directives)
@@ -440,7 +448,8 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
   for (const auto& d : b.directives) {
     const std::string& k = d.key;
     const Value& v = d.value;
-    if (k == "fastcgi.server" || k == "scgi.server" || k == "proxy.server" || k == "url.redirect-code") {
+    if (k == "fastcgi.server" || k == "scgi.server" || k == "proxy.server" ||
+        k == "url.redirect-code") {
       continue;
     } else if (k == "server.document-root") {
       out.document_root = v.text;
@@ -451,11 +460,14 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
     } else if (k == "index-file.names" || k == "server.indexfiles") {
       for (auto name : v.strings()) {
         if (!name.empty() && name[0] == '/') {
-          add_note(out, d, "\"" + name + "\" is a URL, not a file name: left out (set default-app "
-                                         "for the site instead)");
+          add_note(out, d,
+                   "\"" + name +
+                       "\" is a URL, not a file name: left out (set default-app "
+                       "for the site instead)");
           continue;
         }
-        if (name.find('.') != std::string::npos && (name.ends_with(".php") || name.ends_with(".pl")))
+        if (name.find('.') != std::string::npos &&
+            (name.ends_with(".php") || name.ends_with(".pl")))
           add_note(out, d, "\"" + name + "\": w2pserve runs no PHP or Perl; kept as a file name");
         out.index.push_back(name);
       }
@@ -468,22 +480,25 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
     } else if (k == "url.rewrite-once" || k == "url.rewrite" || k == "url.rewrite-final" ||
                k == "url.rewrite-repeat") {
       if (k == "url.rewrite-repeat")
-        add_note(out, d, "rules are applied once (w2pserve has url.rewrite-once semantics), not "
-                         "repeated");
+        add_note(out, d,
+                 "rules are applied once (w2pserve has url.rewrite-once semantics), not "
+                 "repeated");
       for (const auto& [pattern, target] : v.items) {
         if (!pattern) continue;
-        out.rewrites.push_back("  { match = " + toml_quote(*pattern) + ", to = " +
-                               toml_quote(convert_target(target.text, handlers)) + " },  # " + where(d, target));
+        out.rewrites.push_back("  { match = " + toml_quote(*pattern) +
+                               ", to = " + toml_quote(convert_target(target.text, handlers)) +
+                               " },  # " + where(d, target));
       }
     } else if (k == "url.rewrite-if-not-file" || k == "url.rewrite-repeat-if-not-file") {
-      add_note(out, d, "not carried over: w2pserve has no 'only if no such file' rules; static "
-                       "mappings (static = [\"/prefix=DIR\"]) serve existing files first");
+      add_note(out, d,
+               "not carried over: w2pserve has no 'only if no such file' rules; static "
+               "mappings (static = [\"/prefix=DIR\"]) serve existing files first");
     } else if (k == "url.redirect") {
       for (const auto& [pattern, target] : v.items) {
         if (!pattern) continue;
         out.redirects.push_back("  { match = " + toml_quote(*pattern) + ", to = " +
-                                toml_quote("redirect " + redirect_code + " " + target.text) + " },  # " +
-                                where(d, target));
+                                toml_quote("redirect " + redirect_code + " " + target.text) +
+                                " },  # " + where(d, target));
       }
     } else if (k == "server.modules") {
       std::vector<std::string> dropped;
@@ -496,36 +511,45 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
       if (!dropped.empty()) {
         std::string names;
         for (const auto& m : dropped) names += (names.empty() ? "" : ", ") + m;
-        add_note(out, d, names + ": no w2pserve equivalent carried over (rewrite, access, "
-                                 "redirect, index files, compression, access log, TLS, "
-                                 "status and FastCGI are built in)");
+        add_note(out, d,
+                 names +
+                     ": no w2pserve equivalent carried over (rewrite, access, "
+                     "redirect, index files, compression, access log, TLS, "
+                     "status and FastCGI are built in)");
       }
     } else if ((k == "server.username" || k == "server.groupname" || k == "accesslog.filename" ||
-                k == "server.errorlog" || k == "server.pid-file") && top) {
+                k == "server.errorlog" || k == "server.pid-file") &&
+               top) {
       const char* key = k == "server.username"      ? "user"
                         : k == "server.groupname"   ? "group"
                         : k == "accesslog.filename" ? "access-log"
                         : k == "server.errorlog"    ? "error-log"
                                                     : "pidfile";
-      out.lines.push_back(std::string(key) + " = " + toml_quote(v.text) + "  # " + k + ", " + where(d));
+      out.lines.push_back(std::string(key) + " = " + toml_quote(v.text) + "  # " + k + ", " +
+                          where(d));
     } else if (k == "accesslog.format") {
-      add_note(out, d, "\"" + v.text + "\": set access-log-format (Apache-style fields, "
-                       "\"combined\" by default)");
-    } else if (k == "ssl.engine" || k == "ssl.pemfile" || k == "ssl.ca-file" || k == "ssl.privkey" ||
-               k.starts_with("ssl.")) {
+      add_note(out, d,
+               "\"" + v.text +
+                   "\": set access-log-format (Apache-style fields, "
+                   "\"combined\" by default)");
+    } else if (k == "ssl.engine" || k == "ssl.pemfile" || k == "ssl.ca-file" ||
+               k == "ssl.privkey" || k.starts_with("ssl.")) {
       if (k == "ssl.pemfile")
-        add_note(out, d, "\"" + v.text + "\": for TLS write tls-cert = \"" + v.text +
-                             "\" and tls-key (the same file when it holds the key, else "
-                             "ssl.privkey's) at the top; then the listen addresses speak TLS "
-                             "(listen = [\"0.0.0.0:443\"]) and redirect-listen = "
-                             "[\"0.0.0.0:80\"] sends plain HTTP there");
+        add_note(out, d,
+                 "\"" + v.text + "\": for TLS write tls-cert = \"" + v.text +
+                     "\" and tls-key (the same file when it holds the key, else "
+                     "ssl.privkey's) at the top; then the listen addresses speak TLS "
+                     "(listen = [\"0.0.0.0:443\"]) and redirect-listen = "
+                     "[\"0.0.0.0:80\"] sends plain HTTP there");
       else if (k == "ssl.privkey")
         add_note(out, d, "\"" + v.text + "\": tls-key = \"" + v.text + "\" (see ssl.pemfile)");
       else if (k == "ssl.engine")
         add_note(out, d, "\"" + v.text + "\": TLS is on when tls-cert is set");
       else
-        add_note(out, d, "\"" + v.text + "\": not carried over (w2pserve sets TLS 1.2+ with "
-                         "modern ciphers itself)");
+        add_note(out, d,
+                 "\"" + v.text +
+                     "\": not carried over (w2pserve sets TLS 1.2+ with "
+                     "modern ciphers itself)");
     } else if (k == "compress.cache-dir" || k == "deflate.cache-dir") {
       if (top) {
         std::string dir = v.text;
@@ -536,7 +560,8 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
       }
     } else if (k == "compress.filetype" || k == "deflate.mimetypes") {
       if (top) {
-        out.lines.push_back("compress-types = " + toml_list(v.strings()) + "  # " + k + ", " + where(d));
+        out.lines.push_back("compress-types = " + toml_list(v.strings()) + "  # " + k + ", " +
+                            where(d));
       } else {
         add_note(out, d, "compression is set for the whole server in w2pserve: move it to the top");
       }
@@ -545,8 +570,9 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
     } else if (k == "dir-listing.activate" || k == "server.dir-listing") {
       add_note(out, d, "\"" + v.text + "\": directory listings are always off in w2pserve");
     } else if (k == "mimetype.assign") {
-      add_note(out, d, "not carried over: w2pserve takes types from /etc/mime.types and its "
-                       "built-in table");
+      add_note(out, d,
+               "not carried over: w2pserve takes types from /etc/mime.types and its "
+               "built-in table");
     } else if (k == "server.max-request-size") {
       out.lines.push_back("max-body = \"" + v.text + "k\"  # server.max-request-size, " + where(d));
     } else if (k == "server.max-keep-alive-idle") {
@@ -648,7 +674,8 @@ std::string import_lighttpd(const std::string& path) {
     while (root.size() > 1 && root.back() == '/') root.pop_back();
     o << "root = " << toml_quote(root) << "  # server.document-root: the web2py folder\n";
   } else {
-    o << "# root = \"/var/www/web2py\"  # no server.document-root was found: set the web2py folder\n";
+    o << "# root = \"/var/www/web2py\"  # no server.document-root was found: set the web2py "
+         "folder\n";
   }
   emit_rules(o, global);
 
@@ -657,7 +684,8 @@ std::string import_lighttpd(const std::string& path) {
   int n = 0;
   for (const auto& c : top.conditions) {
     std::string w = c.file + ":" + std::to_string(c.line);
-    if (c.field != "HTTP[\"host\"]" || c.op == "!=" || c.op == "!~" || c.op == "=$" || c.op == "=^") {
+    if (c.field != "HTTP[\"host\"]" || c.op == "!=" || c.op == "!~" || c.op == "=$" ||
+        c.op == "=^") {
       site_notes.push_back("# " + w + ": $" + c.field + " " + c.op + " \"" + c.pattern +
                            "\" { ... }: not carried over (w2pserve chooses sites by the Host "
                            "header: == and =~ only); inside it:");

@@ -51,9 +51,13 @@ Values number(T v) {
   return {std::to_string(v)};
 }
 
-Values text(const std::string& s) { return s.empty() ? Values{} : Values{s}; }
+Values text(const std::string& s) {
+  return s.empty() ? Values{} : Values{s};
+}
 
-std::uint64_t as_number(const Values& v) { return std::stoull(v.front()); }
+std::uint64_t as_number(const Values& v) {
+  return std::stoull(v.front());
+}
 
 // Bindings for the common shapes.
 template <class T>
@@ -133,15 +137,16 @@ std::vector<OptionSpec> build_table() {
             "Python worker threads. Under the GIL each extra thread costs about 2-3 MiB and makes "
             "CPU-bound pages slower; more workers pay off only when requests wait on I/O "
             "(databases, remote APIs)"));
-  add(string_option("app", ValueKind::text, &Options::app, "MODULE:CALLABLE",
-                    "The WSGI application to serve, as module:callable (e.g. myapp.wsgi:application); "
-                    "without --app or --root, the bundled demo"));
+  add(string_option(
+      "app", ValueKind::text, &Options::app, "MODULE:CALLABLE",
+      "The WSGI application to serve, as module:callable (e.g. myapp.wsgi:application); "
+      "without --app or --root, the bundled demo"));
   add(strings_option("pythonpath", ValueKind::path, &Options::pythonpath, "DIR",
                      "Folder to put at the front of sys.path before importing --app (repeatable)"));
   {
     OptionSpec s = spec("static", ValueKind::mount, true, "URL_PREFIX=DIR",
-                 "Serve files below DIR natively (without Python) under URL_PREFIX, e.g. "
-                 "/static=/srv/site/static (repeatable)");
+                        "Serve files below DIR natively (without Python) under URL_PREFIX, e.g. "
+                        "/static=/srv/site/static (repeatable)");
     s.set = [](Options& o, const Values& v) {
       o.statics.clear();
       for (const auto& m : v) o.statics.push_back(parse_static(m));
@@ -152,10 +157,11 @@ std::vector<OptionSpec> build_table() {
   add(size_option("max-body", &Options::max_body,
                   "Largest request body accepted; larger ones get 413"));
   {
-    OptionSpec s = spec("max-header", ValueKind::size, false, "SIZE",
-                 "Largest request head (request line and headers, at most 256 fields); larger "
-                 "ones get 431 (414 when the request line alone is too long)",
-                 1024, 16 << 20);
+    OptionSpec s =
+        spec("max-header", ValueKind::size, false, "SIZE",
+             "Largest request head (request line and headers, at most 256 fields); larger "
+             "ones get 431 (414 when the request line alone is too long)",
+             1024, 16 << 20);
     s.set = [](Options& o, const Values& v) {
       o.max_header = static_cast<std::uint32_t>(parse_size(v.front()));
     };
@@ -185,28 +191,35 @@ std::vector<OptionSpec> build_table() {
   add(string_option("tmp-dir", ValueKind::directory, &Options::tmp_dir, "DIR",
                     "Where request bodies over 64 KiB are spooled (default $TMPDIR or /tmp)"));
   {
-    OptionSpec s = spec("log-level", ValueKind::choice, false, "LEVEL", "debug, info, warn or error",
-                 0, 0, {"debug", "info", "warn", "error"});
+    OptionSpec s = spec("log-level", ValueKind::choice, false, "LEVEL",
+                        "debug, info, warn or error", 0, 0, {"debug", "info", "warn", "error"});
     s.set = [](Options& o, const Values& v) {
       const std::string& l = v.front();
-      o.log_level = l == "debug" ? log::Level::debug : l == "warn" ? log::Level::warn
-                  : l == "error" ? log::Level::error : log::Level::info;
+      o.log_level = l == "debug"   ? log::Level::debug
+                    : l == "warn"  ? log::Level::warn
+                    : l == "error" ? log::Level::error
+                                   : log::Level::info;
     };
     s.get = [](const Options& o) {
       switch (o.log_level) {
-        case log::Level::debug: return Values{"debug"};
-        case log::Level::warn: return Values{"warn"};
-        case log::Level::error: return Values{"error"};
-        default: return Values{"info"};
+        case log::Level::debug:
+          return Values{"debug"};
+        case log::Level::warn:
+          return Values{"warn"};
+        case log::Level::error:
+          return Values{"error"};
+        default:
+          return Values{"info"};
       }
     };
     add(s);
   }
 
   // --- web2py ---
-  add(string_option("root", ValueKind::directory, &Options::root, "DIR",
-                    "Serve web2py from this folder (the one holding applications/ and gluon/), "
-                    "loading gluon.main.wsgibase in-process; its static files are served natively"));
+  add(string_option(
+      "root", ValueKind::directory, &Options::root, "DIR",
+      "Serve web2py from this folder (the one holding applications/ and gluon/), "
+      "loading gluon.main.wsgibase in-process; its static files are served natively"));
   {
     OptionSpec s = string_option("default-app", ValueKind::text, &Options::default_app, "NAME",
                                  "web2py application whose static folder serves /favicon.ico "
@@ -214,16 +227,18 @@ std::vector<OptionSpec> build_table() {
     auto set = s.set;
     s.set = [set](Options& o, const Values& v) {
       if (!is_web2py_name(v.front()))
-        throw OptionError("'" + v.front() + "' is not a web2py application name (letters, digits and _)");
+        throw OptionError("'" + v.front() +
+                          "' is not a web2py application name (letters, digits and _)");
       set(o, v);
     };
     add(s);
   }
   {
-    OptionSpec s = spec("web2py-static", ValueKind::choice, false, "MODE",
-                 "Serve /<app>/static/... natively: auto (unless routes.py rewrites URLs), on, "
-                 "or off (web2py serves them)",
-                 0, 0, {"auto", "on", "off"});
+    OptionSpec s =
+        spec("web2py-static", ValueKind::choice, false, "MODE",
+             "Serve /<app>/static/... natively: auto (unless routes.py rewrites URLs), on, "
+             "or off (web2py serves them)",
+             0, 0, {"auto", "on", "off"});
     s.set = [](Options& o, const Values& v) {
       o.web2py_static = v.front() == "on"    ? Options::Web2pyStatic::on
                         : v.front() == "off" ? Options::Web2pyStatic::off
@@ -237,11 +252,11 @@ std::vector<OptionSpec> build_table() {
     add(s);
   }
   {
-    OptionSpec s = strings_option("trusted-proxy", ValueKind::cidr, &Options::trusted_proxy_specs,
-                                  "CIDR",
-                                  "Peer address or CIDR allowed to send X-Forwarded-For/-Proto/-Host "
-                                  "and Forwarded (repeatable); from anyone else those headers are "
-                                  "removed");
+    OptionSpec s =
+        strings_option("trusted-proxy", ValueKind::cidr, &Options::trusted_proxy_specs, "CIDR",
+                       "Peer address or CIDR allowed to send X-Forwarded-For/-Proto/-Host "
+                       "and Forwarded (repeatable); from anyone else those headers are "
+                       "removed");
     auto set = s.set;
     s.set = [set](Options& o, const Values& v) {
       set(o, v);
@@ -263,9 +278,10 @@ std::vector<OptionSpec> build_table() {
                      "X-Sendfile: /abs/path header (served natively, with ranges and 304s; "
                      "repeatable). Paths elsewhere get a 500"));
   {
-    OptionSpec s = spec("x-accel", ValueKind::mount, true, "PREFIX=DIR",
-                 "Internal URL prefix and its folder for X-Accel-Redirect: /uri answers, e.g. "
-                 "/protected=/srv/files (repeatable; clients cannot request it directly)");
+    OptionSpec s =
+        spec("x-accel", ValueKind::mount, true, "PREFIX=DIR",
+             "Internal URL prefix and its folder for X-Accel-Redirect: /uri answers, e.g. "
+             "/protected=/srv/files (repeatable; clients cannot request it directly)");
     s.set = [](Options& o, const Values& v) {
       o.x_accel.clear();
       for (const auto& m : v) o.x_accel.push_back(parse_static(m));
@@ -274,31 +290,33 @@ std::vector<OptionSpec> build_table() {
     add(s);
   }
   {
-    OptionSpec s = spec("compress-cache", ValueKind::directory, false, "DIR",
-                 "Compress static text files (gzip, brotli) on the fly into this folder, once "
-                 "per file version and never while a client waits (the first request is sent "
-                 "uncompressed); precompressed .br/.gz files next to a file are used first");
+    OptionSpec s =
+        spec("compress-cache", ValueKind::directory, false, "DIR",
+             "Compress static text files (gzip, brotli) on the fly into this folder, once "
+             "per file version and never while a client waits (the first request is sent "
+             "uncompressed); precompressed .br/.gz files next to a file are used first");
     s.set = [](Options& o, const Values& v) { o.compress.dir = v.front(); };
     s.get = [](const Options& o) { return text(o.compress.dir); };
     add(s);
   }
   {
     OptionSpec s = spec("compress-cache-size", ValueKind::size, false, "SIZE",
-                 "Bound on the compression cache folder: the oldest entries go beyond it");
+                        "Bound on the compression cache folder: the oldest entries go beyond it");
     s.set = [](Options& o, const Values& v) { o.compress.cache_bytes = parse_size(v.front()); };
     s.get = [](const Options& o) { return number(o.compress.cache_bytes); };
     add(s);
   }
   {
-    OptionSpec s = spec("compress-types", ValueKind::mime, true, "TYPE",
-                 "MIME types compressed on the fly (\"text/\" for every text type; repeatable)");
+    OptionSpec s =
+        spec("compress-types", ValueKind::mime, true, "TYPE",
+             "MIME types compressed on the fly (\"text/\" for every text type; repeatable)");
     s.set = [](Options& o, const Values& v) { o.compress.types = v; };
     s.get = [](const Options& o) { return o.compress.types; };
     add(s);
   }
   {
     OptionSpec s = spec("compress-min-size", ValueKind::size, false, "SIZE",
-                 "Smaller static files are not compressed on the fly");
+                        "Smaller static files are not compressed on the fly");
     s.set = [](Options& o, const Values& v) { o.compress.min_size = parse_size(v.front()); };
     s.get = [](const Options& o) { return number(o.compress.min_size); };
     add(s);
@@ -321,11 +339,11 @@ std::vector<OptionSpec> build_table() {
                     "Write an access log line per response (static hits too) to FILE; SIGUSR1 "
                     "reopens it"));
   {
-    OptionSpec s = string_option("access-log-format", ValueKind::text, &Options::access_log_format,
-                                 "FORMAT",
-                                 "combined, extended (combined + microseconds, static/app, site), "
-                                 "or fields such as '%h %t \"%r\" %>s %b %D %{served}x %v "
-                                 "%{Referer}i'");
+    OptionSpec s =
+        string_option("access-log-format", ValueKind::text, &Options::access_log_format, "FORMAT",
+                      "combined, extended (combined + microseconds, static/app, site), "
+                      "or fields such as '%h %t \"%r\" %>s %b %D %{served}x %v "
+                      "%{Referer}i'");
     auto set = s.set;
     s.set = [set](Options& o, const Values& v) {
       try {
@@ -382,10 +400,10 @@ std::vector<OptionSpec> build_table() {
     add(s);
   }
   {
-    OptionSpec s = strings_option("status-allow", ValueKind::cidr, &Options::status_allow_specs,
-                                  "CIDR",
-                                  "Peer address or CIDR, besides loopback, that may see the "
-                                  "status page (repeatable)");
+    OptionSpec s =
+        strings_option("status-allow", ValueKind::cidr, &Options::status_allow_specs, "CIDR",
+                       "Peer address or CIDR, besides loopback, that may see the "
+                       "status page (repeatable)");
     auto set = s.set;
     s.set = [set](Options& o, const Values& v) {
       set(o, v);

@@ -55,7 +55,8 @@ void check_values(const OptionSpec& spec, RawOption& raw, const std::string& bas
     throw OptionError(raw.origin.text(spec.name) + ": " + what);
   };
   // A flag given twice: the last one counts, as with most commands.
-  if (!spec.list && raw.values.size() > 1) raw.values.erase(raw.values.begin(), raw.values.end() - 1);
+  if (!spec.list && raw.values.size() > 1)
+    raw.values.erase(raw.values.begin(), raw.values.end() - 1);
   if (!spec.list && raw.values.size() != 1) fail("expected a value");
   for (auto& v : raw.values) {
     switch (spec.kind) {
@@ -113,7 +114,8 @@ void check_values(const OptionSpec& spec, RawOption& raw, const std::string& bas
         }
         break;
       case ValueKind::cidr:
-        if (!parse_cidr(v)) fail("'" + v + "' is not an IP address or CIDR (write e.g. 10.0.0.0/8)");
+        if (!parse_cidr(v))
+          fail("'" + v + "' is not an IP address or CIDR (write e.g. 10.0.0.0/8)");
         break;
       case ValueKind::mount: {
         std::size_t eq = v.find('=');
@@ -132,7 +134,8 @@ void check_values(const OptionSpec& spec, RawOption& raw, const std::string& bas
       }
       case ValueKind::mime:
         if (v.find('/') == std::string::npos)
-          fail("'" + v + "' is not a MIME type (write e.g. \"text/css\", or \"text/\" for every text type)");
+          fail("'" + v +
+               "' is not a MIME type (write e.g. \"text/css\", or \"text/\" for every text type)");
         break;
       case ValueKind::text:
         break;
@@ -159,7 +162,8 @@ void apply_option(Options& o, const OptionSpec& spec, RawOption raw, const std::
 std::string option_as_toml(const OptionSpec& spec, const Options& o) {
   std::vector<std::string> v = spec.get(o);
   auto one = [&](const std::string& x) {
-    if (spec.kind == ValueKind::number || spec.kind == ValueKind::size || spec.kind == ValueKind::flag)
+    if (spec.kind == ValueKind::number || spec.kind == ValueKind::size ||
+        spec.kind == ValueKind::flag)
       return x;
     return toml_quote(x);
   };

@@ -1,15 +1,15 @@
 #include "server/config/options.hpp"
 
-#include "server/ops/access_log.hpp"
 #include "server/config/config_file.hpp"
 #include "server/config/option_table.hpp"
+#include "server/ops/access_log.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <sstream>
@@ -29,7 +29,8 @@ std::uint16_t parse_port(const std::string& s, const std::string& spec) {
 
 ListenAddress parse_listen(const std::string& spec) {
   ListenAddress a;
-  if (spec.empty()) throw OptionError("--listen: empty address (write HOST:PORT, e.g. 127.0.0.1:8000)");
+  if (spec.empty())
+    throw OptionError("--listen: empty address (write HOST:PORT, e.g. 127.0.0.1:8000)");
   if (spec[0] == '[') {
     size_t close = spec.find(']');
     if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':')
@@ -66,7 +67,8 @@ std::vector<Cidr> parse_cidrs(const std::vector<std::string>& specs, const std::
   for (const auto& spec : specs) {
     auto c = parse_cidr(spec);
     if (!c)
-      throw OptionError(what + " " + spec + ": not an IP address or CIDR (write e.g. 10.0.0.0/8 or ::1)");
+      throw OptionError(what + " " + spec +
+                        ": not an IP address or CIDR (write e.g. 10.0.0.0/8 or ::1)");
     out.push_back(*c);
   }
   return out;
@@ -82,7 +84,8 @@ StaticMount parse_static(const std::string& spec) {
   if (m.prefix == "/") m.prefix.clear();
   std::string dir = spec.substr(eq + 1);
   auto resolved = real_directory(dir);
-  if (!resolved) throw OptionError("--static " + spec + ": '" + dir + "' is not a readable directory");
+  if (!resolved)
+    throw OptionError("--static " + spec + ": '" + dir + "' is not a readable directory");
   m.dir = *resolved;
   return m;
 }
@@ -98,15 +101,21 @@ std::uint64_t parse_size(const std::string& spec) {
   }
   std::string unit = spec.substr(pos);
   unsigned long long mult = 1;
-  if (unit.empty()) mult = 1;
-  else if (unit == "k" || unit == "K" || unit == "KiB") mult = 1ULL << 10;
-  else if (unit == "m" || unit == "M" || unit == "MiB") mult = 1ULL << 20;
-  else if (unit == "g" || unit == "G" || unit == "GiB") mult = 1ULL << 30;
-  else throw OptionError("'" + spec + "' is not a size (write bytes, or a number with k, M or G)");
+  if (unit.empty())
+    mult = 1;
+  else if (unit == "k" || unit == "K" || unit == "KiB")
+    mult = 1ULL << 10;
+  else if (unit == "m" || unit == "M" || unit == "MiB")
+    mult = 1ULL << 20;
+  else if (unit == "g" || unit == "G" || unit == "GiB")
+    mult = 1ULL << 30;
+  else
+    throw OptionError("'" + spec + "' is not a size (write bytes, or a number with k, M or G)");
   if (spec[0] == '-') throw OptionError("'" + spec + "' is not a size (it is negative)");
   // No silent wrap-around: "17179869184G" is not 0.
   if (v > (std::uint64_t{1} << 62) / mult)
-    throw OptionError("'" + spec + "' is too large (at most 4611686018427387904 bytes, 4294967296G)");
+    throw OptionError("'" + spec +
+                      "' is too large (at most 4611686018427387904 bytes, 4294967296G)");
   return v * mult;
 }
 
@@ -131,11 +140,12 @@ void check_flag_names(int argc, char** argv) {
     std::string_view a = argv[i];
     if (a == "--") break;
     if (!a.starts_with("--") || a.size() == 2) continue;
-    std::string_view name = a.substr(2, a.find('=') == std::string_view::npos ? std::string_view::npos
-                                                                               : a.find('=') - 2);
+    std::string_view name = a.substr(
+        2, a.find('=') == std::string_view::npos ? std::string_view::npos : a.find('=') - 2);
     if (std::find(known.begin(), known.end(), name) != known.end()) continue;
     std::string msg = "unknown option --" + std::string(name);
-    if (auto best = suggest_option(name, known)) msg += " (did you mean --" + std::string(*best) + "?)";
+    if (auto best = suggest_option(name, known))
+      msg += " (did you mean --" + std::string(*best) + "?)";
     throw OptionError(msg + "; see w2pserve --help");
   }
 }
@@ -158,19 +168,22 @@ void check_together(Options& o, const RawOptions& given) {
     bool site_certs = false;
     for (const auto& s : o.sites) site_certs = site_certs || !s.tls_cert.empty();
     if (!site_certs)
-      throw OptionError("--http-listen and --redirect-listen go with TLS: give --tls-cert and "
-                        "--tls-key (the --listen addresses then speak TLS)");
+      throw OptionError(
+          "--http-listen and --redirect-listen go with TLS: give --tls-cert and "
+          "--tls-key (the --listen addresses then speak TLS)");
   }
   for (const auto& s : o.sites)
     if (s.tls_cert.empty() != s.tls_key.empty())
       throw OptionError(s.file + ":" + std::to_string(s.line) + ": site '" + s.name +
                         "': TLS needs both tls-cert and tls-key");
-  bool cron_command = o.command == Options::Command::cron_list || o.command == Options::Command::cron_run;
-  if (cron_command && o.root.empty())
-    throw OptionError("cron needs --root (the web2py folder)");
+  bool cron_command =
+      o.command == Options::Command::cron_list || o.command == Options::Command::cron_run;
+  if (cron_command && o.root.empty()) throw OptionError("cron needs --root (the web2py folder)");
   if (o.cron && o.root.empty())
-    throw OptionError(origin("cron") + ": --cron runs web2py's cron: it needs --root (the web2py folder)");
-  if ((cron_command || o.cron) && o.cron_ledger.empty()) o.cron_ledger = o.root + "/w2pserve-cron.sqlite";
+    throw OptionError(origin("cron") +
+                      ": --cron runs web2py's cron: it needs --root (the web2py folder)");
+  if ((cron_command || o.cron) && o.cron_ledger.empty())
+    o.cron_ledger = o.root + "/w2pserve-cron.sqlite";
   if (!o.group.empty() && o.user.empty())
     throw OptionError(origin("group") + ": --group needs --user (the account to run as)");
   if (!o.compress.dir.empty() && ::access(o.compress.dir.c_str(), W_OK | X_OK) != 0)
@@ -178,8 +191,9 @@ void check_together(Options& o, const RawOptions& given) {
                       " is not writable by this process");
   if (!o.root.empty()) {
     if (!o.app.empty())
-      throw OptionError("--root and --app together: --root serves web2py, --app any other WSGI "
-                        "application; choose one");
+      throw OptionError(
+          "--root and --app together: --root serves web2py, --app any other WSGI "
+          "application; choose one");
     struct stat as {};
     if (::stat((o.root + "/applications").c_str(), &as) != 0 || !S_ISDIR(as.st_mode))
       throw OptionError(origin("root") + ": " + o.root +
@@ -188,7 +202,8 @@ void check_together(Options& o, const RawOptions& given) {
       throw OptionError(origin("root") + ": " + o.root +
                         " is not a web2py folder (it has no gluon/main.py)");
     if (o.default_app.empty())
-      o.default_app = ::stat((o.root + "/applications/init").c_str(), &as) == 0 ? "init" : "welcome";
+      o.default_app =
+          ::stat((o.root + "/applications/init").c_str(), &as) == 0 ? "init" : "welcome";
   } else if (o.command == Options::Command::set_admin_password) {
     throw OptionError("set-admin-password needs --root DIR (the web2py folder)");
   }
@@ -238,8 +253,10 @@ ParseOutcome parse_options(int argc, char** argv) {
     std::string config_path;
     for (int i = 1; i < argc; ++i) {
       std::string_view a = argv[i];
-      if ((a == "--config" || a == "check-config") && i + 1 < argc) config_path = argv[i + 1];
-      else if (a.starts_with("--config=")) config_path = std::string(a.substr(9));
+      if ((a == "--config" || a == "check-config") && i + 1 < argc)
+        config_path = argv[i + 1];
+      else if (a.starts_with("--config="))
+        config_path = std::string(a.substr(9));
     }
     RawOptions given;
     if (!config_path.empty()) {
@@ -254,10 +271,12 @@ ParseOutcome parse_options(int argc, char** argv) {
       std::string help(spec.help);
       if (!spec.reload) help += " (a reload cannot change it: restart)";
       if (spec.kind == ValueKind::flag) {
-        cli.add_flag_callback(flag, [&cli_values, i] { cli_values[i] = {"true"}; }, help);
+        cli.add_flag_callback(
+            flag, [&cli_values, i] { cli_values[i] = {"true"}; }, help);
         continue;
       }
-      CLI::Option* opt = cli.add_option(flag, cli_values[i], help)->type_name(std::string(spec.placeholder));
+      CLI::Option* opt =
+          cli.add_option(flag, cli_values[i], help)->type_name(std::string(spec.placeholder));
       if (!spec.list) opt->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
       auto def = spec.get(defaults);
       if (spec.kind == ValueKind::size)
@@ -279,22 +298,27 @@ ParseOutcome parse_options(int argc, char** argv) {
         ->required()
         ->type_name("FILE");
     CLI::App* cron_cmd = cli.add_subcommand(
-        "cron", "web2py cron without a server: `cron list` prints every job with its next and "
-                "last run; `cron run APP LINE` runs the job on that crontab line now, as --user. "
-                "Needs --root");
+        "cron",
+        "web2py cron without a server: `cron list` prints every job with its next and "
+        "last run; `cron run APP LINE` runs the job on that crontab line now, as --user. "
+        "Needs --root");
     cron_cmd->require_subcommand(1);
-    CLI::App* cron_list = cron_cmd->add_subcommand("list", "Jobs, next run, last run (from the ledger)");
-    CLI::App* cron_run = cron_cmd->add_subcommand("run", "Run one job now, in this process; exit 0 when it succeeded");
+    CLI::App* cron_list =
+        cron_cmd->add_subcommand("list", "Jobs, next run, last run (from the ledger)");
+    CLI::App* cron_run = cron_cmd->add_subcommand(
+        "run", "Run one job now, in this process; exit 0 when it succeeded");
     cron_run->add_option("app", o.cron_app, "The application")->required();
-    cron_run->add_option("line", o.cron_line, "The job's line in applications/APP/cron/crontab")->required();
+    cron_run->add_option("line", o.cron_line, "The job's line in applications/APP/cron/crontab")
+        ->required();
     CLI::App* admin = cli.add_subcommand(
         "set-admin-password",
         "Write web2py's admin password (read from the terminal, or from stdin when it is not "
         "one) to parameters_<port>.py with gluon.main.save_password, as --user; then exit. "
         "Needs --root.");
-    admin->add_option("--port", o.admin_port,
-                      "The port users connect to (default: --public-port, else the first "
-                      "--listen port)")
+    admin
+        ->add_option("--port", o.admin_port,
+                     "The port users connect to (default: --public-port, else the first "
+                     "--listen port)")
         ->type_name("PORT")
         ->check(CLI::Range(1, 65535));
 
@@ -323,7 +347,8 @@ ParseOutcome parse_options(int argc, char** argv) {
       given.push_back({spec, RawOption{cli_values[i], Origin{}}});
     }
     // In the table's order; paths in the file are taken from its folder.
-    std::stable_sort(given.begin(), given.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(given.begin(), given.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::string cwd = current_folder();
     for (auto& [spec, raw] : given)
       apply_option(o, *spec, raw, raw.origin.file.empty() ? cwd : folder_of(raw.origin.file));

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "server/log.hpp"
-#include "server/static/compress_cache.hpp"
-#include "server/routing/site.hpp"
-#include "server/static/static_files.hpp"
 #include "server/http/trusted_proxy.hpp"
+#include "server/log.hpp"
+#include "server/routing/site.hpp"
+#include "server/static/compress_cache.hpp"
+#include "server/static/static_files.hpp"
 
 namespace w2p::server {
 
@@ -40,7 +40,7 @@ struct Options {
   unsigned queue_size = 1024;
   unsigned max_connections = 10000;
   unsigned request_timeout = 0;  // seconds a request may stay in Python; 0 = no limit
-  unsigned file_cache = 128;  // open static files kept (0: open every time)
+  unsigned file_cache = 128;     // open static files kept (0: open every time)
   log::Level log_level = log::Level::info;
 
   // web2py
@@ -75,7 +75,7 @@ struct Options {
   std::string pidfile;
   std::string user, group;  // drop to these after binding, before Python starts
   bool allow_root = false;
-  unsigned idle_exit = 0;       // seconds without connections before exiting (0: never)
+  unsigned idle_exit = 0;          // seconds without connections before exiting (0: never)
   std::uint64_t max_requests = 0;  // reload after this many requests (0: never)
   std::uint64_t max_rss = 0;       // reload when resident memory passes this (bytes; 0: never)
   std::vector<std::string> watch;  // reload when one of these files changes
@@ -99,12 +99,20 @@ struct Options {
   SiteSpec global_site;
 
   // What to do: serve, or one of the subcommands.
-  enum class Command { serve, check_config, import_lighttpd, cron_list, cron_run, set_admin_password };
+  enum class Command {
+    serve,
+    check_config,
+    import_lighttpd,
+    cron_list,
+    cron_run,
+    set_admin_password
+  };
   Command command = Command::serve;
   std::string command_file;  // check-config FILE, import-lighttpd FILE
   std::string cron_app;      // cron run APP LINE
   int cron_line = 0;
-  std::uint16_t admin_port = 0;  // set-admin-password --port (0: --public-port, else the first --listen port)
+  std::uint16_t admin_port =
+      0;  // set-admin-password --port (0: --public-port, else the first --listen port)
 };
 
 class OptionError : public std::runtime_error {

@@ -9,7 +9,8 @@
 namespace w2p::server {
 
 CronLedger::CronLedger(const std::string& path) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+  if (sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string err = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -34,7 +35,9 @@ CronLedger::CronLedger(const std::string& path) : path_(path) {
   }
 }
 
-CronLedger::~CronLedger() { sqlite3_close(db_); }
+CronLedger::~CronLedger() {
+  sqlite3_close(db_);
+}
 
 void CronLedger::record(const CronRun& r) {
   sqlite3_stmt* st = nullptr;
@@ -53,7 +56,8 @@ void CronLedger::record(const CronRun& r) {
   sqlite3_bind_text(st, 6, r.status.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st, 7, r.duration_ms);
   sqlite3_bind_text(st, 8, r.output.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(st) != SQLITE_DONE) log::error("cron ledger " + path_ + ": " + sqlite3_errmsg(db_));
+  if (sqlite3_step(st) != SQLITE_DONE)
+    log::error("cron ledger " + path_ + ": " + sqlite3_errmsg(db_));
   sqlite3_finalize(st);
 }
 

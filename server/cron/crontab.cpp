@@ -7,7 +7,8 @@
 namespace w2p::server {
 namespace {
 
-const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
+const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                         "jul", "aug", "sep", "oct", "nov", "dec"};
 const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
 std::string lower(std::string_view s) {
@@ -17,7 +18,8 @@ std::string lower(std::string_view s) {
 }
 
 // A number, or a name from `names` (index + base).
-bool value(std::string_view s, int lo, int hi, const char* const* names, int count, int base, int& out) {
+bool value(std::string_view s, int lo, int hi, const char* const* names, int count, int base,
+           int& out) {
   if (s.empty()) return false;
   if (std::isdigit(static_cast<unsigned char>(s[0]))) {
     int v = 0;
@@ -40,13 +42,14 @@ bool value(std::string_view s, int lo, int hi, const char* const* names, int cou
 
 // One field into `bits` (index = value); "" on success, else what is wrong.
 template <std::size_t N>
-std::string field(std::string_view text, int lo, int hi, const char* const* names, int count, int base,
-                  std::bitset<N>& bits, bool& any, const char* what) {
+std::string field(std::string_view text, int lo, int hi, const char* const* names, int count,
+                  int base, std::bitset<N>& bits, bool& any, const char* what) {
   any = text == "*" || text == "?";
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string_view part = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view part = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     int step = 1;
     std::size_t slash = part.find('/');
     if (slash != std::string_view::npos) {
@@ -135,11 +138,14 @@ Crontab parse_crontab(std::string_view text) {
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t eol = text.find('\n', pos);
-    std::string_view line = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+    std::string_view line =
+        text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
     pos = eol == std::string_view::npos ? text.size() + 1 : eol + 1;
     ++number;
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+      line.remove_suffix(1);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
+      line.remove_prefix(1);
     if (!line.empty() && line[0] == '#') {
       std::string directive = lower(line);
       directive.erase(std::remove(directive.begin(), directive.end(), ' '), directive.end());
@@ -157,14 +163,17 @@ Crontab parse_crontab(std::string_view text) {
     std::string fields[5];
     if (w[0] == '@') {
       std::string macro = lower(w);
-      const char* spec = macro == "@hourly" ? "0 * * * *"
-                         : macro == "@daily" || macro == "@midnight" ? "0 0 * * *"
-                         : macro == "@weekly" ? "0 0 * * 0"
-                         : macro == "@monthly" ? "0 0 1 * *"
+      const char* spec = macro == "@hourly"                           ? "0 * * * *"
+                         : macro == "@daily" || macro == "@midnight"  ? "0 0 * * *"
+                         : macro == "@weekly"                         ? "0 0 * * 0"
+                         : macro == "@monthly"                        ? "0 0 1 * *"
                          : macro == "@yearly" || macro == "@annually" ? "0 0 1 1 *"
-                         : macro == "@reboot" ? "" : nullptr;
+                         : macro == "@reboot"                         ? ""
+                                                                      : nullptr;
       if (!spec) {
-        out.errors.push_back({number, "unknown " + w + " (write @reboot, @hourly, @daily, @midnight, @weekly, @monthly, @yearly or @annually)"});
+        out.errors.push_back({number, "unknown " + w +
+                                          " (write @reboot, @hourly, @daily, @midnight, @weekly, "
+                                          "@monthly, @yearly or @annually)"});
         continue;
       }
       job.reboot = macro == "@reboot";
@@ -197,7 +206,8 @@ Crontab parse_crontab(std::string_view text) {
     std::string err;
     if (err.empty()) err = field(fields[0], 0, 59, nullptr, 0, 0, job.minute, any, "minute");
     if (err.empty()) err = field(fields[1], 0, 23, nullptr, 0, 0, job.hour, any, "hour");
-    if (err.empty()) err = field(fields[2], 1, 31, nullptr, 0, 0, job.dom, job.dom_any, "day of month");
+    if (err.empty())
+      err = field(fields[2], 1, 31, nullptr, 0, 0, job.dom, job.dom_any, "day of month");
     if (err.empty()) err = field(fields[3], 1, 12, kMonths, 12, 1, job.month, any, "month");
     if (err.empty()) {
       std::bitset<8> dow8;

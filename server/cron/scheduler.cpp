@@ -81,7 +81,7 @@ CronScheduler::~CronScheduler() {
 }
 
 std::size_t CronScheduler::sweep(const std::string& root, std::uint64_t session_max_age,
-                              std::uint64_t ticket_max_age, std::time_t now) {
+                                 std::uint64_t ticket_max_age, std::time_t now) {
   std::size_t removed = 0;
   std::string apps = root + "/applications";
   DIR* d = ::opendir(apps.c_str());
@@ -92,7 +92,8 @@ std::size_t CronScheduler::sweep(const std::string& root, std::uint64_t session_
     // File sessions, as gluon/globals.py stores them (possibly in sub-folders); a session in
     // use is locked and rewritten, so its time is recent.
     if (session_max_age)
-      removed += remove_older(app + "/sessions", now - static_cast<std::time_t>(session_max_age), 2);
+      removed +=
+          remove_older(app + "/sessions", now - static_cast<std::time_t>(session_max_age), 2);
     if (ticket_max_age)
       removed += remove_older(app + "/errors", now - static_cast<std::time_t>(ticket_max_age), 0);
   }
@@ -135,9 +136,12 @@ void CronScheduler::rescan(bool startup) {
       // Keep what is known of a job that was already there.
       if (old != tabs_.end())
         for (const auto& o : old->second.jobs)
-          if (o.spec.command == job.spec.command && o.spec.line == job.spec.line) job.state = o.state;
-      if (job.spec.reboot) job.next = startup ? now : 0;
-      else job.next = job.spec.next_after(now).value_or(0);
+          if (o.spec.command == job.spec.command && o.spec.line == job.spec.line)
+            job.state = o.state;
+      if (job.spec.reboot)
+        job.next = startup ? now : 0;
+      else
+        job.next = job.spec.next_after(now).value_or(0);
       // Runs missed while the server was down: reported, and run once now for a job that
       // opted in ("#w2pserve: catch-up").
       if (startup && ledger_ && !job.spec.reboot) {
@@ -147,8 +151,10 @@ void CronScheduler::rescan(bool startup) {
           job.state.last_duration_ms = last->duration_ms;
           auto due = job.spec.next_after(last->started);
           if (due && *due < now) {
-            log::warn(path + ":" + std::to_string(job.spec.line) + ": runs were missed while the server was down (first due " +
-                      std::to_string(now - *due) + " s ago)" + (job.spec.catch_up ? "; running it once now" : ""));
+            log::warn(path + ":" + std::to_string(job.spec.line) +
+                      ": runs were missed while the server was down (first due " +
+                      std::to_string(now - *due) + " s ago)" +
+                      (job.spec.catch_up ? "; running it once now" : ""));
             if (job.spec.catch_up) job.next = now;
           }
         }
@@ -170,7 +176,8 @@ void CronScheduler::publish() {
   board_.set(std::move(out));
 }
 
-std::string CronScheduler::run_external(const std::string& command, unsigned timeout, std::string& output) {
+std::string CronScheduler::run_external(const std::string& command, unsigned timeout,
+                                        std::string& output) {
   // No shell: the command is split on spaces, as shlex would for simple commands.
   std::vector<std::string> words;
   std::istringstream in(command);
@@ -253,7 +260,9 @@ CronRun CronScheduler::execute(const CronSettings& settings, ScriptRunner* scrip
                    " s; TimeoutError raised in it");
     }
   }
-  run.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  run.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   run.finished = std::time(nullptr);
   if (output.size() > kOutputTail) output.erase(0, output.size() - kOutputTail);
   if (status == "ok")
@@ -261,7 +270,8 @@ CronRun CronScheduler::execute(const CronSettings& settings, ScriptRunner* scrip
   else if (status == "skipped")
     log::info(where + ": skipped (external commands need --cron-allow-exec)");
   else
-    log::error(where + ": " + status + " after " + std::to_string(run.duration_ms) + " ms\n" + output);
+    log::error(where + ": " + status + " after " + std::to_string(run.duration_ms) + " ms\n" +
+               output);
   return run;
 }
 
@@ -286,8 +296,11 @@ void CronScheduler::run() {
     lock.unlock();
     std::time_t now = std::time(nullptr);
     if ((settings_.session_max_age || settings_.ticket_max_age) && now >= next_sweep) {
-      std::size_t n = sweep(settings_.root, settings_.session_max_age, settings_.ticket_max_age, now);
-      if (n) log::info("janitor: removed " + std::to_string(n) + " expired session file(s) and old ticket(s)");
+      std::size_t n =
+          sweep(settings_.root, settings_.session_max_age, settings_.ticket_max_age, now);
+      if (n)
+        log::info("janitor: removed " + std::to_string(n) +
+                  " expired session file(s) and old ticket(s)");
       next_sweep = now + kSweepEvery;
     }
     std::time_t wake = next_sweep;
@@ -317,7 +330,8 @@ void CronScheduler::run() {
     }
     lock.lock();
     if (stopping_) break;
-    cv_.wait_until(lock, std::chrono::system_clock::from_time_t(std::max(wake, std::time(nullptr) + 1)),
+    cv_.wait_until(lock,
+                   std::chrono::system_clock::from_time_t(std::max(wake, std::time(nullptr) + 1)),
                    [&] { return stopping_; });
   }
   lock.unlock();

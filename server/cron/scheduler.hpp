@@ -23,11 +23,11 @@
 namespace w2p::server {
 
 struct CronSettings {
-  std::string root;          // the web2py folder (the process works from it)
-  bool cron = false;         // run the crontabs
-  bool allow_exec = false;   // run commands that are not web2py scripts (subprocess, no shell)
-  unsigned timeout = 3600;   // seconds a job may run before TimeoutError is raised in it
-  std::string ledger;        // SQLite file for the run ledger
+  std::string root;         // the web2py folder (the process works from it)
+  bool cron = false;        // run the crontabs
+  bool allow_exec = false;  // run commands that are not web2py scripts (subprocess, no shell)
+  unsigned timeout = 3600;  // seconds a job may run before TimeoutError is raised in it
+  std::string ledger;       // SQLite file for the run ledger
   std::uint64_t session_max_age = 7 * 86400;  // 0: leave sessions alone
   std::uint64_t ticket_max_age = 30 * 86400;  // 0: leave tickets alone
 };
@@ -66,7 +66,8 @@ class CronScheduler {
   void run();
   void rescan(bool startup);
   void run_job(Job& job, std::time_t scheduled);
-  static std::string run_external(const std::string& command, unsigned timeout, std::string& output);
+  static std::string run_external(const std::string& command, unsigned timeout,
+                                  std::string& output);
   void publish();
 
   CronSettings settings_;

@@ -79,7 +79,8 @@ std::optional<std::time_t> parse_http_date(std::string_view s) {
   }
   // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
   size_t comma = s.find(", ");
-  if (comma != std::string_view::npos && s.size() == comma + 2 + 22 && s.substr(s.size() - 4) == " GMT") {
+  if (comma != std::string_view::npos && s.size() == comma + 2 + 22 &&
+      s.substr(s.size() - 4) == " GMT") {
     std::string_view r = s.substr(comma + 2);
     int yy = 0;
     if (r[2] != '-' || r[6] != '-' || r[9] != ' ') return std::nullopt;

@@ -17,19 +17,46 @@ struct BuiltIn {
 
 // Sorted by extension (binary search). Where /etc/mime.types differs, these win.
 constexpr BuiltIn kBuiltIn[] = {
-    {"atom", "application/atom+xml"}, {"avif", "image/avif"}, {"bmp", "image/bmp"},
-    {"css", "text/css"}, {"csv", "text/csv"}, {"eot", "application/vnd.ms-fontobject"},
-    {"gif", "image/gif"}, {"gz", "application/gzip"}, {"htm", "text/html"},
-    {"html", "text/html"}, {"ico", "image/x-icon"}, {"jpeg", "image/jpeg"},
-    {"jpg", "image/jpeg"}, {"js", "text/javascript"}, {"json", "application/json"},
-    {"manifest", "text/cache-manifest"}, {"map", "application/json"}, {"md", "text/markdown"},
-    {"mjs", "text/javascript"}, {"mp3", "audio/mpeg"}, {"mp4", "video/mp4"},
-    {"ogg", "audio/ogg"}, {"ogv", "video/ogg"}, {"otf", "font/otf"}, {"pdf", "application/pdf"},
-    {"png", "image/png"}, {"rss", "application/rss+xml"}, {"svg", "image/svg+xml"},
-    {"swf", "application/x-shockwave-flash"}, {"tar", "application/x-tar"}, {"ttf", "font/ttf"},
-    {"txt", "text/plain"}, {"wasm", "application/wasm"}, {"wav", "audio/wav"},
-    {"webm", "video/webm"}, {"webmanifest", "application/manifest+json"}, {"webp", "image/webp"},
-    {"woff", "font/woff"}, {"woff2", "font/woff2"}, {"xml", "application/xml"},
+    {"atom", "application/atom+xml"},
+    {"avif", "image/avif"},
+    {"bmp", "image/bmp"},
+    {"css", "text/css"},
+    {"csv", "text/csv"},
+    {"eot", "application/vnd.ms-fontobject"},
+    {"gif", "image/gif"},
+    {"gz", "application/gzip"},
+    {"htm", "text/html"},
+    {"html", "text/html"},
+    {"ico", "image/x-icon"},
+    {"jpeg", "image/jpeg"},
+    {"jpg", "image/jpeg"},
+    {"js", "text/javascript"},
+    {"json", "application/json"},
+    {"manifest", "text/cache-manifest"},
+    {"map", "application/json"},
+    {"md", "text/markdown"},
+    {"mjs", "text/javascript"},
+    {"mp3", "audio/mpeg"},
+    {"mp4", "video/mp4"},
+    {"ogg", "audio/ogg"},
+    {"ogv", "video/ogg"},
+    {"otf", "font/otf"},
+    {"pdf", "application/pdf"},
+    {"png", "image/png"},
+    {"rss", "application/rss+xml"},
+    {"svg", "image/svg+xml"},
+    {"swf", "application/x-shockwave-flash"},
+    {"tar", "application/x-tar"},
+    {"ttf", "font/ttf"},
+    {"txt", "text/plain"},
+    {"wasm", "application/wasm"},
+    {"wav", "audio/wav"},
+    {"webm", "video/webm"},
+    {"webmanifest", "application/manifest+json"},
+    {"webp", "image/webp"},
+    {"woff", "font/woff"},
+    {"woff2", "font/woff2"},
+    {"xml", "application/xml"},
     {"zip", "application/zip"},
 };
 
@@ -127,10 +154,9 @@ std::string mime_type_for(std::string_view filename) {
     type = b;
   } else {
     const auto& t = g_system;
-    auto it = std::lower_bound(t.entries.begin(), t.entries.end(), ext,
-                               [&](const SystemTable::Entry& e, std::string_view x) {
-                                 return t.at(e.ext) < x;
-                               });
+    auto it = std::lower_bound(
+        t.entries.begin(), t.entries.end(), ext,
+        [&](const SystemTable::Entry& e, std::string_view x) { return t.at(e.ext) < x; });
     if (it == t.entries.end() || t.at(it->ext) != ext) return "application/octet-stream";
     type = t.at(it->type);
   }

@@ -32,8 +32,10 @@ std::optional<std::uint64_t> number(std::string_view s) {
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;
     unsigned d = static_cast<unsigned>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) v = UINT64_MAX;
-    else v = v * 10 + d;
+    if (v > (UINT64_MAX - d) / 10)
+      v = UINT64_MAX;
+    else
+      v = v * 10 + d;
   }
   return v;
 }
@@ -59,8 +61,7 @@ RangeRequest parse_range(std::string_view header, std::uint64_t size, std::size_
       if (a.empty()) {
         auto n = number(b);
         if (!n) return {};
-        if (*n > 0 && size > 0)
-          ranges.push_back({size > *n ? size - *n : 0, size - 1});
+        if (*n > 0 && size > 0) ranges.push_back({size > *n ? size - *n : 0, size - 1});
       } else {
         auto first = number(a);
         if (!first) return {};

@@ -124,8 +124,8 @@ RequestVerdict check_request_head(const http::request_header<>& head, bool chunk
     v.status = 431;
     return v;
   }
-  if ((transfer_encodings > 0 && (content_lengths > 0 || version == 10)) || transfer_encodings > 1 ||
-      content_lengths > 1 || hosts > 1 || (version == 11 && hosts == 0)) {
+  if ((transfer_encodings > 0 && (content_lengths > 0 || version == 10)) ||
+      transfer_encodings > 1 || content_lengths > 1 || hosts > 1 || (version == 11 && hosts == 0)) {
     v.status = 400;
     return v;
   }

@@ -15,15 +15,15 @@
 namespace w2p::server {
 
 struct RequestVerdict {
-  int status = 0;               // 0: acceptable; otherwise the error status to answer (and close)
-  std::string path;             // percent-decoded once, then normalised (normalize_path)
-  std::string raw_path;         // as sent (percent-encoded) in normal form (normalize_raw_path)
-  std::string query;            // raw query string
-  std::string host;             // the authority: absolute-form target's, else the Host header's
-  bool absolute_form = false;   // the target named its authority (which replaces Host)
-  bool asterisk = false;        // "OPTIONS *": a question about the server itself
-  bool has_body = false;        // a body follows (chunked or a non-zero Content-Length)
-  bool expect_continue = false; // the client waits for "100 Continue"
+  int status = 0;                // 0: acceptable; otherwise the error status to answer (and close)
+  std::string path;              // percent-decoded once, then normalised (normalize_path)
+  std::string raw_path;          // as sent (percent-encoded) in normal form (normalize_raw_path)
+  std::string query;             // raw query string
+  std::string host;              // the authority: absolute-form target's, else the Host header's
+  bool absolute_form = false;    // the target named its authority (which replaces Host)
+  bool asterisk = false;         // "OPTIONS *": a question about the server itself
+  bool has_body = false;         // a body follows (chunked or a non-zero Content-Length)
+  bool expect_continue = false;  // the client waits for "100 Continue"
 };
 
 // At most this many header fields in one request head (431 beyond): each costs the parser an

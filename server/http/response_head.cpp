@@ -24,8 +24,21 @@ bool is_token(std::string_view s) {
     if (c >= 'A' && c <= 'Z') continue;
     if (c >= '0' && c <= '9') continue;
     switch (c) {
-      case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-      case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      case '!':
+      case '#':
+      case '$':
+      case '%':
+      case '&':
+      case '\'':
+      case '*':
+      case '+':
+      case '-':
+      case '.':
+      case '^':
+      case '_':
+      case '`':
+      case '|':
+      case '~':
         continue;
       default:
         return false;
@@ -43,9 +56,9 @@ bool is_safe_header_value(std::string_view s) {
 }
 
 bool is_hop_by_hop(std::string_view name) {
-  static constexpr std::string_view kHop[] = {"connection", "keep-alive", "proxy-authenticate",
-                                              "proxy-authorization", "te", "trailer",
-                                              "transfer-encoding", "upgrade"};
+  static constexpr std::string_view kHop[] = {
+      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+      "te",         "trailer",    "transfer-encoding",  "upgrade"};
   for (auto h : kHop)
     if (iequals(name, h)) return true;
   return false;
@@ -71,33 +84,60 @@ std::optional<ResponseHead> parse_status_line(std::string_view status) {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 
@@ -169,8 +209,9 @@ std::string simple_response(unsigned version, int status, bool keep_alive,
   head.headers = extra;
   if (!body.empty()) head.headers.push_back({"Content-Type", "text/html; charset=utf-8"});
   std::string out;
-  serialize_head(out, version, head, status_has_no_body(status) ? Framing::none : Framing::content_length,
-                 body.size(), keep_alive);
+  serialize_head(out, version, head,
+                 status_has_no_body(status) ? Framing::none : Framing::content_length, body.size(),
+                 keep_alive);
   if (!head_only) out.append(body);
   return out;
 }

@@ -71,9 +71,8 @@ bool any_contains(const std::vector<Cidr>& list, std::string_view address) {
 
 bool is_forwarding_header(std::string_view name) {
   if (name.size() >= 12 && iequals(name.substr(0, 12), "x-forwarded-")) return true;
-  return iequals(name, "forwarded") || iequals(name, "x-real-ip") ||
-         iequals(name, "x-client-ip") || iequals(name, "x-cluster-client-ip") ||
-         iequals(name, "true-client-ip");
+  return iequals(name, "forwarded") || iequals(name, "x-real-ip") || iequals(name, "x-client-ip") ||
+         iequals(name, "x-cluster-client-ip") || iequals(name, "true-client-ip");
 }
 
 }  // namespace w2p::server

@@ -114,8 +114,10 @@ std::string normalize_path(std::string_view decoded, bool* above_root) {
     if (seg.empty() || seg == ".") continue;
     if (seg == "..") {
       // out is "/" or "/a/b/": drop the last segment with its slash.
-      if (out.size() > 1) out.resize(out.rfind('/', out.size() - 2) + 1);
-      else if (above_root) *above_root = true;
+      if (out.size() > 1)
+        out.resize(out.rfind('/', out.size() - 2) + 1);
+      else if (above_root)
+        *above_root = true;
       continue;
     }
     out.append(seg).push_back('/');

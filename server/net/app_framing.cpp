@@ -120,7 +120,9 @@ AppFraming::Out AppFraming::start(ResponseHead head, std::string data, bool last
   return out;
 }
 
-AppFraming::Out AppFraming::body(std::string data, bool last) { return frame(data, last); }
+AppFraming::Out AppFraming::body(std::string data, bool last) {
+  return frame(data, last);
+}
 
 AppFraming::Out AppFraming::frame(std::string_view data, bool last) {
   Out out;

@@ -19,13 +19,13 @@ class AppFraming {
  public:
   // What to send for one part.
   struct Out {
-    std::string bytes;           // to write now
-    BodyFile file;               // then this file (fd >= 0; the connection owns it)
-    bool file_chunked = false;   // the file is one chunk: "\r\n0\r\n\r\n" follows it
-    bool last = false;           // the response is complete after this
+    std::string bytes;               // to write now
+    BodyFile file;                   // then this file (fd >= 0; the connection owns it)
+    bool file_chunked = false;       // the file is one chunk: "\r\n0\r\n\r\n" follows it
+    bool last = false;               // the response is complete after this
     std::optional<Handoff> handoff;  // X-Sendfile / X-Accel-Redirect (from the head)
-    int status = 0;              // the response's status (head parts)
-    std::uint64_t body_bytes = 0;  // body bytes in this part, for the access log
+    int status = 0;                  // the response's status (head parts)
+    std::uint64_t body_bytes = 0;    // body bytes in this part, for the access log
   };
 
   // A new response to a request of `version`; `keep_alive` is what the request allows.

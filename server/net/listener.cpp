@@ -7,8 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "server/net/connection.hpp"
 #include "server/log.hpp"
+#include "server/net/connection.hpp"
 #include "server/net/tls.hpp"
 
 namespace w2p::server {
@@ -20,10 +20,11 @@ Listener::Listener(net::io_context& ioc, const ListenAddress& address, ServerCon
     : ioc_(ioc), acceptor_(ioc), backoff_(ioc), ctx_(ctx) {
   boost::system::error_code ec;
   auto ip = net::ip::make_address(address.host, ec);
-  std::string where = (address.host.find(':') != std::string::npos ? "[" + address.host + "]"
-                                                                    : address.host) +
-                      ":" + std::to_string(address.port);
-  if (ec) throw std::runtime_error("--listen " + where + ": '" + address.host + "' is not an IP address");
+  std::string where =
+      (address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host) +
+      ":" + std::to_string(address.port);
+  if (ec)
+    throw std::runtime_error("--listen " + where + ": '" + address.host + "' is not an IP address");
   tcp::endpoint ep(ip, address.port);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -49,7 +50,9 @@ Listener::Listener(net::io_context& ioc, int fd, ServerContext& ctx)
                              " is not a listening TCP socket");
   boost::system::error_code ec;
   acceptor_.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
-  if (ec) throw std::runtime_error("cannot use inherited socket " + std::to_string(fd) + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot use inherited socket " + std::to_string(fd) + ": " +
+                             ec.message());
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
@@ -67,7 +70,9 @@ tcp::endpoint Listener::local_endpoint() const {
   return acceptor_.local_endpoint(ec);
 }
 
-void Listener::run() { do_accept(); }
+void Listener::run() {
+  do_accept();
+}
 
 void Listener::stop() {
   boost::system::error_code ec;

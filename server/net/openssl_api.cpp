@@ -19,7 +19,9 @@ void bind(void* lib, F& slot, const char* name) {
 
 void load() {
   void* lib = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
-  if (!lib) throw std::runtime_error(std::string("TLS: cannot load libssl.so.3 (install libssl3): ") + ::dlerror());
+  if (!lib)
+    throw std::runtime_error(std::string("TLS: cannot load libssl.so.3 (install libssl3): ") +
+                             ::dlerror());
   OpenSslApi a{};
   bind(lib, a.TLS_server_method, "TLS_server_method");
   bind(lib, a.SSL_CTX_new, "SSL_CTX_new");

@@ -36,7 +36,8 @@ void ChannelHub::stop() {
   released.clear();
 }
 
-ResponseChannel::ResponseChannel(std::shared_ptr<ChannelHub> hub, std::shared_ptr<ChannelClient> client)
+ResponseChannel::ResponseChannel(std::shared_ptr<ChannelHub> hub,
+                                 std::shared_ptr<ChannelClient> client)
     : hub_(std::move(hub)), client_(std::move(client)) {
   hub_->add(this);
   if (hub_->stopped()) detach();
@@ -124,7 +125,8 @@ bool ResponseChannel::push(ResponsePart p) {
   if (p.last) finished_ = true;
   // Posted under the lock: detach() cannot take the client (and its io_context cannot go) in
   // between.
-  net::post(client_->executor(), [c = client_, p = std::move(p)]() mutable { c->on_part(std::move(p)); });
+  net::post(client_->executor(),
+            [c = client_, p = std::move(p)]() mutable { c->on_part(std::move(p)); });
   return true;
 }
 

@@ -18,12 +18,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <thread>
 
-#include "server/net/connection.hpp"
-#include "server/log.hpp"
-#include "server/net/listener.hpp"
-#include "server/ops/systemd.hpp"
 #include "server/http/mime.hpp"
+#include "server/log.hpp"
+#include "server/net/connection.hpp"
+#include "server/net/listener.hpp"
 #include "server/net/server_context.hpp"
+#include "server/ops/systemd.hpp"
 #include "server/routing/web2py_static.hpp"
 
 namespace w2p::server {
@@ -102,7 +102,8 @@ struct Server::Impl {
         return;
       }
     }
-    log::info("reloading (" + why + "): finishing requests in flight, then starting again in "
+    log::info("reloading (" + why +
+              "): finishing requests in flight, then starting again in "
               "place; new connections wait in the listen queue");
     begin_shutdown(true);
   }
@@ -161,7 +162,8 @@ struct Server::Impl {
         std::uint64_t rss = resident_bytes();
         if (rss > options.max_rss && now - last_rss_reload_try > std::chrono::seconds(30)) {
           last_rss_reload_try = now;
-          return request_reload("resident memory " + std::to_string(rss >> 10) + " KiB passed --max-rss");
+          return request_reload("resident memory " + std::to_string(rss >> 10) +
+                                " KiB passed --max-rss");
         }
       }
       for (auto& w : watched) {
@@ -187,7 +189,9 @@ struct Server::Impl {
     unsigned long size = 0, resident = 0;
     int n = std::fscanf(f, "%lu %lu", &size, &resident);
     std::fclose(f);
-    return n == 2 ? static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+    return n == 2 ? static_cast<std::uint64_t>(resident) *
+                        static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))
+                  : 0;
   }
 
   void finish() {
@@ -325,7 +329,8 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
   std::uint16_t https_port = 443;
   for (const auto& l : impl_->listeners) {
     if (l->kind() != ListenKind::tls) continue;
-    https_port = impl_->options.public_port ? impl_->options.public_port : l->local_endpoint().port();
+    https_port =
+        impl_->options.public_port ? impl_->options.public_port : l->local_endpoint().port();
     break;
   }
   for (auto& l : impl_->listeners)
@@ -347,7 +352,9 @@ void Server::set_application(Application* app) {
   impl_->ctx.route.has_app = app != nullptr;
 }
 
-void Server::add_static(StaticMount mount) { impl_->ctx.statics.push_back(std::move(mount)); }
+void Server::add_static(StaticMount mount) {
+  impl_->ctx.statics.push_back(std::move(mount));
+}
 
 std::vector<std::uint16_t> Server::bound_ports() const {
   std::vector<std::uint16_t> ports;
@@ -361,17 +368,17 @@ void Server::stop() {
   });
 }
 
-void Server::reload(const std::string& why) {
-  net::post(impl_->ioc, [this, why] { impl_->request_reload(why); });
-}
-
 void Server::set_reload_check(std::function<std::string()> check) {
   impl_->reload_check = std::move(check);
 }
 
-bool Server::reload_requested() const { return impl_->reloading; }
+bool Server::reload_requested() const {
+  return impl_->reloading;
+}
 
-CronBoard& Server::cron_board() { return impl_->ctx.cron; }
+CronBoard& Server::cron_board() {
+  return impl_->ctx.cron;
+}
 
 std::vector<int> Server::take_released_fds() {
   std::vector<int> fds;
@@ -388,7 +395,8 @@ void Server::run() {
     std::string host = ep.address().to_string();
     if (ep.address().is_v6()) host = "[" + host + "]";
     const char* scheme = l->kind() == ListenKind::tls ? "https" : "http";
-    log::info(std::string("listening on ") + scheme + "://" + host + ":" + std::to_string(ep.port()) +
+    log::info(std::string("listening on ") + scheme + "://" + host + ":" +
+              std::to_string(ep.port()) +
               (l->kind() == ListenKind::redirect ? " (redirecting to HTTPS)" : ""));
     l->run();
   }

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "server/app_interface.hpp"
-#include "server/cron/cron_board.hpp"
 #include "server/config/options.hpp"
+#include "server/cron/cron_board.hpp"
 
 namespace w2p::server {
 
@@ -38,7 +38,6 @@ class Server {
   // listeners stop accepting without closing, requests in flight finish, and run() returns
   // with reload_requested() true: the caller passes take_released_fds() to its next image.
   void set_reload_check(std::function<std::string()> check);
-  void reload(const std::string& why);
   bool reload_requested() const;
   CronBoard& cron_board();
   std::vector<int> take_released_fds();

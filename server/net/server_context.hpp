@@ -11,16 +11,16 @@
 #include <unordered_map>
 #include <vector>
 
-#include "server/ops/access_log.hpp"
 #include "server/app_interface.hpp"
-#include "server/cron/cron_board.hpp"
-#include "server/static/compress_cache.hpp"
-#include "server/static/file_cache.hpp"
 #include "server/config/options.hpp"
+#include "server/cron/cron_board.hpp"
+#include "server/net/tls.hpp"
+#include "server/ops/access_log.hpp"
+#include "server/ops/status.hpp"
 #include "server/routing/route.hpp"
 #include "server/routing/site.hpp"
-#include "server/ops/status.hpp"
-#include "server/net/tls.hpp"
+#include "server/static/compress_cache.hpp"
+#include "server/static/file_cache.hpp"
 
 namespace w2p::server {
 

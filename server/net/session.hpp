@@ -100,8 +100,8 @@ class Session final : public Stoppable,
   std::optional<boost::beast::http::request_parser<boost::beast::http::buffer_body>> parser_;
   State state_ = State::reading_header;
   bool registered_ = false;
-  bool timed_out_ = false;               // the header timeout cancelled the read: answer 408
-  std::unique_ptr<char[]> linger_buf_;   // only while lingering before a close
+  bool timed_out_ = false;              // the header timeout cancelled the read: answer 408
+  std::unique_ptr<char[]> linger_buf_;  // only while lingering before a close
   std::size_t lingered_ = 0;
   std::size_t skipped_empty_lines_ = 0;  // CRLFs skipped before this request line
   std::uint64_t request_count_ = 0;

@@ -189,7 +189,7 @@ void Session::do_read_header() {
   start_header_read();
   // The first request gets the header timeout; later ones wait for the keep-alive timeout to see
   // the first byte, then the same header timeout (checked when the head completes).
-  arm_timer(request_count_ > 0 ? std::max(ctx_.options.keepalive_timeout, 1u)
+  arm_timer(request_count_ > 0     ? std::max(ctx_.options.keepalive_timeout, 1u)
             : ctx_.stopping.load() ? std::min(kShutdownGrace, ctx_.options.header_timeout)
                                    : ctx_.options.header_timeout);
 }
@@ -199,10 +199,9 @@ void Session::start_header_read() {
   parser_->header_limit(ctx_.options.max_header);
   parser_->body_limit(ctx_.options.max_body);
   req_.reset();
-  http::async_read_header(socket_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                            self->on_read_header(ec);
-                          });
+  http::async_read_header(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read_header(ec); });
 }
 
 void Session::on_header_error(beast::error_code ec) {
@@ -281,8 +280,8 @@ void Session::on_read_header(beast::error_code ec) {
   begin_log();
   head_request_ = msg.method() == http::verb::head;
   keep_alive_ = msg.keep_alive() && ctx_.options.keepalive_timeout > 0 && !ctx_.stopping.load();
-  RequestVerdict verdict = check_request_head(msg, parser_->chunked(), parser_->content_length(),
-                                              ctx_.options.max_uri);
+  RequestVerdict verdict =
+      check_request_head(msg, parser_->chunked(), parser_->content_length(), ctx_.options.max_uri);
   if (verdict.status != 0) {
     if (verdict.status == 505) version_ = 11;
     return send_simple_and_close(verdict.status);
@@ -327,7 +326,8 @@ void Session::act(Route& r, const RequestVerdict& verdict) {
                                         verdict.query, file_request()));
     case RouteKind::web2py_static: {
       FilePlan plan;
-      if (responder_.serve_web2py(r.dir, r.relative, r.versioned, verdict.query, file_request(), plan))
+      if (responder_.serve_web2py(r.dir, r.relative, r.versioned, verdict.query, file_request(),
+                                  plan))
         return send_plan(std::move(plan));
       break;  // not a regular file: web2py answers it
     }
@@ -357,7 +357,8 @@ void Session::start_app_request(const RequestVerdict& verdict, Route& r) {
     if (is_forwarding_header(name)) {
       // Anyone can send these; only a configured proxy is believed.
       if (!trusted_peer_) continue;
-      if (iequals(name, "x-forwarded-proto") && iequals(std::string_view(v.data(), v.size()), "https"))
+      if (iequals(name, "x-forwarded-proto") &&
+          iequals(std::string_view(v.data(), v.size()), "https"))
         req_->https = true;
     }
     if (verdict.absolute_form && iequals(name, "host")) continue;  // the target's authority wins
@@ -397,10 +398,9 @@ void Session::do_read_body() {
   arm_timer(ctx_.options.io_timeout);
   parser_->get().body().data = body_chunk_.get();
   parser_->get().body().size = kBodyChunk;
-  http::async_read_some(socket_, buffer_, *parser_,
-                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                          self->on_read_body(ec);
-                        });
+  http::async_read_some(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read_body(ec); });
 }
 
 void Session::on_read_body(beast::error_code ec) {
@@ -420,7 +420,8 @@ void Session::on_read_body(beast::error_code ec) {
   std::size_t got = kBodyChunk - parser_->get().body().size;
   if (got > 0 && !spool(req_->body, body_chunk_.get(), got, ctx_.options.spool_threshold,
                         ctx_.options.tmp_dir)) {
-    log::error("cannot spool a request body to " + ctx_.options.tmp_dir + ": " + std::strerror(errno));
+    log::error("cannot spool a request body to " + ctx_.options.tmp_dir + ": " +
+               std::strerror(errno));
     return send_simple_and_close(500);
   }
   if (parser_->is_done()) {
@@ -458,8 +459,12 @@ std::shared_ptr<Stoppable> start_inner_connection(tcp::socket socket, ServerCont
   return s;
 }
 
-void stop_channels(ChannelHub& hub) { hub.stop(); }
+void stop_channels(ChannelHub& hub) {
+  hub.stop();
+}
 
-std::shared_ptr<ChannelHub> make_channel_hub() { return std::make_shared<ChannelHub>(); }
+std::shared_ptr<ChannelHub> make_channel_hub() {
+  return std::make_shared<ChannelHub>();
+}
 
 }  // namespace w2p::server

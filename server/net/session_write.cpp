@@ -106,7 +106,8 @@ void Session::answer_status_page() {
   std::string_view target(parser_->get().target().data(), parser_->get().target().size());
   std::string type;
   std::string body = status_page(
-      ctx_, target.find("format=prometheus") != std::string_view::npos ? "prometheus" : "json", type);
+      ctx_, target.find("format=prometheus") != std::string_view::npos ? "prometheus" : "json",
+      type);
   ResponseHead head;
   head.status = 200;
   head.headers.push_back({"Content-Type", type});
@@ -191,7 +192,8 @@ void Session::serve_handoff(Handoff h) {
   auto f = ctx_.files.open(t.dir, t.relative);
   if (f->status != OpenStatus::ok) {
     log::error(std::string(h.accel ? "X-Accel-Redirect " : "X-Sendfile ") + h.value + ": " +
-               (f->status == OpenStatus::not_found ? "no such file" : "not a regular file below " + t.dir));
+               (f->status == OpenStatus::not_found ? "no such file"
+                                                   : "not a regular file below " + t.dir));
     return send_simple(f->status == OpenStatus::not_found ? 404 : 403);
   }
   send_plan(responder_.file(std::move(f), std::move(h.headers), file_request()));
@@ -239,10 +241,11 @@ void Session::do_sendfile() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       arm_timer(ctx_.options.io_timeout);
-      socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
-        if (ec) return self->close();
-        self->do_sendfile();
-      });
+      socket_.async_wait(tcp::socket::wait_write,
+                         [self = shared_from_this()](beast::error_code ec) {
+                           if (ec) return self->close();
+                           self->do_sendfile();
+                         });
       return;
     }
     // The file shrank under us (n == 0) or the socket failed: the response cannot be completed.
@@ -373,13 +376,15 @@ void Session::write_access_log() {
     log_.in_app = false;
     ctx_.stats.in_app.fetch_sub(1, std::memory_order_relaxed);
   }
-  std::uint64_t micros = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - log_.start)
-          .count());
+  std::uint64_t micros =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::steady_clock::now() - log_.start)
+                                     .count());
   // Application and redirect answers count as such; anything else unanswered or failed is an
   // error.
   ServedBy by = ServedBy::error;
-  if (log_.served == static_cast<int>(ServedBy::app) || log_.served == static_cast<int>(ServedBy::redirect) ||
+  if (log_.served == static_cast<int>(ServedBy::app) ||
+      log_.served == static_cast<int>(ServedBy::redirect) ||
       (log_.served >= 0 && log_.status != 0 && log_.status < 400))
     by = static_cast<ServedBy>(log_.served);
   ctx_.stats.record(by, log_.bytes, micros);

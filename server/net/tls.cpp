@@ -3,18 +3,18 @@
 #include <sys/socket.h>
 
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
+#include "server/config/options.hpp"
+#include "server/log.hpp"
 #include "server/net/connection.hpp"
 #include "server/net/openssl_api.hpp"
-#include "server/log.hpp"
 #include "server/net/server_context.hpp"
-#include "server/config/options.hpp"
 #include "server/routing/site.hpp"
 
 namespace w2p::server {
@@ -31,11 +31,11 @@ SSL_CTX* make_ctx(const TlsCertSpec& spec) {
   o.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr);
   // Modern ciphers only (forward secrecy, AEAD); TLS 1.3 suites are OpenSSL's defaults.
   o.SSL_CTX_set_cipher_list(ctx,
-                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                          "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                          "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
-  o.SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+                            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  o.SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // Idle connections give their record buffers back.
   o.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE,
                  SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -51,13 +51,15 @@ SSL_CTX* make_ctx(const TlsCertSpec& spec) {
     std::string err = openssl_error();
     o.SSL_CTX_free(ctx);
     if (err.find("mismatch") != std::string::npos)
-      throw std::runtime_error("TLS key " + spec.key + " does not match the certificate " + spec.cert);
+      throw std::runtime_error("TLS key " + spec.key + " does not match the certificate " +
+                               spec.cert);
     throw std::runtime_error("TLS key " + spec.key + ": " + err);
   }
   if (o.SSL_CTX_check_private_key(ctx) != 1) {
     o.ERR_clear_error();
     o.SSL_CTX_free(ctx);
-    throw std::runtime_error("TLS key " + spec.key + " does not match the certificate " + spec.cert);
+    throw std::runtime_error("TLS key " + spec.key + " does not match the certificate " +
+                             spec.cert);
   }
   return ctx;
 }
@@ -78,7 +80,8 @@ struct TlsContext::Impl {
     for (const auto& n : named)
       if (n.host == host) return n.ctx;
     for (const auto& n : named)
-      if (n.host.starts_with(".") && host.size() > n.host.size() && host.ends_with(n.host)) return n.ctx;
+      if (n.host.starts_with(".") && host.size() > n.host.size() && host.ends_with(n.host))
+        return n.ctx;
     return nullptr;
   }
 
@@ -106,7 +109,8 @@ TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs) : impl_(std::make_
     SSL_CTX* ctx = make_ctx(c);
     impl_->owned.push_back(ctx);
     for (const auto& h : c.hosts)
-      impl_->named.push_back({h.starts_with("*.") ? normalize_host(h.substr(1)) : normalize_host(h), ctx});
+      impl_->named.push_back(
+          {h.starts_with("*.") ? normalize_host(h.substr(1)) : normalize_host(h), ctx});
   }
   if (!impl_->named.empty()) {
     const OpenSslApi& o = openssl();
@@ -151,7 +155,10 @@ namespace {
 class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsPump> {
  public:
   TlsPump(tcp::socket socket, ServerContext& ctx)
-      : sock_(std::move(socket)), inner_(sock_.get_executor()), timer_(sock_.get_executor()), ctx_(ctx) {}
+      : sock_(std::move(socket)),
+        inner_(sock_.get_executor()),
+        timer_(sock_.get_executor()),
+        ctx_(ctx) {}
   ~TlsPump() {
     if (ssl_) openssl().SSL_free(ssl_);
     unregister();
@@ -178,7 +185,8 @@ class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsP
     if (!ssl_ || api_.SSL_set_fd(ssl_, sock_.native_handle()) != 1) return abort();
     // A client gets the header timeout to complete its handshake (a shorter grace when the
     // server is stopping).
-    arm(ctx_.stopping.load() ? std::min(2u, ctx_.options.header_timeout) : ctx_.options.header_timeout);
+    arm(ctx_.stopping.load() ? std::min(2u, ctx_.options.header_timeout)
+                             : ctx_.options.header_timeout);
     handshake();
   }
 
@@ -227,17 +235,19 @@ class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsP
   bool wait_for(int ssl_error, Next next) {
     if (closed_) return false;
     if (ssl_error == SSL_ERROR_WANT_READ) {
-      sock_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), next](boost::system::error_code e) {
-        if (e) return self->abort();
-        next();
-      });
+      sock_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this(), next](boost::system::error_code e) {
+                         if (e) return self->abort();
+                         next();
+                       });
       return true;
     }
     if (ssl_error == SSL_ERROR_WANT_WRITE) {
-      sock_.async_wait(tcp::socket::wait_write, [self = shared_from_this(), next](boost::system::error_code e) {
-        if (e) return self->abort();
-        next();
-      });
+      sock_.async_wait(tcp::socket::wait_write,
+                       [self = shared_from_this(), next](boost::system::error_code e) {
+                         if (e) return self->abort();
+                         next();
+                       });
       return true;
     }
     return false;
@@ -293,7 +303,8 @@ class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsP
   // Connection → client.
   void read_server() {
     if (closed_) return;
-    inner_.async_read_some(net::buffer(down_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+    inner_.async_read_some(net::buffer(down_), [self = shared_from_this()](
+                                                   boost::system::error_code ec, std::size_t n) {
       if (ec) {
         // The Connection closed: end the TLS session politely, then the socket.
         self->api_.ERR_clear_error();

@@ -15,8 +15,8 @@ namespace w2p::server {
 struct ServerContext;
 
 struct TlsCertSpec {
-  std::string cert, key;            // PEM files: the chain, and its key
-  std::vector<std::string> hosts;   // SNI names it serves (exact or "*.example.com"); empty: default
+  std::string cert, key;           // PEM files: the chain, and its key
+  std::vector<std::string> hosts;  // SNI names it serves (exact or "*.example.com"); empty: default
 };
 
 class TlsContext {

@@ -13,7 +13,7 @@
 namespace w2p::server {
 namespace {
 
-constexpr std::size_t kFlushAt = 32 * 1024;  // a burst is written in one go, at most this late
+constexpr std::size_t kFlushAt = 32 * 1024;    // a burst is written in one go, at most this late
 constexpr std::size_t kMaxBuffered = 4 << 20;  // beyond this (a stuck disk), lines are dropped
 
 // Apache's escaping: quotes, backslashes and control bytes cannot forge fields or lines.
@@ -83,7 +83,8 @@ AccessFormat::AccessFormat(std::string_view format) {
       c = format[close + 1];
       i = close + 1;
       if (c == 'x' && p.text != "served")
-        throw AccessLogFormatError("unknown field %{" + p.text + "}x (the one there is: %{served}x)");
+        throw AccessLogFormatError("unknown field %{" + p.text +
+                                   "}x (the one there is: %{served}x)");
       if (c != 'i' && c != 'x')
         throw AccessLogFormatError(std::string("unknown field %{...}") + c + " (write %{Header}i)");
       if (c == 'x') c = 'X';
@@ -105,34 +106,64 @@ void AccessFormat::append(std::string& out, const AccessRecord& r) const {
   std::size_t q = r.target.find('?');
   for (const auto& p : pieces_) {
     switch (p.field) {
-      case 0: out.append(p.text); break;
-      case 'h': out.append(r.remote.empty() ? std::string_view("-") : r.remote); break;
+      case 0:
+        out.append(p.text);
+        break;
+      case 'h':
+        out.append(r.remote.empty() ? std::string_view("-") : r.remote);
+        break;
       case 'l':
-      case 'u': out.push_back('-'); break;
-      case 't': append_time(out, r.when); break;
+      case 'u':
+        out.push_back('-');
+        break;
+      case 't':
+        append_time(out, r.when);
+        break;
       case 'r':
         append_escaped(out, r.method);
         out.push_back(' ');
         append_escaped(out, r.target);
         out.append(r.version == 10 ? " HTTP/1.0" : " HTTP/1.1");
         break;
-      case 's': out.append(r.status ? std::to_string(r.status) : "-"); break;
-      case 'b': out.append(r.bytes ? std::to_string(r.bytes) : "-"); break;
-      case 'B': out.append(std::to_string(r.bytes)); break;
-      case 'D': out.append(std::to_string(r.micros)); break;
-      case 'T': out.append(std::to_string(r.micros / 1000000)); break;
-      case 'm': append_escaped(out, r.method); break;
-      case 'U': append_escaped(out, path); break;
+      case 's':
+        out.append(r.status ? std::to_string(r.status) : "-");
+        break;
+      case 'b':
+        out.append(r.bytes ? std::to_string(r.bytes) : "-");
+        break;
+      case 'B':
+        out.append(std::to_string(r.bytes));
+        break;
+      case 'D':
+        out.append(std::to_string(r.micros));
+        break;
+      case 'T':
+        out.append(std::to_string(r.micros / 1000000));
+        break;
+      case 'm':
+        append_escaped(out, r.method);
+        break;
+      case 'U':
+        append_escaped(out, path);
+        break;
       case 'q':
         if (q != std::string_view::npos) append_escaped(out, r.target.substr(q));
         break;
-      case 'H': out.append(r.version == 10 ? "HTTP/1.0" : "HTTP/1.1"); break;
-      case 'v': append_escaped(out, r.site.empty() ? std::string_view("-") : r.site); break;
-      case 'X': out.append(r.served.empty() ? std::string_view("-") : r.served); break;
+      case 'H':
+        out.append(r.version == 10 ? "HTTP/1.0" : "HTTP/1.1");
+        break;
+      case 'v':
+        append_escaped(out, r.site.empty() ? std::string_view("-") : r.site);
+        break;
+      case 'X':
+        out.append(r.served.empty() ? std::string_view("-") : r.served);
+        break;
       case 'i': {
         std::string_view v = r.header ? r.header(p.text) : std::string_view();
-        if (v.empty()) out.push_back('-');
-        else append_escaped(out, v);
+        if (v.empty())
+          out.push_back('-');
+        else
+          append_escaped(out, v);
         break;
       }
     }
@@ -143,8 +174,7 @@ void AccessFormat::append(std::string& out, const AccessRecord& r) const {
 AccessLog::AccessLog(std::string path, std::string_view format)
     : path_(std::move(path)), format_(format) {
   fd_ = open_file();
-  if (fd_ < 0)
-    throw std::runtime_error("access log " + path_ + ": " + last_open_error_);
+  if (fd_ < 0) throw std::runtime_error("access log " + path_ + ": " + last_open_error_);
   thread_ = std::thread([this] { run(); });
 }
 

@@ -24,9 +24,9 @@ struct AccessRecord {
   std::string_view method, target;
   unsigned version = 11;
   int status = 0;
-  std::uint64_t bytes = 0;  // body bytes sent
+  std::uint64_t bytes = 0;   // body bytes sent
   std::uint64_t micros = 0;  // from the request head to the end of the response
-  std::string_view served;  // "static", "app", "redirect", "error"
+  std::string_view served;   // "static", "app", "redirect", "error"
   std::string_view site;
   std::time_t when = 0;  // when the request arrived
   // A request header by name ("" when absent).
@@ -50,7 +50,7 @@ class AccessFormat {
 
  private:
   struct Piece {
-    char field = 0;  // 0: literal
+    char field = 0;    // 0: literal
     std::string text;  // literal, or the header name for %{...}i
   };
   std::vector<Piece> pieces_;

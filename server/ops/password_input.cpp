@@ -12,7 +12,7 @@ namespace {
 
 std::string prompt_tty(int fd, const char* prompt) {
   ::write(fd, prompt, std::char_traits<char>::length(prompt));
-  termios old {};
+  termios old{};
   bool restore = ::tcgetattr(fd, &old) == 0;
   if (restore) {
     termios quiet = old;

@@ -32,7 +32,8 @@ std::string drop_privileges(const std::string& user, const std::string& group) {
   if (::geteuid() != 0)
     return "--user " + user + ": only root can switch users (this process runs as uid " +
            std::to_string(::geteuid()) + ")";
-  if (::initgroups(name.c_str(), gid) != 0) return std::string("initgroups: ") + std::strerror(errno);
+  if (::initgroups(name.c_str(), gid) != 0)
+    return std::string("initgroups: ") + std::strerror(errno);
   if (::setgid(gid) != 0) return std::string("setgid: ") + std::strerror(errno);
   if (::setuid(uid) != 0) return std::string("setuid: ") + std::strerror(errno);
   // Make sure there is no way back.
@@ -59,7 +60,8 @@ std::vector<std::string> unwritable_web2py_folders(const std::string& root) {
     if (::stat(app.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
     for (const char* folder : {"sessions", "errors", "cache", "databases", "uploads"}) {
       std::string path = app + "/" + folder;
-      if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && ::access(path.c_str(), W_OK | X_OK) != 0)
+      if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+          ::access(path.c_str(), W_OK | X_OK) != 0)
         out.push_back(path);
     }
   }

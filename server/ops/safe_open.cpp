@@ -38,7 +38,8 @@ bool trusted_folder(const std::string& path) {
 
 int open_for_append(const std::string& path, std::string& error) {
   bool trusted = trusted_folder(path);
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+  int fd =
+      ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
   if (fd >= 0) {
     give_away(fd);
     return fd;
@@ -54,7 +55,8 @@ int open_for_append(const std::string& path, std::string& error) {
   }
   fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
-    error = errno == ELOOP ? "it is a symbolic link (refused: write the real path)" : std::strerror(errno);
+    error = errno == ELOOP ? "it is a symbolic link (refused: write the real path)"
+                           : std::strerror(errno);
     return -1;
   }
   struct stat st {};

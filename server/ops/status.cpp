@@ -62,7 +62,9 @@ std::string num(double v) {
 
 }  // namespace
 
-std::string_view served_name(ServedBy by) { return kKinds[static_cast<int>(by)]; }
+std::string_view served_name(ServedBy by) {
+  return kKinds[static_cast<int>(by)];
+}
 
 void ServerStats::record(ServedBy by, std::uint64_t body_bytes, std::uint64_t micros) {
   int k = static_cast<int>(by);
@@ -70,13 +72,14 @@ void ServerStats::record(ServedBy by, std::uint64_t body_bytes, std::uint64_t mi
   bytes[k].fetch_add(body_bytes, std::memory_order_relaxed);
   latency_us_sum.fetch_add(micros, std::memory_order_relaxed);
   int b = 0;
-  while (b < kBucketCount && static_cast<double>(micros) > kBuckets[b] * 1e6) ++b;
+  while (b<kBucketCount&& static_cast<double>(micros)> kBuckets[b] * 1e6) ++b;
   latency[b].fetch_add(1, std::memory_order_relaxed);
 }
 
 std::string status_page(const ServerContext& ctx, std::string_view format, std::string& type) {
   const ServerStats& st = ctx.stats;
-  double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
+  double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
   std::uint64_t rss = proc_status_kib("VmRSS") * 1024, peak = proc_status_kib("VmHWM") * 1024;
   std::size_t connections = ctx.connection_count();
   const AppStats* app = ctx.app ? &ctx.app->stats() : nullptr;
@@ -101,10 +104,15 @@ std::string status_page(const ServerContext& ctx, std::string_view format, std::
     metric("w2pserve_connections", "gauge", "Open client connections.");
     o << "w2pserve_connections " << connections << "\n";
     metric("w2pserve_requests_total", "counter", "Responses by what served them.");
-    for (int k = 0; k < 4; ++k) o << "w2pserve_requests_total{kind=\"" << kKinds[k] << "\"} " << load(st.responses[k]) << "\n";
+    for (int k = 0; k < 4; ++k)
+      o << "w2pserve_requests_total{kind=\"" << kKinds[k] << "\"} " << load(st.responses[k])
+        << "\n";
     metric("w2pserve_response_bytes_total", "counter", "Response body bytes by what served them.");
-    for (int k = 0; k < 4; ++k) o << "w2pserve_response_bytes_total{kind=\"" << kKinds[k] << "\"} " << load(st.bytes[k]) << "\n";
-    metric("w2pserve_in_flight_requests", "gauge", "Requests handed to the application, not yet answered.");
+    for (int k = 0; k < 4; ++k)
+      o << "w2pserve_response_bytes_total{kind=\"" << kKinds[k] << "\"} " << load(st.bytes[k])
+        << "\n";
+    metric("w2pserve_in_flight_requests", "gauge",
+           "Requests handed to the application, not yet answered.");
     o << "w2pserve_in_flight_requests " << load(st.in_app) << "\n";
     if (app) {
       metric("w2pserve_queue_depth", "gauge", "Requests waiting for a Python worker.");
@@ -112,25 +120,34 @@ std::string status_page(const ServerContext& ctx, std::string_view format, std::
       metric("w2pserve_busy_workers", "gauge", "Python workers running a request.");
       o << "w2pserve_busy_workers " << load(app->busy) << "\n";
       metric("w2pserve_gil_wait_seconds_total", "counter", "Time workers waited to take the GIL.");
-      o << "w2pserve_gil_wait_seconds_total " << num(static_cast<double>(load(app->gil_wait_ns)) / 1e9) << "\n";
-      metric("w2pserve_python_allocated_blocks", "gauge", "sys.getallocatedblocks() after the last request.");
+      o << "w2pserve_gil_wait_seconds_total "
+        << num(static_cast<double>(load(app->gil_wait_ns)) / 1e9) << "\n";
+      metric("w2pserve_python_allocated_blocks", "gauge",
+             "sys.getallocatedblocks() after the last request.");
       o << "w2pserve_python_allocated_blocks " << load(app->allocated_blocks) << "\n";
       metric("w2pserve_python_gc_count", "gauge", "gc.get_count() after the last request.");
-      for (int g = 0; g < 3; ++g) o << "w2pserve_python_gc_count{generation=\"" << g << "\"} " << load(app->gc_count[g]) << "\n";
+      for (int g = 0; g < 3; ++g)
+        o << "w2pserve_python_gc_count{generation=\"" << g << "\"} " << load(app->gc_count[g])
+          << "\n";
     }
-    metric("w2pserve_request_duration_seconds", "histogram", "From the request head to the end of the response.");
+    metric("w2pserve_request_duration_seconds", "histogram",
+           "From the request head to the end of the response.");
     for (int i = 0; i < ServerStats::kBucketCount; ++i)
-      o << "w2pserve_request_duration_seconds_bucket{le=\"" << num(ServerStats::kBuckets[i]) << "\"} " << cumulative[i] << "\n";
+      o << "w2pserve_request_duration_seconds_bucket{le=\"" << num(ServerStats::kBuckets[i])
+        << "\"} " << cumulative[i] << "\n";
     o << "w2pserve_request_duration_seconds_bucket{le=\"+Inf\"} " << total << "\n";
-    o << "w2pserve_request_duration_seconds_sum " << num(static_cast<double>(load(st.latency_us_sum)) / 1e6) << "\n";
+    o << "w2pserve_request_duration_seconds_sum "
+      << num(static_cast<double>(load(st.latency_us_sum)) / 1e6) << "\n";
     o << "w2pserve_request_duration_seconds_count " << total << "\n";
-    metric("w2pserve_cron_last_run_timestamp_seconds", "gauge", "When each cron job last started (0: never).");
+    metric("w2pserve_cron_last_run_timestamp_seconds", "gauge",
+           "When each cron job last started (0: never).");
     for (const auto& j : ctx.cron.get())
-      o << "w2pserve_cron_last_run_timestamp_seconds{app=\"" << label(j.app) << "\",line=\"" << j.line
-        << "\",status=\"" << label(j.last_status) << "\"} " << j.last_started << "\n";
+      o << "w2pserve_cron_last_run_timestamp_seconds{app=\"" << label(j.app) << "\",line=\""
+        << j.line << "\",status=\"" << label(j.last_status) << "\"} " << j.last_started << "\n";
     metric("w2pserve_site_requests_total", "counter", "Requests by site.");
     for (const auto& site : ctx.sites->sites())
-      o << "w2pserve_site_requests_total{site=\"" << label(site->spec.name) << "\"} " << load(site->requests) << "\n";
+      o << "w2pserve_site_requests_total{site=\"" << label(site->spec.name) << "\"} "
+        << load(site->requests) << "\n";
     return o.str();
   }
   type = "application/json";
@@ -138,18 +155,23 @@ std::string status_page(const ServerContext& ctx, std::string_view format, std::
     << ", \"reloads\": " << st.reloads << ", \"resident_memory_bytes\": " << rss
     << ", \"peak_resident_memory_bytes\": " << peak << ", \"connections\": " << connections
     << ", \"in_flight_requests\": " << load(st.in_app) << ", \"requests\": {";
-  for (int k = 0; k < 4; ++k) o << (k ? ", " : "") << "\"" << kKinds[k] << "\": " << load(st.responses[k]);
+  for (int k = 0; k < 4; ++k)
+    o << (k ? ", " : "") << "\"" << kKinds[k] << "\": " << load(st.responses[k]);
   o << "}, \"response_bytes\": {";
-  for (int k = 0; k < 4; ++k) o << (k ? ", " : "") << "\"" << kKinds[k] << "\": " << load(st.bytes[k]);
+  for (int k = 0; k < 4; ++k)
+    o << (k ? ", " : "") << "\"" << kKinds[k] << "\": " << load(st.bytes[k]);
   o << "}, \"latency_seconds\": {\"buckets\": [";
   for (int i = 0; i < ServerStats::kBucketCount; ++i)
     o << (i ? ", " : "") << "[" << num(ServerStats::kBuckets[i]) << ", " << cumulative[i] << "]";
-  o << "], \"count\": " << total << ", \"sum\": " << num(static_cast<double>(load(st.latency_us_sum)) / 1e6) << "}";
+  o << "], \"count\": " << total
+    << ", \"sum\": " << num(static_cast<double>(load(st.latency_us_sum)) / 1e6) << "}";
   if (app) {
-    o << ", \"python\": {\"queue_depth\": " << load(app->queued) << ", \"busy_workers\": " << load(app->busy)
+    o << ", \"python\": {\"queue_depth\": " << load(app->queued)
+      << ", \"busy_workers\": " << load(app->busy)
       << ", \"gil_wait_seconds\": " << num(static_cast<double>(load(app->gil_wait_ns)) / 1e9)
       << ", \"allocated_blocks\": " << load(app->allocated_blocks) << ", \"gc_count\": ["
-      << load(app->gc_count[0]) << ", " << load(app->gc_count[1]) << ", " << load(app->gc_count[2]) << "]}";
+      << load(app->gc_count[0]) << ", " << load(app->gc_count[1]) << ", " << load(app->gc_count[2])
+      << "]}";
   }
   o << ", \"cron\": [";
   bool first_job = true;
@@ -157,15 +179,17 @@ std::string status_page(const ServerContext& ctx, std::string_view format, std::
     o << (first_job ? "" : ", ") << "{\"app\": " << json_string(j.app) << ", \"line\": " << j.line
       << ", \"command\": " << json_string(j.command) << ", \"last_status\": "
       << (j.last_status.empty() ? std::string("null") : json_string(j.last_status))
-      << ", \"last_started\": " << j.last_started << ", \"last_duration_ms\": " << j.last_duration_ms
-      << ", \"next_run\": " << j.next_run << "}";
+      << ", \"last_started\": " << j.last_started
+      << ", \"last_duration_ms\": " << j.last_duration_ms << ", \"next_run\": " << j.next_run
+      << "}";
     first_job = false;
   }
   o << "]";
   o << ", \"sites\": {";
   bool first = true;
   for (const auto& site : ctx.sites->sites()) {
-    o << (first ? "" : ", ") << json_string(site->spec.name) << ": {\"requests\": " << load(site->requests) << "}";
+    o << (first ? "" : ", ") << json_string(site->spec.name)
+      << ": {\"requests\": " << load(site->requests) << "}";
     first = false;
   }
   o << "}}\n";

@@ -26,7 +26,8 @@ struct ServerStats {
   std::uint64_t reloads = 0;  // how many times this process re-executed itself
   std::atomic<std::uint64_t> responses[4] = {0, 0, 0, 0};
   std::atomic<std::uint64_t> bytes[4] = {0, 0, 0, 0};
-  std::atomic<std::uint64_t> latency[kBucketCount + 1] = {};  // per bucket (last: +Inf), not cumulative
+  std::atomic<std::uint64_t> latency[kBucketCount + 1] =
+      {};  // per bucket (last: +Inf), not cumulative
   std::atomic<std::uint64_t> latency_us_sum{0};
   std::atomic<std::uint32_t> in_app{0};  // requests handed to the application, not yet answered
 

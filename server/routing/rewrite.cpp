@@ -40,7 +40,9 @@ std::vector<Piece> parse_target(std::string_view target, std::uint32_t groups) {
   return pieces;
 }
 
-bool is_meta(char c) { return std::string_view(".[()*+?{|^$\\").find(c) != std::string_view::npos; }
+bool is_meta(char c) {
+  return std::string_view(".[()*+?{|^$\\").find(c) != std::string_view::npos;
+}
 
 // True when the pattern has a '|' outside every group and class: then a leading '^' anchors
 // only the first branch.
@@ -100,10 +102,11 @@ bool combinable(std::string_view p) {
       ++i;
       continue;
     }
-    if (p[i] == '(' && (p[i + 1] == '*' ||
-                        (p[i + 1] == '?' && i + 2 < p.size() &&
-                         std::string_view("(R&P+-0123456789").find(p[i + 2]) != std::string_view::npos &&
-                         !(p[i + 2] == '-' && i + 3 < p.size() && std::isalpha(static_cast<unsigned char>(p[i + 3]))))))
+    if (p[i] == '(' && (p[i + 1] == '*' || (p[i + 1] == '?' && i + 2 < p.size() &&
+                                            std::string_view("(R&P+-0123456789").find(p[i + 2]) !=
+                                                std::string_view::npos &&
+                                            !(p[i + 2] == '-' && i + 3 < p.size() &&
+                                              std::isalpha(static_cast<unsigned char>(p[i + 3]))))))
       return false;
   }
   return true;
@@ -144,10 +147,10 @@ const RewriteRules::Any* RewriteRules::any() const {
     int err = 0;
     PCRE2_SIZE offset = 0;
     auto a = std::make_unique<Any>();
-    a->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(all.data()), all.size(),
-                            PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DUPNAMES |
-                                PCRE2_NO_AUTO_CAPTURE,
-                            &err, &offset, nullptr);
+    a->code =
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(all.data()), all.size(),
+                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DUPNAMES | PCRE2_NO_AUTO_CAPTURE,
+                      &err, &offset, nullptr);
     if (!a->code) return;  // then every rule is tried on its own
     a->jit = pcre2_jit_compile(a->code, PCRE2_JIT_COMPLETE) == 0;
     any_ = std::move(a);
@@ -160,9 +163,12 @@ RewriteRules::~RewriteRules() = default;
 RewriteRules::RewriteRules(RewriteRules&&) noexcept = default;
 RewriteRules& RewriteRules::operator=(RewriteRules&&) noexcept = default;
 
-std::size_t RewriteRules::size() const { return rules_.size(); }
+std::size_t RewriteRules::size() const {
+  return rules_.size();
+}
 
-void RewriteRules::add(std::string_view pattern, RewriteKind kind, std::string_view target, int status) {
+void RewriteRules::add(std::string_view pattern, RewriteKind kind, std::string_view target,
+                       int status) {
   any_.reset();
   any_once_ = std::make_unique<std::once_flag>();
   auto rule = std::make_unique<Rule>();
@@ -191,7 +197,8 @@ void RewriteRules::add(std::string_view pattern, RewriteKind kind, std::string_v
                          " is not one of 301, 302, 303, 307, 308");
     if (target.empty()) throw RewriteError("a redirect needs a target URL");
   } else if (target.empty() || (target[0] != '/' && target[0] != '$')) {
-    throw RewriteError("target '" + std::string(target) + "' must start with '/' (or with a $N "
+    throw RewriteError("target '" + std::string(target) +
+                       "' must start with '/' (or with a $N "
                        "group that holds the path)");
   }
   rule->status = status;

@@ -13,8 +13,8 @@
 
 #include "server/app_interface.hpp"
 #include "server/routing/site.hpp"
-#include "server/static/static_files.hpp"
 #include "server/routing/web2py_static.hpp"
+#include "server/static/static_files.hpp"
 
 namespace w2p::server {
 
@@ -35,11 +35,11 @@ struct RouteRequest {
 struct RouteConfig {
   const SiteRouter* sites = nullptr;
   const std::vector<StaticMount>* statics = nullptr;  // global mappings, after each site's own
-  std::string_view status_path;   // "" : no status page
-  std::string_view web2py_root;   // the web2py folder ("" : not web2py)
-  std::string_view web2py_apps;   // "<root>/applications" when web2py static files are native
-  std::string_view default_app;   // web2py's default application (favicon.ico, robots.txt)
-  bool has_app = true;            // there is an application to hand requests to
+  std::string_view status_path;                       // "" : no status page
+  std::string_view web2py_root;                       // the web2py folder ("" : not web2py)
+  std::string_view web2py_apps;  // "<root>/applications" when web2py static files are native
+  std::string_view default_app;  // web2py's default application (favicon.ico, robots.txt)
+  bool has_app = true;           // there is an application to hand requests to
   std::function<bool(std::string_view)> installed;  // applications/<name> exists
 };
 
@@ -60,7 +60,7 @@ struct Route {
   const Site* site = nullptr;   // null only for redirects, the status page and a failed host match
   // Static files: the folder and the safe path below it (no "..", no empty segments).
   std::string dir, relative;
-  bool versioned = false;       // web2py's /<app>/static/_1.2.3/ URLs
+  bool versioned = false;  // web2py's /<app>/static/_1.2.3/ URLs
   // The application's view of the request: the decoded path (rewritten and normalised when a
   // rewrite rule applied) and the raw query.
   std::string app_path, app_query;

@@ -22,7 +22,9 @@ int matches(pcre2_code* code, std::string_view subject) {
   return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string where(const SiteSpec& s) {
   std::string w = s.file.empty() ? std::string() : s.file + ":" + std::to_string(s.line) + ": ";
@@ -223,8 +225,7 @@ const CacheRuleSpec* Site::cache_rule(std::string_view path, std::string_view ty
     if (!r.type.empty() && !(r.type.ends_with('/') ? type.starts_with(r.type) : type == r.type))
       continue;
     // A rule that cannot be evaluated on this path adds no caching headers.
-    if (cache_patterns[i] &&
-        matches(static_cast<pcre2_code*>(cache_patterns[i].get()), path) != 1)
+    if (cache_patterns[i] && matches(static_cast<pcre2_code*>(cache_patterns[i].get()), path) != 1)
       continue;
     return &r;
   }
@@ -270,8 +271,8 @@ SiteRouter::SiteRouter(std::vector<SiteSpec> specs, SiteSpec fallback) {
       } else {
         auto [it, fresh] = exact_.emplace(normalize_host(h), site.get());
         if (!fresh)
-          throw SiteError(where(s) + ": host '" + h + "' is claimed by " +
-                          where(it->second->spec) + " too");
+          throw SiteError(where(s) + ": host '" + h + "' is claimed by " + where(it->second->spec) +
+                          " too");
       }
     }
     for (const auto& pattern : s.host_regex) {

@@ -51,7 +51,7 @@ struct SiteSpec {
   std::vector<RewriteSpec> rewrites;
   std::vector<CacheRuleSpec> cache_rules;
   std::string tls_cert, tls_key;  // chosen by SNI for the site's hosts
-  std::string file;  // the configuration file it came from, for messages
+  std::string file;               // the configuration file it came from, for messages
   int line = 0;
 };
 
@@ -76,7 +76,8 @@ struct Site {
   mutable std::atomic<std::uint64_t> requests{0};  // for /server-status
   // Compiled path patterns of spec.cache_rules (null where a rule has none).
   std::vector<std::shared_ptr<void>> cache_patterns;
-  const CacheRuleSpec* cache_rule(std::string_view decoded_path, std::string_view content_type) const;
+  const CacheRuleSpec* cache_rule(std::string_view decoded_path,
+                                  std::string_view content_type) const;
 };
 
 // Compiles a cache rule's path pattern (for validation too). Throws SiteError.
@@ -137,7 +138,7 @@ bool web2py_private_real(std::string_view real_path, std::string_view web2py_roo
 // when the path stays as it is. `installed(name)` says whether applications/<name> exists.
 template <class Installed>
 std::optional<std::string> with_default_app(const SiteSpec& site, std::string_view path,
-                                             Installed&& installed);
+                                            Installed&& installed);
 
 // Whether the path's application (first segment) may be reached on this site.
 bool app_allowed(const SiteSpec& site, std::string_view path);
@@ -159,8 +160,10 @@ std::optional<std::string> with_default_app(const SiteSpec& site, std::string_vi
     }
   }
   std::string out = "/" + site.default_app;
-  if (path.size() > 1) out.append(path);
-  else out.push_back('/');
+  if (path.size() > 1)
+    out.append(path);
+  else
+    out.push_back('/');
   return out;
 }
 

@@ -53,7 +53,8 @@ std::string pump(int src, std::uint64_t size, Sink&& sink) {
 std::string gzip_to(int src, std::uint64_t size, int out) {
   z_stream z{};
   // 15 window bits + 16: a gzip wrapper; level 9 (done once per file version).
-  if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return "zlib init failed";
+  if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return "zlib init failed";
   std::vector<unsigned char> buf(kChunk);
   bool ok = true;
   std::string err = pump(src, size, [&](const unsigned char* data, std::size_t n, bool last) {
@@ -94,8 +95,7 @@ std::string brotli_to(int src, std::uint64_t size, int out) {
       if (!BrotliEncoderCompressStream(s, op, &avail_in, &next_in, &avail_out, &next_out, nullptr))
         return ok = false;
       if (!write_all(out, buf.data(), buf.size() - avail_out)) return ok = false;
-      if (avail_in == 0 && !BrotliEncoderHasMoreOutput(s) &&
-          (!last || BrotliEncoderIsFinished(s)))
+      if (avail_in == 0 && !BrotliEncoderHasMoreOutput(s) && (!last || BrotliEncoderIsFinished(s)))
         break;
     }
     return true;
@@ -108,8 +108,15 @@ std::string brotli_to(int src, std::uint64_t size, int out) {
 }  // namespace
 
 std::vector<std::string> default_compress_types() {
-  return {"text/", "application/javascript", "application/json", "application/xml",
-          "application/wasm", "image/svg+xml", "image/x-icon", "font/ttf", "font/otf"};
+  return {"text/",
+          "application/javascript",
+          "application/json",
+          "application/xml",
+          "application/wasm",
+          "image/svg+xml",
+          "image/x-icon",
+          "font/ttf",
+          "font/otf"};
 }
 
 CompressCache::CompressCache(CompressSettings s) : settings_(std::move(s)) {}
@@ -206,14 +213,16 @@ void CompressCache::finish_job(const Job& job) {
   if (src.status != OpenStatus::ok) return;
   // Only the version that was asked for: a file replaced since then gets its own job.
   if (src.st.st_ino != job.st.st_ino || src.st.st_size != job.st.st_size ||
-      src.st.st_mtim.tv_sec != job.st.st_mtim.tv_sec || src.st.st_mtim.tv_nsec != job.st.st_mtim.tv_nsec) {
+      src.st.st_mtim.tv_sec != job.st.st_mtim.tv_sec ||
+      src.st.st_mtim.tv_nsec != job.st.st_mtim.tv_nsec) {
     ::close(src.fd);
     return;
   }
   std::string err = compress_file(src.fd, src.st, job.coding, settings_.dir, job.name);
   ::close(src.fd);
   if (!err.empty()) {
-    log::warn("cannot compress " + job.root + "/" + job.relative + " into " + settings_.dir + ": " + err);
+    log::warn("cannot compress " + job.root + "/" + job.relative + " into " + settings_.dir + ": " +
+              err);
     std::lock_guard lock(mutex_);
     if (failed_.size() > kMaxFailed) failed_.clear();
     failed_.insert(job.name);

@@ -22,10 +22,10 @@ namespace w2p::server {
 std::vector<std::string> default_compress_types();
 
 struct CompressSettings {
-  std::string dir;                  // empty: on-the-fly compression off
+  std::string dir;                                            // empty: on-the-fly compression off
   std::vector<std::string> types = default_compress_types();  // "text/" matches every text type
-  std::uint64_t min_size = 256;     // smaller files are not worth it
-  std::uint64_t max_size = 16 << 20;  // larger ones are left alone
+  std::uint64_t min_size = 256;                               // smaller files are not worth it
+  std::uint64_t max_size = 16 << 20;                          // larger ones are left alone
   std::uint64_t cache_bytes = 64 << 20;
   bool background = true;  // false: jobs wait for drain() (tests)
 };

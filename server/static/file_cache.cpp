@@ -22,7 +22,8 @@ CachedFile::~CachedFile() {
   if (fd >= 0) ::close(fd);
 }
 
-std::shared_ptr<const CachedFile> FileCache::load(const std::string& root, const std::string& relative) {
+std::shared_ptr<const CachedFile> FileCache::load(const std::string& root,
+                                                  const std::string& relative) {
   auto f = std::make_shared<CachedFile>();
   OpenedFile o = open_below(root, relative);
   f->status = o.status;
@@ -37,12 +38,14 @@ std::shared_ptr<const CachedFile> FileCache::load(const std::string& root, const
     char link[64], buf[4096];
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", f->fd);
     ssize_t n = ::readlink(link, buf, sizeof buf);
-    if (n > 0 && static_cast<std::size_t>(n) < sizeof buf) f->real_path.assign(buf, static_cast<std::size_t>(n));
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof buf)
+      f->real_path.assign(buf, static_cast<std::size_t>(n));
   }
   return f;
 }
 
-std::shared_ptr<const CachedFile> FileCache::open(const std::string& root, const std::string& relative) {
+std::shared_ptr<const CachedFile> FileCache::open(const std::string& root,
+                                                  const std::string& relative) {
   if (capacity_ == 0) return load(root, relative);
   std::string key;
   key.reserve(root.size() + relative.size() + 2);

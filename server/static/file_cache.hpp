@@ -21,7 +21,7 @@ struct CachedFile {
   OpenStatus status = OpenStatus::not_found;
   int fd = -1;  // owned; shared by every response sending this file (sendfile uses offsets)
   struct stat st {};
-  std::string name;  // the relative path opened
+  std::string name;       // the relative path opened
   std::string real_path;  // where it really is, every symlink resolved ("" if unknown)
   std::string etag, last_modified, content_type;
 
@@ -48,7 +48,8 @@ class FileCache {
     std::shared_ptr<const CachedFile> file;
     std::chrono::steady_clock::time_point checked;
   };
-  static std::shared_ptr<const CachedFile> load(const std::string& root, const std::string& relative);
+  static std::shared_ptr<const CachedFile> load(const std::string& root,
+                                                const std::string& relative);
 
   std::size_t capacity_;
   std::mutex mutex_;

@@ -33,7 +33,8 @@ HandoffTarget resolve_handoff(const Handoff& h, const std::vector<std::string>& 
   auto rel = dir.empty() ? std::nullopt : safe_relative_path(relative);
   if (!rel || h.status != 200) {
     out.error_status = 500;
-    out.error = std::string(h.accel ? "X-Accel-Redirect " : "X-Sendfile ") + h.value + " refused: " +
+    out.error = std::string(h.accel ? "X-Accel-Redirect " : "X-Sendfile ") + h.value +
+                " refused: " +
                 (h.status != 200 ? "only a 200 response can hand over a file"
                  : h.accel       ? "not below an --x-accel prefix"
                                  : "not below an --x-sendfile folder");

@@ -15,9 +15,9 @@
 namespace w2p::server {
 
 struct Handoff {
-  bool accel = false;          // X-Accel-Redirect (a URL), else X-Sendfile (an absolute path)
-  std::string value;           // what the header said
-  std::vector<Header> headers; // the application's other headers, kept for the file's response
+  bool accel = false;           // X-Accel-Redirect (a URL), else X-Sendfile (an absolute path)
+  std::string value;            // what the header said
+  std::vector<Header> headers;  // the application's other headers, kept for the file's response
   int status = 200;
 };
 

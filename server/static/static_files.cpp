@@ -158,8 +158,8 @@ bool not_modified(std::string_view if_none_match, std::string_view if_modified_s
     std::string_view bare = etag;
     size_t i = 0;
     while (i < if_none_match.size()) {
-      while (i < if_none_match.size() && (if_none_match[i] == ' ' || if_none_match[i] == ',' ||
-                                          if_none_match[i] == '\t'))
+      while (i < if_none_match.size() &&
+             (if_none_match[i] == ' ' || if_none_match[i] == ',' || if_none_match[i] == '\t'))
         ++i;
       if (i >= if_none_match.size()) break;
       if (if_none_match[i] == '*') return true;
@@ -188,7 +188,8 @@ bool precondition_failed(std::string_view if_match, std::string_view if_unmodifi
   if (!if_match.empty()) {
     std::size_t i = 0;
     while (i < if_match.size()) {
-      while (i < if_match.size() && (if_match[i] == ' ' || if_match[i] == ',' || if_match[i] == '\t'))
+      while (i < if_match.size() &&
+             (if_match[i] == ' ' || if_match[i] == ',' || if_match[i] == '\t'))
         ++i;
       if (i >= if_match.size()) break;
       if (if_match[i] == '*') return false;

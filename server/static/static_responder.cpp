@@ -79,7 +79,9 @@ bool accepts_encoding(std::string_view header, std::string_view coding) {
 
 StaticResponder::StaticResponder(FileCache& files, CompressCache* compress, std::string web2py_root,
                                  std::string web2py_apps_real)
-    : files_(files), compress_(compress), web2py_root_(std::move(web2py_root)),
+    : files_(files),
+      compress_(compress),
+      web2py_root_(std::move(web2py_root)),
       web2py_apps_real_(std::move(web2py_apps_real)) {}
 
 std::shared_ptr<const CachedFile> StaticResponder::open(const std::string& dir,
@@ -96,7 +98,8 @@ std::shared_ptr<const CachedFile> StaticResponder::open(const std::string& dir,
   return forbidden;
 }
 
-FilePlan StaticResponder::simple(int status, const FileRequest& rq, const std::vector<Header>& extra) {
+FilePlan StaticResponder::simple(int status, const FileRequest& rq,
+                                 const std::vector<Header>& extra) {
   FilePlan plan;
   plan.status = status;
   plan.error = status >= 400;
@@ -164,11 +167,9 @@ bool StaticResponder::serve_web2py(const std::string& dir, const std::string& re
   return true;
 }
 
-std::shared_ptr<const CachedFile> StaticResponder::pick_encoding(const std::string& root,
-                                                                 const std::string& relative,
-                                                                 std::shared_ptr<const CachedFile> f,
-                                                                 std::string_view ae,
-                                                                 std::vector<Header>& extra) {
+std::shared_ptr<const CachedFile> StaticResponder::pick_encoding(
+    const std::string& root, const std::string& relative, std::shared_ptr<const CachedFile> f,
+    std::string_view ae, std::vector<Header>& extra) {
   const std::uint64_t size = static_cast<std::uint64_t>(f->st.st_size);
   bool on_the_fly = compress_ && compress_->wants(f->content_type, size);
   auto use = [&](std::shared_ptr<const CachedFile> v, std::string_view coding) {
@@ -180,7 +181,7 @@ std::shared_ptr<const CachedFile> StaticResponder::pick_encoding(const std::stri
   // Brotli first (smaller), then gzip; a sibling older than the file is stale and skipped
   // (gluon/streamer.py does the same for .gz).
   static constexpr std::pair<std::string_view, std::string_view> kVariants[] = {{"br", ".br"},
-                                                                              {"gzip", ".gz"}};
+                                                                                {"gzip", ".gz"}};
   if (!ae.empty()) {
     for (const auto& [coding, ext] : kVariants) {
       if (!accepts_encoding(ae, coding)) continue;
@@ -213,9 +214,9 @@ FilePlan StaticResponder::file(std::shared_ptr<const CachedFile> f, std::vector<
   head.headers = std::move(extra);
   head.headers.push_back({"Last-Modified", f->last_modified});
   head.headers.push_back({"ETag", f->etag});
-  int cond = evaluate_conditionals({rq.if_match, rq.if_unmodified_since, rq.if_none_match,
-                                    rq.if_modified_since},
-                                   true, f->etag, mtime);
+  int cond = evaluate_conditionals(
+      {rq.if_match, rq.if_unmodified_since, rq.if_none_match, rq.if_modified_since}, true, f->etag,
+      mtime);
   if (cond == 412) return simple(412, rq);
   if (cond == 304) {
     plan.status = head.status = 304;
@@ -256,7 +257,8 @@ FilePlan StaticResponder::file(std::shared_ptr<const CachedFile> f, std::vector<
     plan.body_bytes = m.total;
     plan.out.append(m.part_heads[0]);
     for (std::size_t i = 1; i < ranges.ranges.size(); ++i)
-      plan.segments.push_back({std::move(m.part_heads[i]), ranges.ranges[i].first, ranges.ranges[i].length()});
+      plan.segments.push_back(
+          {std::move(m.part_heads[i]), ranges.ranges[i].first, ranges.ranges[i].length()});
     plan.segments.push_back({std::move(m.tail), 0, 0});
     plan.offset = ranges.ranges[0].first;
     plan.length = ranges.ranges[0].length();

@@ -24,24 +24,24 @@ struct Site;
 
 // The parts of a request a file response reads.
 struct FileRequest {
-  bool head = false;   // HEAD: no body
-  bool get = true;     // GET: ranges apply (HEAD and others: not)
+  bool head = false;  // HEAD: no body
+  bool get = true;    // GET: ranges apply (HEAD and others: not)
   unsigned version = 11;
   bool keep_alive = true;
-  std::string_view accept_encoding, range, if_range, if_match, if_unmodified_since,
-      if_none_match, if_modified_since;
+  std::string_view accept_encoding, range, if_range, if_match, if_unmodified_since, if_none_match,
+      if_modified_since;
 };
 
 struct FilePlan {
   int status = 200;
   bool error = false;     // a status page (4xx, 5xx), not a file: for the logs and statistics
   bool redirect = false;  // a redirect of the server's own (a directory without its slash)
-  std::string out;     // the head, with a small body (or a status page's) inline
+  std::string out;        // the head, with a small body (or a status page's) inline
   std::shared_ptr<const CachedFile> file;  // then this file's bytes (null: nothing more)
   std::uint64_t offset = 0, length = 0;
   struct Segment {
-    std::string text;                       // a multipart part head, or the closing boundary
-    std::uint64_t offset = 0, length = 0;   // then these bytes of the file (length 0: none)
+    std::string text;                      // a multipart part head, or the closing boundary
+    std::uint64_t offset = 0, length = 0;  // then these bytes of the file (length 0: none)
   };
   std::deque<Segment> segments;  // multipart/byteranges: the parts after the first
   std::uint64_t body_bytes = 0;  // what the body holds, for the access log
@@ -66,7 +66,8 @@ class StaticResponder {
                     std::string_view query, const FileRequest& rq, FilePlan& plan);
 
   // An opened file with extra headers (cache rules, a hand-off's own headers).
-  FilePlan file(std::shared_ptr<const CachedFile> f, std::vector<Header> extra, const FileRequest& rq);
+  FilePlan file(std::shared_ptr<const CachedFile> f, std::vector<Header> extra,
+                const FileRequest& rq);
 
   // A small complete response of the server's own (an error, a redirect).
   static FilePlan simple(int status, const FileRequest& rq, const std::vector<Header>& extra = {});
@@ -76,7 +77,8 @@ class StaticResponder {
   std::shared_ptr<const CachedFile> open(const std::string& dir, const std::string& relative);
 
  private:
-  std::shared_ptr<const CachedFile> pick_encoding(const std::string& root, const std::string& relative,
+  std::shared_ptr<const CachedFile> pick_encoding(const std::string& root,
+                                                  const std::string& relative,
                                                   std::shared_ptr<const CachedFile> f,
                                                   std::string_view accept_encoding,
                                                   std::vector<Header>& extra);

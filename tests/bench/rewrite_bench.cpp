@@ -20,10 +20,17 @@ RewriteRules fifty_rules() {
   for (int i = 0; i < 46; ++i) {
     std::string n = std::to_string(i);
     switch (i % 4) {
-      case 0: r.add("^/page" + n + "(\\?|$)", RewriteKind::app, "/app/default/page/" + n); break;
-      case 1: r.add("^/blog" + n + "/(\\d+)$", RewriteKind::app, "/blog" + n + "/default/post/$1"); break;
-      case 2: r.add("^/old" + n + "/(.*)$", RewriteKind::redirect, "https://example.com/$1", 301); break;
-      default: r.add("^/(?:en|de|fr)/section" + n + "/(.*)$", RewriteKind::app, "/app/s" + n + "/$1");
+      case 0:
+        r.add("^/page" + n + "(\\?|$)", RewriteKind::app, "/app/default/page/" + n);
+        break;
+      case 1:
+        r.add("^/blog" + n + "/(\\d+)$", RewriteKind::app, "/blog" + n + "/default/post/$1");
+        break;
+      case 2:
+        r.add("^/old" + n + "/(.*)$", RewriteKind::redirect, "https://example.com/$1", 301);
+        break;
+      default:
+        r.add("^/(?:en|de|fr)/section" + n + "/(.*)$", RewriteKind::app, "/app/s" + n + "/$1");
     }
   }
   r.add("^(?!.*admin)(/.+?/media/.+$)", RewriteKind::static_file, "/applications$1");
@@ -34,14 +41,16 @@ RewriteRules fifty_rules() {
 
 void NoMatch(benchmark::State& state) {
   RewriteRules r = fifty_rules();
-  for (auto _ : state) benchmark::DoNotOptimize(r.apply("/welcome/static/css/bootstrap.min.css", ""));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(r.apply("/welcome/static/css/bootstrap.min.css", ""));
 }
 BENCHMARK(NoMatch);
 
 void NoMatchWithQuery(benchmark::State& state) {
   RewriteRules r = fifty_rules();
   for (auto _ : state)
-    benchmark::DoNotOptimize(r.apply("/welcome/default/user/login", "_next=/welcome/default/index"));
+    benchmark::DoNotOptimize(
+        r.apply("/welcome/default/user/login", "_next=/welcome/default/index"));
 }
 BENCHMARK(NoMatchWithQuery);
 
@@ -59,7 +68,8 @@ BENCHMARK(MatchFirst);
 
 void NoRules(benchmark::State& state) {
   RewriteRules r;
-  for (auto _ : state) benchmark::DoNotOptimize(r.apply("/welcome/static/css/bootstrap.min.css", ""));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(r.apply("/welcome/static/css/bootstrap.min.css", ""));
 }
 BENCHMARK(NoRules);
 

@@ -5,11 +5,11 @@
 #include <cstdlib>
 #include <string>
 
-#include "server/http/http_date.hpp"
 #include "server/config/options.hpp"
+#include "server/http/http_date.hpp"
 #include "server/http/response_head.hpp"
-#include "server/static/static_files.hpp"
 #include "server/http/trusted_proxy.hpp"
+#include "server/static/static_files.hpp"
 
 using namespace w2p::server;
 

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "server/http/request_rules.hpp"
-#include "server/static/static_files.hpp"
 #include "server/http/url_path.hpp"
 #include "server/routing/web2py_static.hpp"
+#include "server/static/static_files.hpp"
 
 namespace http = boost::beast::http;
 using namespace w2p::server;

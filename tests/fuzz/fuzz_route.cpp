@@ -15,8 +15,8 @@
 #include <string>
 
 #include "server/http/request_rules.hpp"
-#include "server/routing/route.hpp"
 #include "server/http/url_path.hpp"
+#include "server/routing/route.hpp"
 
 namespace http = boost::beast::http;
 using namespace w2p::server;
@@ -77,7 +77,8 @@ bool has_dot_segment(std::string_view rel) {
 }
 
 bool below(std::string_view dir, std::string_view root) {
-  return dir == root || (dir.starts_with(root) && dir.size() > root.size() && dir[root.size()] == '/');
+  return dir == root ||
+         (dir.starts_with(root) && dir.size() > root.size() && dir[root.size()] == '/');
 }
 
 void check_served(const Route& r, std::string_view path) {

@@ -11,9 +11,9 @@
 #include <fstream>
 #include <string>
 
-#include "server/static/static_files.hpp"
 #include "server/http/url_path.hpp"
 #include "server/routing/web2py_static.hpp"
+#include "server/static/static_files.hpp"
 
 using namespace w2p::server;
 namespace fs = std::filesystem;

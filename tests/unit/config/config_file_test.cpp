@@ -100,7 +100,7 @@ default = true
   const SiteSpec& blog = o.sites[0];
   EXPECT_EQ(blog.name, "blog");
   EXPECT_EQ(blog.default_app, "blog");
-  EXPECT_EQ(blog.access_deny, (std::vector<std::string>{".inc"}));  // its own list
+  EXPECT_EQ(blog.access_deny, (std::vector<std::string>{".inc"}));       // its own list
   EXPECT_EQ(blog.index_names, (std::vector<std::string>{"index.htm"}));  // inherited
   ASSERT_EQ(blog.rewrites.size(), 2u);
   EXPECT_EQ(blog.rewrites[1].to, "static /applications$1");
@@ -119,18 +119,26 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
   EXPECT_EQ(error_of("threads = 65\n"), ":1: threads: 65 is out of range (1 to 64)");
   EXPECT_EQ(error_of("log-level = \"loud\"\n"),
             ":1: log-level: 'loud': write one of debug, info, warn, error");
-  EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\nrewrite = [\n  { match = \"(\", to = \"/x\" },\n]\n"),
-            ":4: site[0].rewrite[0]: bad regular expression '(' at offset 1: missing closing "
-            "parenthesis");
-  EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\nrewrite = [ { match = \"^/(x)$\", to = \"/y/$2\" } ]\n"),
-            ":3: site[0].rewrite[0]: target '/y/$2' uses $2 but the pattern has 1 group(s)");
+  EXPECT_EQ(
+      error_of(
+          "[[site]]\nhosts = [\"a.test\"]\nrewrite = [\n  { match = \"(\", to = \"/x\" },\n]\n"),
+      ":4: site[0].rewrite[0]: bad regular expression '(' at offset 1: missing closing "
+      "parenthesis");
+  EXPECT_EQ(
+      error_of(
+          "[[site]]\nhosts = [\"a.test\"]\nrewrite = [ { match = \"^/(x)$\", to = \"/y/$2\" } ]\n"),
+      ":3: site[0].rewrite[0]: target '/y/$2' uses $2 but the pattern has 1 group(s)");
   EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\nrewrite = [ { match = \"x\" } ]\n"),
             ":3: site[0].rewrite[0]: needs to = \"TARGET\"");
-  EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\nrewrite = [ { match = \"x\", to = \"y\", so = 1 } ]\n"),
-            ":3: so: unknown key in a rewrite rule (known keys: match, to)");
-  EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\nrewrite = [ { match = \"x\", to = \"relative\" } ]\n"),
-            ":3: site[0].rewrite[0]: target 'relative' must start with '/' (or with a $N group "
-            "that holds the path)");
+  EXPECT_EQ(
+      error_of(
+          "[[site]]\nhosts = [\"a.test\"]\nrewrite = [ { match = \"x\", to = \"y\", so = 1 } ]\n"),
+      ":3: so: unknown key in a rewrite rule (known keys: match, to)");
+  EXPECT_EQ(
+      error_of(
+          "[[site]]\nhosts = [\"a.test\"]\nrewrite = [ { match = \"x\", to = \"relative\" } ]\n"),
+      ":3: site[0].rewrite[0]: target 'relative' must start with '/' (or with a $N group "
+      "that holds the path)");
   EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\ndocument-root = \"nowhere\"\n"),
             ":3: site[0].document-root: '" + dir_ + "/nowhere' is not a directory");
   EXPECT_EQ(error_of("[[site]]\nhosts = [\"a.test\"]\nhost = \"x\"\n"),
@@ -143,10 +151,12 @@ TEST_F(ConfigFile, ErrorsNameLineKeyAndRemedy) {
                 "/w2pserve.toml:1: site 'a.test' too");
   EXPECT_EQ(error_of("index = [\"a/b.html\"]\n"),
             ":1: index: 'a/b.html' is not a file name (write e.g. \"index.html\")");
-  EXPECT_EQ(error_of("access-deny = [\"\"]\n"), ":1: access-deny: an empty suffix would deny every URL");
+  EXPECT_EQ(error_of("access-deny = [\"\"]\n"),
+            ":1: access-deny: an empty suffix would deny every URL");
   EXPECT_EQ(error_of("site = 3\n"), ":1: site: write each site as a [[site]] table");
-  EXPECT_EQ(error_of("trusted-proxy = [\"10.0.0.0/99\"]\n"),
-            ":1: trusted-proxy: '10.0.0.0/99' is not an IP address or CIDR (write e.g. 10.0.0.0/8)");
+  EXPECT_EQ(
+      error_of("trusted-proxy = [\"10.0.0.0/99\"]\n"),
+      ":1: trusted-proxy: '10.0.0.0/99' is not an IP address or CIDR (write e.g. 10.0.0.0/8)");
   EXPECT_EQ(error_of("listen = \"1.2.3.4\"\n"),
             ":1: listen: 1.2.3.4: the port must be a number from 0 to 65535");
   EXPECT_EQ(error_of("cache = [ { type = \"image\", expires = \"1d\" } ]\n"),
@@ -193,7 +203,8 @@ TEST_F(ConfigFile, SitesCheckedAgainstTheFinalOptions) {
   EXPECT_EQ(out.options->sites[0].document_root, dir_ + "/web2py");
   write("[[site]]\nhosts = [\"a.test\"]\napps = [\"nope\"]\n");
   out = parse({"--config", dir_ + "/w2pserve.toml", "--root", dir_ + "/web2py"});
-  EXPECT_NE(out.text.find("apps: there is no application 'nope' in"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("apps: there is no application 'nope' in"), std::string::npos)
+      << out.text;
   write("[[site]]\nhosts = [\"a.test\"]\nrewrite = [ { match = \"x\", to = \"static /x\" } ]\n");
   out = parse({"--config", dir_ + "/w2pserve.toml"});
   EXPECT_NE(out.text.find("a \"static ...\" rewrite target needs a folder"), std::string::npos)
@@ -213,7 +224,8 @@ rewrite = [ { match = '^/"q"\\(.*)$', to = "/blog/$1" } ]
   auto out = parse({"--config", dir_ + "/w2pserve.toml"});
   ASSERT_TRUE(out.options) << out.text;
   std::string text = describe_config(*out.options);
-  EXPECT_NE(text.find("{ match = \"^/\\\"q\\\"\\\\\\\\(.*)$\", to = \"/blog/$1\" }"), std::string::npos)
+  EXPECT_NE(text.find("{ match = \"^/\\\"q\\\"\\\\\\\\(.*)$\", to = \"/blog/$1\" }"),
+            std::string::npos)
       << text;
   std::string again = dir_ + "/again.toml";
   std::ofstream(again) << text;
@@ -234,6 +246,7 @@ TEST_F(ConfigFile, ValuesFromTheFileAreReportedWithTheirLine) {
   EXPECT_EQ(out.text, "w2pserve: error: --root: '" + dir_ + "/none' is not a directory\n");
   write("app = \"nocolon\"\n");
   out = parse({"--config", dir_ + "/w2pserve.toml"});
-  EXPECT_NE(out.text.find("w2pserve.toml:1: app: nocolon: write module:callable"), std::string::npos)
+  EXPECT_NE(out.text.find("w2pserve.toml:1: app: nocolon: write module:callable"),
+            std::string::npos)
       << out.text;
 }

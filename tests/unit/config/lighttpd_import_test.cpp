@@ -63,7 +63,9 @@ url.rewrite-once = (
 )
 )L");
   EXPECT_TRUE(has(out, R"L({ match = "^/(.*)$", to = "/app/$1" },  # )L")) << out;
-  EXPECT_TRUE(has(out, R"L({ match = "^/favicon\\.ico$", to = "static /applications/app/static/favicon.ico" })L"))
+  EXPECT_TRUE(has(
+      out,
+      R"L({ match = "^/favicon\\.ico$", to = "static /applications/app/static/favicon.ico" })L"))
       << out;
   auto proxy = convert(R"L(
 proxy.server = ( "" => (( "host" => "127.0.0.1", "port" => 8000 )) )
@@ -72,8 +74,9 @@ url.rewrite-once = ( "^/$" => "/welcome/default/index", "^/(x.*)$" => "/applicat
   // Behind a catch-all proxy every target is the application's, except /applications/.
   EXPECT_TRUE(has(proxy, R"L({ match = "^/$", to = "/welcome/default/index" })L")) << proxy;
   EXPECT_TRUE(has(proxy, R"L(to = "static /applications/$1")L")) << proxy;
-  EXPECT_TRUE(has(proxy, "proxy.server: not needed: w2pserve runs web2py in-process instead of "
-                         "behind an HTTP proxy"))
+  EXPECT_TRUE(has(proxy,
+                  "proxy.server: not needed: w2pserve runs web2py in-process instead of "
+                  "behind an HTTP proxy"))
       << proxy;
 }
 
@@ -96,7 +99,9 @@ $HTTP["useragent"] =~ "bot" { url.access-deny = ( "" ) }
 )L");
   EXPECT_TRUE(has(out, "name = \"a.test\"\nhosts = [\"a.test\"]\naccess-deny = [\".bak\"]")) << out;
   EXPECT_TRUE(has(out, "$HTTP[\"url\"] =~ \"^/x\" inside a host block: not carried over")) << out;
-  EXPECT_TRUE(has(out, "name = \"b.test\"\nhost-regex = \"(^|\\\\.)b\\\\.test$\"\ndocument-root = \"/srv/b\"\nindex = [\"index.html\"]"))
+  EXPECT_TRUE(has(out,
+                  "name = \"b.test\"\nhost-regex = \"(^|\\\\.)b\\\\.test$\"\ndocument-root = "
+                  "\"/srv/b\"\nindex = [\"index.html\"]"))
       << out;
   EXPECT_TRUE(has(out, "\"/app/default/index\" is a URL, not a file name")) << out;
   EXPECT_TRUE(has(out, R"L({ match = "^/(.*)", to = "redirect 302 https://b.test/$1" })L")) << out;
@@ -120,8 +125,9 @@ include_shell "cat /etc/passwd"
 
 TEST_F(LighttpdImport, UnknownDirectivesBecomeComments) {
   auto out = convert("server.frobnicate = \"yes\"\nmimetype.assign = ( \".x\" => \"a/b\" )\n");
-  EXPECT_TRUE(has(out, "lighttpd.conf:1: server.frobnicate: not carried over (w2pserve has no "
-                       "equivalent)"))
+  EXPECT_TRUE(has(out,
+                  "lighttpd.conf:1: server.frobnicate: not carried over (w2pserve has no "
+                  "equivalent)"))
       << out;
   EXPECT_TRUE(has(out, "lighttpd.conf:2: mimetype.assign: not carried over")) << out;
 }
@@ -129,7 +135,8 @@ TEST_F(LighttpdImport, UnknownDirectivesBecomeComments) {
 TEST_F(LighttpdImport, SyntaxErrorsNameTheLine) {
   EXPECT_EQ(error_of("server.port = 80\nurl.rewrite-once = ( \"^/$\" => \"/x\" \n"),
             "lighttpd.conf:3: a ( list is not closed");
-  EXPECT_EQ(error_of("server.port 80\n"), "lighttpd.conf:1: expected '=' or '+=' after server.port");
+  EXPECT_EQ(error_of("server.port 80\n"),
+            "lighttpd.conf:1: expected '=' or '+=' after server.port");
   EXPECT_EQ(error_of("$HTTP[\"host\"] == \"a\" {\n"), "lighttpd.conf:2: a { block is not closed");
   EXPECT_EQ(error_of("x = var.nope\n"), "lighttpd.conf:1: var.nope is used before it is set");
   EXPECT_EQ(error_of("a = \"unclosed\n"), "lighttpd.conf:2: a string is not closed (missing \")");

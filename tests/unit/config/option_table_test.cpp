@@ -37,34 +37,50 @@ class OptionTable : public ::testing::Test {
 
   // A value other than the default, for each kind of option.
   std::string value_for(const OptionSpec& s) {
-    static const std::map<std::string_view, std::string> special{
-        {"app", "pkg.module:app"},       {"default-app", "welcome"},
-        {"access-log-format", "extended"}, {"user", "nobody"},
-        {"group", "nogroup"},            {"status-path", "/st"},
-        {"max-header", "128k"},          {"public-port", "8443"},
-        {"listen", "127.0.0.1:8123"},    {"http-listen", "127.0.0.1:8124"},
-        {"redirect-listen", "[::1]:8125"}};
+    static const std::map<std::string_view, std::string> special{{"app", "pkg.module:app"},
+                                                                 {"default-app", "welcome"},
+                                                                 {"access-log-format", "extended"},
+                                                                 {"user", "nobody"},
+                                                                 {"group", "nogroup"},
+                                                                 {"status-path", "/st"},
+                                                                 {"max-header", "128k"},
+                                                                 {"public-port", "8443"},
+                                                                 {"listen", "127.0.0.1:8123"},
+                                                                 {"http-listen", "127.0.0.1:8124"},
+                                                                 {"redirect-listen", "[::1]:8125"}};
     if (auto it = special.find(s.name); it != special.end()) return it->second;
     if (s.name == "root") return dir_ + "/web2py";
     switch (s.kind) {
-      case ValueKind::flag: return "";
-      case ValueKind::number: return std::to_string(s.min + 7 > s.max ? s.max : s.min + 7);
-      case ValueKind::size: return "3M";
-      case ValueKind::choice: return std::string(s.choices.back());
-      case ValueKind::path: return dir_ + "/some.file";
-      case ValueKind::directory: return dir_ + "/files";
-      case ValueKind::address: return "127.0.0.1:8126";
-      case ValueKind::cidr: return "10.1.0.0/16";
-      case ValueKind::mount: return "/m=" + dir_ + "/files";
-      case ValueKind::mime: return "text/css";
-      case ValueKind::text: return "x";
+      case ValueKind::flag:
+        return "";
+      case ValueKind::number:
+        return std::to_string(s.min + 7 > s.max ? s.max : s.min + 7);
+      case ValueKind::size:
+        return "3M";
+      case ValueKind::choice:
+        return std::string(s.choices.back());
+      case ValueKind::path:
+        return dir_ + "/some.file";
+      case ValueKind::directory:
+        return dir_ + "/files";
+      case ValueKind::address:
+        return "127.0.0.1:8126";
+      case ValueKind::cidr:
+        return "10.1.0.0/16";
+      case ValueKind::mount:
+        return "/m=" + dir_ + "/files";
+      case ValueKind::mime:
+        return "text/css";
+      case ValueKind::text:
+        return "x";
     }
     return "";
   }
 
   // Options some options need beside them.
   std::vector<std::string> companions(std::string_view name) {
-    if (name == "tls-cert" || name == "tls-key" || name == "http-listen" || name == "redirect-listen")
+    if (name == "tls-cert" || name == "tls-key" || name == "http-listen" ||
+        name == "redirect-listen")
       return {"--tls-cert", dir_ + "/c.pem", "--tls-key", dir_ + "/k.pem"};
     if (name == "cron" || name == "cron-ledger" || name == "default-app")
       return {"--root", dir_ + "/web2py"};
@@ -76,7 +92,9 @@ class OptionTable : public ::testing::Test {
   std::string dir_;
 };
 
-std::string without_first_line(const std::string& s) { return s.substr(s.find('\n') + 1); }
+std::string without_first_line(const std::string& s) {
+  return s.substr(s.find('\n') + 1);
+}
 
 }  // namespace
 
@@ -90,12 +108,18 @@ TEST_F(OptionTable, EveryOptionReadsBackFromCheckConfig) {
       std::string v = value_for(spec);
       if (spec.list && i == 1) {
         // A second, different value.
-        if (spec.kind == ValueKind::address) v = "127.0.0.1:8199";
-        else if (spec.kind == ValueKind::cidr) v = "192.168.0.0/24";
-        else if (spec.kind == ValueKind::mime) v = "application/json";
-        else if (spec.kind == ValueKind::mount) v = "/n=" + dir_ + "/files";
-        else if (spec.kind == ValueKind::path) v = dir_ + "/other.file";
-        else if (spec.kind == ValueKind::directory) v = dir_ + "/web2py";
+        if (spec.kind == ValueKind::address)
+          v = "127.0.0.1:8199";
+        else if (spec.kind == ValueKind::cidr)
+          v = "192.168.0.0/24";
+        else if (spec.kind == ValueKind::mime)
+          v = "application/json";
+        else if (spec.kind == ValueKind::mount)
+          v = "/n=" + dir_ + "/files";
+        else if (spec.kind == ValueKind::path)
+          v = dir_ + "/other.file";
+        else if (spec.kind == ValueKind::directory)
+          v = dir_ + "/web2py";
       }
       if (!v.empty()) args.push_back(v);
     }
@@ -108,7 +132,8 @@ TEST_F(OptionTable, EveryOptionReadsBackFromCheckConfig) {
     auto again = parse({"--config", file});
     ASSERT_TRUE(again.options) << spec.name << ": " << again.text << "\n" << text;
     EXPECT_EQ(spec.get(*again.options), spec.get(*first.options)) << spec.name;
-    EXPECT_EQ(without_first_line(describe_config(*again.options)), without_first_line(text)) << spec.name;
+    EXPECT_EQ(without_first_line(describe_config(*again.options)), without_first_line(text))
+        << spec.name;
   }
 }
 

@@ -84,8 +84,7 @@ TEST(ParseOptions, HelpAndVersion) {
 }
 
 TEST(ParseOptions, ErrorsAreOneLineWithExitCode2) {
-  for (auto args : {std::vector<const char*>{"--workers", "0"},
-                    std::vector<const char*>{"--bogus"},
+  for (auto args : {std::vector<const char*>{"--workers", "0"}, std::vector<const char*>{"--bogus"},
                     std::vector<const char*>{"--listen", "nowhere:x"},
                     std::vector<const char*>{"--app", "nocolon"},
                     std::vector<const char*>{"--max-body", "lots"},

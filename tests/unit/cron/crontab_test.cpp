@@ -36,7 +36,8 @@ TEST(Crontab, Forms) {
   EXPECT_EQ(j.command, "**applications/app/cron/x.py");
   auto k = one("0,30 1-10/3 1 * 7 nobody *app/default/task arg with spaces");
   EXPECT_TRUE(k.minute.test(0) && k.minute.test(30) && k.minute.count() == 2);
-  EXPECT_TRUE(k.hour.test(1) && k.hour.test(4) && k.hour.test(7) && k.hour.test(10) && k.hour.count() == 4);
+  EXPECT_TRUE(k.hour.test(1) && k.hour.test(4) && k.hour.test(7) && k.hour.test(10) &&
+              k.hour.count() == 4);
   EXPECT_TRUE(k.dow.test(0));  // 7 is Sunday
   EXPECT_EQ(k.command, "*app/default/task arg with spaces");
   EXPECT_EQ(one("@reboot root *applications/a/cron/boot.py").reboot, true);
@@ -94,7 +95,8 @@ TEST(Crontab, NextRun) {
   EXPECT_FALSE(never.next_after(local(2026, 1, 1, 0, 0)));
   // Both day fields restricted: either matches (the 1st, or any Monday).
   auto either = one("0 8 1 * mon root **x.py");
-  EXPECT_EQ(either.next_after(local(2026, 6, 2, 9, 0)).value(), local(2026, 6, 8, 8, 0));  // a Monday
+  EXPECT_EQ(either.next_after(local(2026, 6, 2, 9, 0)).value(),
+            local(2026, 6, 8, 8, 0));  // a Monday
   EXPECT_EQ(either.next_after(local(2026, 6, 29, 9, 0)).value(), local(2026, 7, 1, 8, 0));
   EXPECT_FALSE(one("@reboot root **x.py").next_after(local(2026, 1, 1, 0, 0)));
 }
@@ -105,9 +107,12 @@ TEST(Crontab, NextRunInUtc) {
   ::setenv("TZ", "UTC", 1);
   ::tzset();
   auto daily = one("30 2 * * * root **x.py");
-  EXPECT_EQ(daily.next_after(1767225600 /* 2026-01-01 00:00 UTC */).value(), 1767225600 + 2 * 3600 + 30 * 60);
-  if (saved) ::setenv("TZ", keep.c_str(), 1);
-  else ::unsetenv("TZ");
+  EXPECT_EQ(daily.next_after(1767225600 /* 2026-01-01 00:00 UTC */).value(),
+            1767225600 + 2 * 3600 + 30 * 60);
+  if (saved)
+    ::setenv("TZ", keep.c_str(), 1);
+  else
+    ::unsetenv("TZ");
   ::tzset();
 }
 
@@ -127,8 +132,9 @@ TEST(Crontab, Commands) {
 }
 
 TEST(Crontab, CatchUpDirective) {
-  auto c = parse_crontab("#w2pserve: catch-up\n0 3 * * * root **a.py\n0 4 * * * root **b.py\n"
-                         "# W2PSERVE: Catch-Up\n\n0 5 * * * root **c.py\n");
+  auto c = parse_crontab(
+      "#w2pserve: catch-up\n0 3 * * * root **a.py\n0 4 * * * root **b.py\n"
+      "# W2PSERVE: Catch-Up\n\n0 5 * * * root **c.py\n");
   ASSERT_EQ(c.jobs.size(), 3u);
   EXPECT_TRUE(c.jobs[0].catch_up);
   EXPECT_FALSE(c.jobs[1].catch_up);

@@ -21,7 +21,8 @@ TEST(AppLoader, ClearErrors) {
       embed::load_wsgi_app("no_such_module_xyz:app");
       FAIL();
     } catch (const embed::LoadError& e) {
-      EXPECT_NE(std::string(e.what()).find("cannot import 'no_such_module_xyz'"), std::string::npos);
+      EXPECT_NE(std::string(e.what()).find("cannot import 'no_such_module_xyz'"),
+                std::string::npos);
       EXPECT_NE(e.traceback.find("ModuleNotFoundError"), std::string::npos);
     }
     try {

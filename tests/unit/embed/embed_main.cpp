@@ -18,7 +18,9 @@ class PythonEnvironment : public ::testing::Environment {
 };
 }  // namespace
 
-embed::Interpreter& interpreter() { return *g_interpreter; }
+embed::Interpreter& interpreter() {
+  return *g_interpreter;
+}
 }  // namespace w2p::test
 
 int main(int argc, char** argv) {

@@ -22,9 +22,8 @@ std::shared_ptr<server::AppRequest> make_request(std::string method = "GET",
   r->target = target;
   r->path = "/path x";
   r->query = "q=1";
-  r->headers = {{"Host", "example.com:8080"}, {"X-Thing", "a"}, {"x-thing", "b"},
-                {"Content-Type", "text/plain"}, {"Cookie", "a=1"},
-                {"Cookie", "b=2"}};
+  r->headers = {{"Host", "example.com:8080"},   {"X-Thing", "a"},  {"x-thing", "b"},
+                {"Content-Type", "text/plain"}, {"Cookie", "a=1"}, {"Cookie", "b=2"}};
   r->remote_addr = "127.0.0.1";
   r->remote_port = 5555;
   r->server_name = "example.com";  // the server splits it from Host
@@ -33,7 +32,8 @@ std::shared_ptr<server::AppRequest> make_request(std::string method = "GET",
 }
 
 // Runs `app_name` from unit_apps.py on a request and returns what the sink saw.
-FakeSink run(const std::string& app_name, std::shared_ptr<server::AppRequest> req = make_request()) {
+FakeSink run(const std::string& app_name,
+             std::shared_ptr<server::AppRequest> req = make_request()) {
   FakeSink sink;
   test::with_gil([&] {
     embed::WsgiGateway gw(embed::load_wsgi_app("unit_apps:" + app_name));
@@ -117,7 +117,8 @@ TEST(WsgiGateway, GeneratorBlocksAreNotDelayed) {
 }
 
 TEST(WsgiGateway, ExceptionsBecome500) {
-  for (const char* app : {"raises", "returns_str", "yields_int", "twice", "never", "injection", "system_exit"}) {
+  for (const char* app :
+       {"raises", "returns_str", "yields_int", "twice", "never", "injection", "system_exit"}) {
     FakeSink s = run(app);
     ASSERT_TRUE(s.head) << app;
     EXPECT_EQ(s.head->status, 500) << app;

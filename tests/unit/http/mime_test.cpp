@@ -33,7 +33,8 @@ TEST(Mime, SystemTableAddsTypes) {
   char path[] = "/tmp/w2p-mime-XXXXXX";
   int fd = ::mkstemp(path);
   ASSERT_GE(fd, 0);
-  std::string text = "# comment\napplication/x-thing\tthing thg\ntext/x-other other\ntext/plain css\n";
+  std::string text =
+      "# comment\napplication/x-thing\tthing thg\ntext/x-other other\ntext/plain css\n";
   ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   ::close(fd);
   load_mime_types(path);

@@ -11,10 +11,13 @@ std::string show(const RangeRequest& r) {
   if (r.kind == RangeRequest::ignore) return "ignore";
   if (r.kind == RangeRequest::unsatisfiable) return "416";
   std::string s;
-  for (const auto& x : r.ranges) s += (s.empty() ? "" : ",") + std::to_string(x.first) + "-" + std::to_string(x.last);
+  for (const auto& x : r.ranges)
+    s += (s.empty() ? "" : ",") + std::to_string(x.first) + "-" + std::to_string(x.last);
   return s;
 }
-std::string p(std::string_view h, std::uint64_t size = 10000) { return show(parse_range(h, size)); }
+std::string p(std::string_view h, std::uint64_t size = 10000) {
+  return show(parse_range(h, size));
+}
 }  // namespace
 
 TEST(Range, SingleForms) {
@@ -88,8 +91,10 @@ TEST(Range, Multipart) {
   std::vector<ByteRange> r{{0, 1}, {8, 9}};
   auto m = make_multipart(r, 10, "text/plain", "B0UND");
   ASSERT_EQ(m.part_heads.size(), 2u);
-  EXPECT_EQ(m.part_heads[0], "\r\n--B0UND\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n");
-  EXPECT_EQ(m.part_heads[1], "\r\n--B0UND\r\nContent-Type: text/plain\r\nContent-Range: bytes 8-9/10\r\n\r\n");
+  EXPECT_EQ(m.part_heads[0],
+            "\r\n--B0UND\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n");
+  EXPECT_EQ(m.part_heads[1],
+            "\r\n--B0UND\r\nContent-Type: text/plain\r\nContent-Range: bytes 8-9/10\r\n\r\n");
   EXPECT_EQ(m.tail, "\r\n--B0UND--\r\n");
   EXPECT_EQ(m.total, m.part_heads[0].size() + 2 + m.part_heads[1].size() + 2 + m.tail.size());
   EXPECT_EQ(content_range({5, 9}, 10), "bytes 5-9/10");

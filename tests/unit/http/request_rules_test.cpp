@@ -45,15 +45,22 @@ TEST(RequestRules, Bodies) {
 
 TEST(RequestRules, Smuggling) {
   // Beast refuses some of these itself (-1), the rules the rest; either way a 400 and a close.
-  int cl_te = check("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n").status;
+  int cl_te =
+      check("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+          .status;
   EXPECT_TRUE(cl_te == 400 || cl_te == -1);
-  int two_te = check("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n").status;
+  int two_te = check(
+                   "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+                   "chunked\r\n\r\n")
+                   .status;
   EXPECT_TRUE(two_te == 400 || two_te == -1);
   EXPECT_EQ(check("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").status, 400);
   EXPECT_EQ(check("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n").status, 501);
-  int two_lengths = check("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n").status;
+  int two_lengths =
+      check("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n").status;
   EXPECT_TRUE(two_lengths == 400 || two_lengths == -1);
-  int differ = check("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").status;
+  int differ =
+      check("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").status;
   EXPECT_TRUE(differ == 400 || differ == -1);
 }
 
@@ -72,7 +79,8 @@ TEST(RequestRules, TargetForms) {
   EXPECT_TRUE(star.asterisk);
   EXPECT_EQ(check("GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n").status, 400);
   EXPECT_EQ(check("GET /a%00 HTTP/1.1\r\nHost: h\r\n\r\n").status, 400);
-  EXPECT_EQ(check("GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", 50).status, 414);
+  EXPECT_EQ(check("GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", 50).status,
+            414);
   auto v = check("GET http://h/x?y HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_EQ(v.status, 0);
   EXPECT_EQ(v.path, "/x");
@@ -149,7 +157,9 @@ TEST(RequestRules, Expect) {
   v = check("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n");
   EXPECT_EQ(v.status, 0);
   EXPECT_FALSE(v.expect_continue);  // nothing to wait for
-  EXPECT_EQ(check("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nExpect: magic\r\n\r\n").status, 417);
+  EXPECT_EQ(
+      check("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nExpect: magic\r\n\r\n").status,
+      417);
 }
 
 TEST(RequestRules, OverflowStatus) {

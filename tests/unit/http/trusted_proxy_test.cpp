@@ -36,8 +36,8 @@ TEST(TrustedProxy, Matches) {
 }
 
 TEST(TrustedProxy, ForwardingHeaders) {
-  for (const char* h : {"X-Forwarded-For", "x-forwarded-proto", "X-Forwarded-Host", "X-Forwarded-Port",
-                        "Forwarded", "X-Real-IP", "True-Client-IP"})
+  for (const char* h : {"X-Forwarded-For", "x-forwarded-proto", "X-Forwarded-Host",
+                        "X-Forwarded-Port", "Forwarded", "X-Real-IP", "True-Client-IP"})
     EXPECT_TRUE(is_forwarding_header(h)) << h;
   for (const char* h : {"Host", "X-Forwarded", "Forwarded-For", "X-Requested-With"})
     EXPECT_FALSE(is_forwarding_header(h)) << h;

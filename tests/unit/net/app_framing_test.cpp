@@ -14,7 +14,9 @@ ResponseHead head(int status, std::vector<Header> headers = {}) {
   h.headers = std::move(headers);
   return h;
 }
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 }  // namespace
 
 TEST(AppFraming, WholeBodyGetsContentLength) {
@@ -47,8 +49,10 @@ TEST(AppFraming, StreamedBodyIsChunkedOn11AndCloseDelimitedOn10) {
 TEST(AppFraming, HopByHopAndLengthsAreTheServers) {
   AppFraming f;
   f.begin(11, false, true);
-  auto out = f.start(head(200, {{"Connection", "close"}, {"Transfer-Encoding", "gzip"},
-                                {"Content-Length", "3"}, {"X-Kept", "1"}}),
+  auto out = f.start(head(200, {{"Connection", "close"},
+                                {"Transfer-Encoding", "gzip"},
+                                {"Content-Length", "3"},
+                                {"X-Kept", "1"}}),
                      "abcdef", true);
   EXPECT_FALSE(has(out.bytes, "gzip"));
   EXPECT_TRUE(has(out.bytes, "X-Kept: 1\r\n"));
@@ -82,7 +86,8 @@ TEST(AppFraming, NoBodyForHeadAnd204And304) {
 TEST(AppFraming, SendfileHeadersBecomeAHandoff) {
   AppFraming f;
   f.begin(11, false, true);
-  auto out = f.start(head(200, {{"X-Sendfile", "/srv/f.pdf"}, {"ETag", "\"app\""},
+  auto out = f.start(head(200, {{"X-Sendfile", "/srv/f.pdf"},
+                                {"ETag", "\"app\""},
                                 {"Content-Disposition", "attachment"}}),
                      "", true);
   ASSERT_TRUE(out.handoff);

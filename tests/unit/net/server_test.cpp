@@ -127,7 +127,8 @@ TEST_F(ServerTest, PipelinedRequestsFromManyConnections) {
     clients.emplace_back([&, c] {
       std::string req;
       for (int i = 0; i < 10; ++i)
-        req += "POST /c" + std::to_string(c) + " HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+        req +=
+            "POST /c" + std::to_string(c) + " HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
       req += "GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
       std::string r = exchange(req);
       size_t count = 0, at = 0;

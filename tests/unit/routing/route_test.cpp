@@ -35,7 +35,9 @@ struct Routing {
       cfg.web2py_apps = apps;
       cfg.default_app = "welcome";
     }
-    cfg.installed = [](std::string_view a) { return a == "welcome" || a == "admin" || a == "blog"; };
+    cfg.installed = [](std::string_view a) {
+      return a == "welcome" || a == "admin" || a == "blog";
+    };
   }
 
   // Parses the request as the connection does, then routes it. A refused head gives an error
@@ -129,13 +131,11 @@ TEST(Route, LighttpdRulesNeverReachPrivateFiles) {
   EXPECT_EQ(r.relative, "applications/welcome/static/css/x.css");
   // The rule matches path and query: "?/static/x" after an upload's URL made the rewritten path
   // the upload's. Below the web2py folder only applications/<app>/static/ is ever static.
-  for (std::string t : {"/welcome/uploads/secret.txt?/static/x",
-                        "/welcome/databases/storage.sqlite?/static/x",
-                        "/welcome/private/appconfig.ini?x=/static/y",
-                        "/welcome/cron/crontab?/static/x",
-                        "/welcome/views/default/index.html?/static/x",
-                        "/welcome/sessions/s1?/static/x",
-                        "/welcome/static/../models/db.txt?/static/x"}) {
+  for (std::string t :
+       {"/welcome/uploads/secret.txt?/static/x", "/welcome/databases/storage.sqlite?/static/x",
+        "/welcome/private/appconfig.ini?x=/static/y", "/welcome/cron/crontab?/static/x",
+        "/welcome/views/default/index.html?/static/x", "/welcome/sessions/s1?/static/x",
+        "/welcome/static/../models/db.txt?/static/x"}) {
     r = s.decide("GET", t, "example.com");
     EXPECT_NE(r.kind, RouteKind::static_file) << t;
     EXPECT_NE(r.kind, RouteKind::web2py_static) << t;
@@ -175,10 +175,10 @@ TEST(Route, RewriteResultIsNormalisedOnce) {
 TEST(Route, DenyRulesHoldForEverySpelling) {
   Routing s({}, {}, false);
   s.statics.push_back({"/files", "/srv/files"});
-  for (std::string t : {"/files/backup.inc", "/files/backup.inc/", "/files/backup.inc/.",
-                        "/files/x/../backup.inc", "/files/file~", "/files/file~/",
-                        "/files//file~", "/files/backup%2einc", "/files/backup.in%63",
-                        "/files/file%7E", "/files/file~/%2e"}) {
+  for (std::string t :
+       {"/files/backup.inc", "/files/backup.inc/", "/files/backup.inc/.", "/files/x/../backup.inc",
+        "/files/file~", "/files/file~/", "/files//file~", "/files/backup%2einc",
+        "/files/backup.in%63", "/files/file%7E", "/files/file~/%2e"}) {
     auto r = s.decide("GET", t);
     EXPECT_EQ(r.kind, RouteKind::error) << t;
     EXPECT_EQ(r.status, 403) << t;
@@ -189,11 +189,11 @@ TEST(Route, DenyRulesHoldForEverySpelling) {
 TEST(Route, StaticMappingAboveTheWeb2pyFolderNeverServesItsPrivateData) {
   Routing s({});
   s.statics.push_back({"/srv", "/srv"});
-  for (std::string t : {"/srv/web2py/applications/welcome/databases/auth.sqlite",
-                        "/srv/web2py/applications/welcome/private/appconfig.ini",
-                        "/srv/web2py/applications/welcome/uploads/x.png",
-                        "/srv/web2py/parameters_8000.txt", "/srv/web2py/routes.example",
-                        "/srv/web2py/applications/welcome/static"}) {
+  for (std::string t :
+       {"/srv/web2py/applications/welcome/databases/auth.sqlite",
+        "/srv/web2py/applications/welcome/private/appconfig.ini",
+        "/srv/web2py/applications/welcome/uploads/x.png", "/srv/web2py/parameters_8000.txt",
+        "/srv/web2py/routes.example", "/srv/web2py/applications/welcome/static"}) {
     auto r = s.decide("GET", t);
     EXPECT_EQ(r.kind, RouteKind::error) << t;
     EXPECT_EQ(r.status, 403) << t;

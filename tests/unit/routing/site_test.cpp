@@ -75,7 +75,8 @@ TEST(Hosts, ConflictsAreErrors) {
   a.line = 3;
   b.file = "f.toml";
   b.line = 7;
-  EXPECT_EQ(error_of({a, b}), "f.toml:7: site 'b': host 'A.test' is claimed by f.toml:3: site 'a' too");
+  EXPECT_EQ(error_of({a, b}),
+            "f.toml:7: site 'b': host 'A.test' is claimed by f.toml:3: site 'a' too");
   EXPECT_NE(error_of({site("a", {"*.x.test"}), site("b", {"*.x.test"})}).find("claimed by"),
             std::string::npos);
   auto d1 = site("d1", {});
@@ -175,7 +176,8 @@ TEST(SiteRules, DefaultApplication) {
   s.default_app = "blog";
   auto installed = [](std::string_view a) { return a == "admin" || a == "blog"; };
   EXPECT_EQ(with_default_app(s, "/", installed).value_or("-"), "/blog/");
-  EXPECT_EQ(with_default_app(s, "/default/post/3", installed).value_or("-"), "/blog/default/post/3");
+  EXPECT_EQ(with_default_app(s, "/default/post/3", installed).value_or("-"),
+            "/blog/default/post/3");
   EXPECT_FALSE(with_default_app(s, "/blog/default/index", installed));
   EXPECT_FALSE(with_default_app(s, "/admin/default/index", installed));  // installed: as is
   EXPECT_FALSE(with_default_app(s, "/favicon.ico", installed));

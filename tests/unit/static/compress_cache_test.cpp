@@ -43,7 +43,8 @@ std::string unbrotli(const std::string& data) {
   std::string out(1 << 22, '\0');
   size_t size = out.size();
   if (BrotliDecoderDecompress(data.size(), reinterpret_cast<const uint8_t*>(data.data()), &size,
-                              reinterpret_cast<uint8_t*>(out.data())) != BROTLI_DECODER_RESULT_SUCCESS)
+                              reinterpret_cast<uint8_t*>(out.data())) !=
+      BROTLI_DECODER_RESULT_SUCCESS)
     return "<bad brotli>";
   out.resize(size);
   return out;
@@ -79,7 +80,8 @@ TEST_F(Compress, GzipAndBrotliRoundTrip) {
     ::close(fd);
     std::string packed = read(dir_ + "/cache/" + name);
     EXPECT_LT(packed.size(), text_.size() / 4) << coding;
-    EXPECT_TRUE((std::string(coding) == "br" ? unbrotli(packed) : gunzip(packed)) == text_) << coding;
+    EXPECT_TRUE((std::string(coding) == "br" ? unbrotli(packed) : gunzip(packed)) == text_)
+        << coding;
     // It carries the original's modification time (its Last-Modified).
     EXPECT_EQ(stat_of(dir_ + "/cache/" + name).st_mtim.tv_sec, st.st_mtim.tv_sec);
   }

@@ -10,8 +10,8 @@ TEST(Handoff, SendfileBelowTheLongestFolder) {
   EXPECT_EQ(t.error_status, 0);
   EXPECT_EQ(t.dir, "/srv/files/private");
   EXPECT_EQ(t.relative, "a/b.pdf");
-  for (std::string bad : {"/srv/other/x", "/srv/files", "/srv/filesx/y", "/srv/files/../etc/passwd",
-                          "relative/x"}) {
+  for (std::string bad :
+       {"/srv/other/x", "/srv/files", "/srv/filesx/y", "/srv/files/../etc/passwd", "relative/x"}) {
     auto r = resolve_handoff({false, bad, {}, 200}, dirs, {});
     EXPECT_EQ(r.error_status, 500) << bad;
     EXPECT_FALSE(r.error.empty()) << bad;

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "server/static/file_cache.hpp"
 #include "server/http/http_date.hpp"
+#include "server/static/file_cache.hpp"
 
 using namespace w2p::server;
 namespace fs = std::filesystem;
@@ -52,7 +52,9 @@ TEST_F(StaticFiles, OpensRegularFiles) {
   EXPECT_EQ(f.name, "css/a.css");
 }
 
-TEST_F(StaticFiles, MissingIsNotFound) { EXPECT_EQ(open("css/none.css").status, OpenStatus::not_found); }
+TEST_F(StaticFiles, MissingIsNotFound) {
+  EXPECT_EQ(open("css/none.css").status, OpenStatus::not_found);
+}
 
 TEST_F(StaticFiles, DirectoryIsReportedNotOpened) {
   EXPECT_EQ(open("sub").status, OpenStatus::directory);
@@ -72,7 +74,9 @@ TEST_F(StaticFiles, DotDotNeverLeavesTheRoot) {
   EXPECT_NE(open("css/../../secret.txt").status, OpenStatus::ok);
 }
 
-TEST_F(StaticFiles, NonRegularFilesAreForbidden) { EXPECT_EQ(open("fifo").status, OpenStatus::forbidden); }
+TEST_F(StaticFiles, NonRegularFilesAreForbidden) {
+  EXPECT_EQ(open("fifo").status, OpenStatus::forbidden);
+}
 
 TEST(MountMatch, MatchesWholeSegments) {
   StaticMount m{"/static", "/srv"};
