@@ -235,6 +235,76 @@ std::string joined(const std::vector<std::string>& v) {
   return out;
 }
 
+// Every option of the table as a flag; values land in `values`, one list per option.
+void add_table_options(CLI::App& cli, std::vector<std::vector<std::string>>& values) {
+  const Options defaults;
+  for (std::size_t i = 0; i < option_table().size(); ++i) {
+    const OptionSpec& spec = option_table()[i];
+    std::string flag = "--" + std::string(spec.name);
+    std::string help(spec.help);
+    if (!spec.reload) help += " (a reload cannot change it: restart)";
+    if (spec.kind == ValueKind::flag) {
+      cli.add_flag_callback(
+          flag, [&values, i] { values[i] = {"true"}; }, help);
+      continue;
+    }
+    CLI::Option* opt =
+        cli.add_option(flag, values[i], help)->type_name(std::string(spec.placeholder));
+    if (!spec.list) opt->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    auto def = spec.get(defaults);
+    if (spec.kind == ValueKind::size)
+      for (auto& d : def) d = size_text(std::stoull(d));
+    if (!def.empty() && !(def.size() == 1 && (def[0].empty() || def[0] == "0")))
+      opt->default_str(joined(def));
+  }
+}
+
+struct Subcommands {
+  CLI::App *check, *import, *cron_list, *cron_run, *admin;
+};
+
+Subcommands add_subcommands(CLI::App& cli, Options& o, std::string& check_path) {
+  Subcommands sub{};
+  sub.check = cli.add_subcommand(
+      "check-config",
+      "Read FILE (and any other flags), report the first error with its file, line and key, "
+      "or print the effective configuration; then exit (0: valid, 2: not)");
+  sub.check->add_option("file", check_path, "The configuration file")
+      ->required()
+      ->type_name("FILE");
+  sub.import = cli.add_subcommand(
+      "import-lighttpd",
+      "Print a lighttpd.conf (the classic web2py set-up) as w2pserve TOML, with a comment for "
+      "each directive it could not carry over; then exit");
+  sub.import->add_option("file", o.command_file, "The lighttpd configuration file")
+      ->required()
+      ->type_name("FILE");
+  CLI::App* cron_cmd = cli.add_subcommand(
+      "cron",
+      "web2py cron without a server: `cron list` prints every job with its next and "
+      "last run; `cron run APP LINE` runs the job on that crontab line now, as --user. "
+      "Needs --root");
+  cron_cmd->require_subcommand(1);
+  sub.cron_list = cron_cmd->add_subcommand("list", "Jobs, next run, last run (from the ledger)");
+  sub.cron_run =
+      cron_cmd->add_subcommand("run", "Run one job now, in this process; exit 0 when it succeeded");
+  sub.cron_run->add_option("app", o.cron_app, "The application")->required();
+  sub.cron_run->add_option("line", o.cron_line, "The job's line in applications/APP/cron/crontab")
+      ->required();
+  sub.admin = cli.add_subcommand(
+      "set-admin-password",
+      "Write web2py's admin password (read from the terminal, or from stdin when it is not "
+      "one) to parameters_<port>.py with gluon.main.save_password, as --user; then exit. "
+      "Needs --root.");
+  sub.admin
+      ->add_option("--port", o.admin_port,
+                   "The port users connect to (default: --public-port, else the first "
+                   "--listen port)")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
+  return sub;
+}
+
 }  // namespace
 
 ParseOutcome parse_options(int argc, char** argv) {
@@ -264,77 +334,23 @@ ParseOutcome parse_options(int argc, char** argv) {
       load_config_file(config_path, o, given);
     }
     std::vector<std::vector<std::string>> cli_values(option_table().size());
-    const Options defaults;
-    for (std::size_t i = 0; i < option_table().size(); ++i) {
-      const OptionSpec& spec = option_table()[i];
-      std::string flag = "--" + std::string(spec.name);
-      std::string help(spec.help);
-      if (!spec.reload) help += " (a reload cannot change it: restart)";
-      if (spec.kind == ValueKind::flag) {
-        cli.add_flag_callback(
-            flag, [&cli_values, i] { cli_values[i] = {"true"}; }, help);
-        continue;
-      }
-      CLI::Option* opt =
-          cli.add_option(flag, cli_values[i], help)->type_name(std::string(spec.placeholder));
-      if (!spec.list) opt->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-      auto def = spec.get(defaults);
-      if (spec.kind == ValueKind::size)
-        for (auto& d : def) d = size_text(std::stoull(d));
-      if (!def.empty() && !(def.size() == 1 && (def[0].empty() || def[0] == "0")))
-        opt->default_str(joined(def));
-    }
+    add_table_options(cli, cli_values);
     std::string check_path;
-    CLI::App* check = cli.add_subcommand(
-        "check-config",
-        "Read FILE (and any other flags), report the first error with its file, line and key, "
-        "or print the effective configuration; then exit (0: valid, 2: not)");
-    check->add_option("file", check_path, "The configuration file")->required()->type_name("FILE");
-    CLI::App* import = cli.add_subcommand(
-        "import-lighttpd",
-        "Print a lighttpd.conf (the classic web2py set-up) as w2pserve TOML, with a comment for "
-        "each directive it could not carry over; then exit");
-    import->add_option("file", o.command_file, "The lighttpd configuration file")
-        ->required()
-        ->type_name("FILE");
-    CLI::App* cron_cmd = cli.add_subcommand(
-        "cron",
-        "web2py cron without a server: `cron list` prints every job with its next and "
-        "last run; `cron run APP LINE` runs the job on that crontab line now, as --user. "
-        "Needs --root");
-    cron_cmd->require_subcommand(1);
-    CLI::App* cron_list =
-        cron_cmd->add_subcommand("list", "Jobs, next run, last run (from the ledger)");
-    CLI::App* cron_run = cron_cmd->add_subcommand(
-        "run", "Run one job now, in this process; exit 0 when it succeeded");
-    cron_run->add_option("app", o.cron_app, "The application")->required();
-    cron_run->add_option("line", o.cron_line, "The job's line in applications/APP/cron/crontab")
-        ->required();
-    CLI::App* admin = cli.add_subcommand(
-        "set-admin-password",
-        "Write web2py's admin password (read from the terminal, or from stdin when it is not "
-        "one) to parameters_<port>.py with gluon.main.save_password, as --user; then exit. "
-        "Needs --root.");
-    admin
-        ->add_option("--port", o.admin_port,
-                     "The port users connect to (default: --public-port, else the first "
-                     "--listen port)")
-        ->type_name("PORT")
-        ->check(CLI::Range(1, 65535));
+    Subcommands sub = add_subcommands(cli, o, check_path);
 
     cli.parse(argc, argv);
-    if (check->parsed()) {
+    if (sub.check->parsed()) {
       o.command = Options::Command::check_config;
       o.command_file = check_path;
     }
-    if (import->parsed()) {
+    if (sub.import->parsed()) {
       o.command = Options::Command::import_lighttpd;
       outcome.options = std::move(o);
       return outcome;
     }
-    if (cron_list->parsed()) o.command = Options::Command::cron_list;
-    if (cron_run->parsed()) o.command = Options::Command::cron_run;
-    if (admin->parsed()) o.command = Options::Command::set_admin_password;
+    if (sub.cron_list->parsed()) o.command = Options::Command::cron_list;
+    if (sub.cron_run->parsed()) o.command = Options::Command::cron_run;
+    if (sub.admin->parsed()) o.command = Options::Command::set_admin_password;
     // The command line's values replace the file's, option by option; a value it replaces is
     // still checked for its form (a mistake in the file is reported), not for the existence of
     // what it names (the file may be another machine's).

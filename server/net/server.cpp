@@ -194,6 +194,8 @@ struct Server::Impl {
                   : 0;
   }
 
+  void setup_listeners();
+
   void finish() {
     net::post(ioc, [this] {
       boost::system::error_code ec;
@@ -230,78 +232,73 @@ struct Server::Impl {
   std::vector<Watched> watched;
 };
 
-Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) {
-  std::signal(SIGPIPE, SIG_IGN);
-  // Every connection is a descriptor: take the whole hard limit (the soft default is often
-  // 1024), and say so when it is below what --max-connections allows.
+namespace {
+
+// Every connection is a descriptor: take the whole hard limit (the soft default is often 1024),
+// and say so when it is below what --max-connections allows.
+void raise_descriptor_limit(unsigned max_connections) {
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &nofile);
   }
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
-      nofile.rlim_cur < options.max_connections + 64u)
+      nofile.rlim_cur < max_connections + 64u)
     log::warn("the descriptor limit (" + std::to_string(nofile.rlim_cur) +
-              ") is below --max-connections (" + std::to_string(options.max_connections) +
+              ") is below --max-connections (" + std::to_string(max_connections) +
               "); beyond it accepting pauses until descriptors are free");
-  impl_->ctx.statics = impl_->options.statics;
-  impl_->ctx.sites = std::make_unique<SiteRouter>(impl_->options.sites, impl_->options.global_site);
-  if (!impl_->options.compress.dir.empty())
-    impl_->ctx.compress = std::make_unique<CompressCache>(impl_->options.compress);
-  if (!impl_->options.root.empty()) {
-    auto mode = impl_->options.web2py_static;
+}
+
+// What routing reads, pointing into the context.
+void setup_routing(ServerContext& c, const Options& o) {
+  c.statics = o.statics;
+  c.sites = std::make_unique<SiteRouter>(o.sites, o.global_site);
+  if (!o.root.empty()) {
     std::string why;
-    if (mode == Options::Web2pyStatic::automatic &&
-        routes_rewrite_urls(impl_->options.root + "/routes.py"))
+    if (o.web2py_static == Options::Web2pyStatic::automatic &&
+        routes_rewrite_urls(o.root + "/routes.py"))
       why = "routes.py rewrites URLs";
-    if (mode == Options::Web2pyStatic::off) why = "--web2py-static off";
+    if (o.web2py_static == Options::Web2pyStatic::off) why = "--web2py-static off";
     if (why.empty())
-      impl_->ctx.web2py_apps = impl_->options.root + "/applications";
+      c.web2py_apps = o.root + "/applications";
     else
       log::info("web2py static files are served by web2py itself (" + why + ")");
+    if (auto apps = real_directory(o.root + "/applications")) c.web2py_apps_real = *apps;
   }
-  if (!impl_->options.root.empty()) {
-    if (auto apps = real_directory(impl_->options.root + "/applications"))
-      impl_->ctx.web2py_apps_real = *apps;
-  }
-  {
-    ServerContext& c = impl_->ctx;
-    c.route.sites = c.sites.get();
-    c.route.statics = &c.statics;
-    c.route.status_path = impl_->options.status_path;
-    c.route.web2py_root = impl_->options.root;
-    c.route.web2py_apps = c.web2py_apps;
-    c.route.default_app = impl_->options.default_app;
-    c.route.has_app = false;
-    std::string apps_dir = impl_->options.root + "/applications/";
-    c.route.installed = [apps_dir](std::string_view app) {
-      if (!is_web2py_name(app)) return false;
-      struct stat st {};
-      std::string dir = apps_dir;
-      dir.append(app);
-      return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-    };
-  }
-  if (!impl_->options.access_log.empty())
-    impl_->ctx.access_log =
-        std::make_unique<AccessLog>(impl_->options.access_log, impl_->options.access_log_format);
-  impl_->ctx.on_drained = [this] { impl_->finish(); };
-  auto certs = tls_certs_from(impl_->options);
-  if (!certs.empty()) impl_->ctx.tls = std::make_unique<TlsContext>(certs);
+  c.route.sites = c.sites.get();
+  c.route.statics = &c.statics;
+  c.route.status_path = o.status_path;
+  c.route.web2py_root = o.root;
+  c.route.web2py_apps = c.web2py_apps;
+  c.route.default_app = o.default_app;
+  c.route.has_app = false;
+  std::string apps_dir = o.root + "/applications/";
+  c.route.installed = [apps_dir](std::string_view app) {
+    if (!is_web2py_name(app)) return false;
+    struct stat st {};
+    std::string dir = apps_dir;
+    dir.append(app);
+    return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  };
+}
+
+}  // namespace
+
+// The listeners: sockets handed over by systemd (socket activation) or by this process before a
+// reload are used first; an address one of them already covers is not bound again.
+void Server::Impl::setup_listeners() {
   struct Want {
     ListenAddress address;
     ListenKind kind;
   };
   std::vector<Want> wants;
-  for (const auto& a : impl_->options.listen)
-    wants.push_back({a, impl_->ctx.tls ? ListenKind::tls : ListenKind::plain});
-  for (const auto& a : impl_->options.http_listen) wants.push_back({a, ListenKind::plain});
-  for (const auto& a : impl_->options.redirect_listen) wants.push_back({a, ListenKind::redirect});
-  // Sockets handed over by systemd (socket activation) or by this process before a reload are
-  // used first; an address one of them already covers is not bound again.
+  for (const auto& a : options.listen)
+    wants.push_back({a, ctx.tls ? ListenKind::tls : ListenKind::plain});
+  for (const auto& a : options.http_listen) wants.push_back({a, ListenKind::plain});
+  for (const auto& a : options.redirect_listen) wants.push_back({a, ListenKind::redirect});
   std::vector<std::shared_ptr<Listener>> inherited;
   for (int fd : systemd::take_listen_fds())
-    inherited.push_back(std::make_shared<Listener>(impl_->ioc, fd, impl_->ctx));
+    inherited.push_back(std::make_shared<Listener>(ioc, fd, ctx));
   std::vector<bool> used(inherited.size(), false);
   for (const auto& want : wants) {
     std::shared_ptr<Listener> listener;
@@ -316,31 +313,46 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
       }
     }
     // With inherited sockets, the default --listen address is not added.
-    if (!listener && !inherited.empty() && !impl_->options.listen_given &&
-        want.kind != ListenKind::redirect && impl_->options.http_listen.empty())
+    if (!listener && !inherited.empty() && !options.listen_given &&
+        want.kind != ListenKind::redirect && options.http_listen.empty())
       continue;
-    if (!listener) listener = std::make_shared<Listener>(impl_->ioc, want.address, impl_->ctx);
+    if (!listener) listener = std::make_shared<Listener>(ioc, want.address, ctx);
     listener->set_kind(want.kind);
-    impl_->listeners.push_back(listener);
+    listeners.push_back(listener);
   }
   for (std::size_t i = 0; i < inherited.size(); ++i)
-    if (!used[i]) impl_->listeners.push_back(inherited[i]);
+    if (!used[i]) listeners.push_back(inherited[i]);
   // Redirects go to the first TLS listener's port.
   std::uint16_t https_port = 443;
-  for (const auto& l : impl_->listeners) {
+  for (const auto& l : listeners) {
     if (l->kind() != ListenKind::tls) continue;
-    https_port =
-        impl_->options.public_port ? impl_->options.public_port : l->local_endpoint().port();
+    https_port = options.public_port ? options.public_port : l->local_endpoint().port();
     break;
   }
-  for (auto& l : impl_->listeners)
+  for (auto& l : listeners)
     if (l->kind() == ListenKind::redirect) l->set_kind(ListenKind::redirect, https_port);
-  impl_->watchdog = systemd::watchdog_interval();
-  for (const auto& w : impl_->options.watch) {
+}
+
+Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) {
+  std::signal(SIGPIPE, SIG_IGN);
+  raise_descriptor_limit(options.max_connections);
+  Impl& m = *impl_;
+  setup_routing(m.ctx, m.options);
+  if (!m.options.compress.dir.empty())
+    m.ctx.compress = std::make_unique<CompressCache>(m.options.compress);
+  if (!m.options.access_log.empty())
+    m.ctx.access_log =
+        std::make_unique<AccessLog>(m.options.access_log, m.options.access_log_format);
+  m.ctx.on_drained = [this] { impl_->finish(); };
+  auto certs = tls_certs_from(m.options);
+  if (!certs.empty()) m.ctx.tls = std::make_unique<TlsContext>(certs);
+  m.setup_listeners();
+  m.watchdog = systemd::watchdog_interval();
+  for (const auto& w : m.options.watch) {
     Impl::Watched entry;
     entry.path = w;
     entry.exists = ::stat(w.c_str(), &entry.st) == 0;
-    impl_->watched.push_back(entry);
+    m.watched.push_back(entry);
   }
   load_mime_types();
 }

@@ -76,81 +76,111 @@ void ServerStats::record(ServedBy by, std::uint64_t body_bytes, std::uint64_t mi
   latency[b].fetch_add(1, std::memory_order_relaxed);
 }
 
-std::string status_page(const ServerContext& ctx, std::string_view format, std::string& type) {
-  const ServerStats& st = ctx.stats;
-  double uptime =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count();
-  std::uint64_t rss = proc_status_kib("VmRSS") * 1024, peak = proc_status_kib("VmHWM") * 1024;
-  std::size_t connections = ctx.connection_count();
-  const AppStats* app = ctx.app ? &ctx.app->stats() : nullptr;
-  auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
-  std::uint64_t cumulative[ServerStats::kBucketCount + 1];
+namespace {
+
+// The figures both formats show, read once (relaxed atomics: a status page needs no more).
+struct Figures {
+  const ServerStats& st;
+  double uptime = 0;
+  std::uint64_t rss = 0, peak = 0;
+  std::size_t connections = 0;
+  const AppStats* app = nullptr;
+  std::uint64_t cumulative[ServerStats::kBucketCount + 1] = {};
   std::uint64_t total = 0;
-  for (int i = 0; i <= ServerStats::kBucketCount; ++i) cumulative[i] = total += load(st.latency[i]);
-  std::ostringstream o;
-  if (format == "prometheus") {
-    type = "text/plain; version=0.0.4; charset=utf-8";
-    auto metric = [&](const char* name, const char* kind, const char* help) {
-      o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << kind << "\n";
-    };
-    metric("w2pserve_uptime_seconds", "gauge", "Seconds since this image started.");
-    o << "w2pserve_uptime_seconds " << num(uptime) << "\n";
-    metric("w2pserve_reloads_total", "counter", "In-place reloads of this process.");
-    o << "w2pserve_reloads_total " << st.reloads << "\n";
-    metric("w2pserve_resident_memory_bytes", "gauge", "Resident memory (VmRSS).");
-    o << "w2pserve_resident_memory_bytes " << rss << "\n";
-    metric("w2pserve_peak_resident_memory_bytes", "gauge", "Peak resident memory (VmHWM).");
-    o << "w2pserve_peak_resident_memory_bytes " << peak << "\n";
-    metric("w2pserve_connections", "gauge", "Open client connections.");
-    o << "w2pserve_connections " << connections << "\n";
-    metric("w2pserve_requests_total", "counter", "Responses by what served them.");
-    for (int k = 0; k < 4; ++k)
-      o << "w2pserve_requests_total{kind=\"" << kKinds[k] << "\"} " << load(st.responses[k])
+};
+
+template <class A>
+auto load(const A& a) {
+  return a.load(std::memory_order_relaxed);
+}
+
+Figures collect(const ServerContext& ctx) {
+  Figures f{ctx.stats};
+  f.uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.st.started).count();
+  f.rss = proc_status_kib("VmRSS") * 1024;
+  f.peak = proc_status_kib("VmHWM") * 1024;
+  f.connections = ctx.connection_count();
+  f.app = ctx.app ? &ctx.app->stats() : nullptr;
+  for (int i = 0; i <= ServerStats::kBucketCount; ++i)
+    f.cumulative[i] = f.total += load(f.st.latency[i]);
+  return f;
+}
+
+void prometheus(std::ostringstream& o, const ServerContext& ctx, const Figures& f) {
+  const ServerStats& st = f.st;
+  const AppStats* app = f.app;
+  const auto& cumulative = f.cumulative;
+  const std::uint64_t total = f.total;
+  auto metric = [&](const char* name, const char* kind, const char* help) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << kind << "\n";
+  };
+  double uptime = f.uptime;
+  std::uint64_t rss = f.rss, peak = f.peak;
+  std::size_t connections = f.connections;
+  metric("w2pserve_uptime_seconds", "gauge", "Seconds since this image started.");
+  o << "w2pserve_uptime_seconds " << num(uptime) << "\n";
+  metric("w2pserve_reloads_total", "counter", "In-place reloads of this process.");
+  o << "w2pserve_reloads_total " << st.reloads << "\n";
+  metric("w2pserve_resident_memory_bytes", "gauge", "Resident memory (VmRSS).");
+  o << "w2pserve_resident_memory_bytes " << rss << "\n";
+  metric("w2pserve_peak_resident_memory_bytes", "gauge", "Peak resident memory (VmHWM).");
+  o << "w2pserve_peak_resident_memory_bytes " << peak << "\n";
+  metric("w2pserve_connections", "gauge", "Open client connections.");
+  o << "w2pserve_connections " << connections << "\n";
+  metric("w2pserve_requests_total", "counter", "Responses by what served them.");
+  for (int k = 0; k < 4; ++k)
+    o << "w2pserve_requests_total{kind=\"" << kKinds[k] << "\"} " << load(st.responses[k]) << "\n";
+  metric("w2pserve_response_bytes_total", "counter", "Response body bytes by what served them.");
+  for (int k = 0; k < 4; ++k)
+    o << "w2pserve_response_bytes_total{kind=\"" << kKinds[k] << "\"} " << load(st.bytes[k])
+      << "\n";
+  metric("w2pserve_in_flight_requests", "gauge",
+         "Requests handed to the application, not yet answered.");
+  o << "w2pserve_in_flight_requests " << load(st.in_app) << "\n";
+  if (app) {
+    metric("w2pserve_queue_depth", "gauge", "Requests waiting for a Python worker.");
+    o << "w2pserve_queue_depth " << load(app->queued) << "\n";
+    metric("w2pserve_busy_workers", "gauge", "Python workers running a request.");
+    o << "w2pserve_busy_workers " << load(app->busy) << "\n";
+    metric("w2pserve_gil_wait_seconds_total", "counter", "Time workers waited to take the GIL.");
+    o << "w2pserve_gil_wait_seconds_total "
+      << num(static_cast<double>(load(app->gil_wait_ns)) / 1e9) << "\n";
+    metric("w2pserve_python_allocated_blocks", "gauge",
+           "sys.getallocatedblocks() after the last request.");
+    o << "w2pserve_python_allocated_blocks " << load(app->allocated_blocks) << "\n";
+    metric("w2pserve_python_gc_count", "gauge", "gc.get_count() after the last request.");
+    for (int g = 0; g < 3; ++g)
+      o << "w2pserve_python_gc_count{generation=\"" << g << "\"} " << load(app->gc_count[g])
         << "\n";
-    metric("w2pserve_response_bytes_total", "counter", "Response body bytes by what served them.");
-    for (int k = 0; k < 4; ++k)
-      o << "w2pserve_response_bytes_total{kind=\"" << kKinds[k] << "\"} " << load(st.bytes[k])
-        << "\n";
-    metric("w2pserve_in_flight_requests", "gauge",
-           "Requests handed to the application, not yet answered.");
-    o << "w2pserve_in_flight_requests " << load(st.in_app) << "\n";
-    if (app) {
-      metric("w2pserve_queue_depth", "gauge", "Requests waiting for a Python worker.");
-      o << "w2pserve_queue_depth " << load(app->queued) << "\n";
-      metric("w2pserve_busy_workers", "gauge", "Python workers running a request.");
-      o << "w2pserve_busy_workers " << load(app->busy) << "\n";
-      metric("w2pserve_gil_wait_seconds_total", "counter", "Time workers waited to take the GIL.");
-      o << "w2pserve_gil_wait_seconds_total "
-        << num(static_cast<double>(load(app->gil_wait_ns)) / 1e9) << "\n";
-      metric("w2pserve_python_allocated_blocks", "gauge",
-             "sys.getallocatedblocks() after the last request.");
-      o << "w2pserve_python_allocated_blocks " << load(app->allocated_blocks) << "\n";
-      metric("w2pserve_python_gc_count", "gauge", "gc.get_count() after the last request.");
-      for (int g = 0; g < 3; ++g)
-        o << "w2pserve_python_gc_count{generation=\"" << g << "\"} " << load(app->gc_count[g])
-          << "\n";
-    }
-    metric("w2pserve_request_duration_seconds", "histogram",
-           "From the request head to the end of the response.");
-    for (int i = 0; i < ServerStats::kBucketCount; ++i)
-      o << "w2pserve_request_duration_seconds_bucket{le=\"" << num(ServerStats::kBuckets[i])
-        << "\"} " << cumulative[i] << "\n";
-    o << "w2pserve_request_duration_seconds_bucket{le=\"+Inf\"} " << total << "\n";
-    o << "w2pserve_request_duration_seconds_sum "
-      << num(static_cast<double>(load(st.latency_us_sum)) / 1e6) << "\n";
-    o << "w2pserve_request_duration_seconds_count " << total << "\n";
-    metric("w2pserve_cron_last_run_timestamp_seconds", "gauge",
-           "When each cron job last started (0: never).");
-    for (const auto& j : ctx.cron.get())
-      o << "w2pserve_cron_last_run_timestamp_seconds{app=\"" << label(j.app) << "\",line=\""
-        << j.line << "\",status=\"" << label(j.last_status) << "\"} " << j.last_started << "\n";
-    metric("w2pserve_site_requests_total", "counter", "Requests by site.");
-    for (const auto& site : ctx.sites->sites())
-      o << "w2pserve_site_requests_total{site=\"" << label(site->spec.name) << "\"} "
-        << load(site->requests) << "\n";
-    return o.str();
   }
-  type = "application/json";
+  metric("w2pserve_request_duration_seconds", "histogram",
+         "From the request head to the end of the response.");
+  for (int i = 0; i < ServerStats::kBucketCount; ++i)
+    o << "w2pserve_request_duration_seconds_bucket{le=\"" << num(ServerStats::kBuckets[i]) << "\"} "
+      << cumulative[i] << "\n";
+  o << "w2pserve_request_duration_seconds_bucket{le=\"+Inf\"} " << total << "\n";
+  o << "w2pserve_request_duration_seconds_sum "
+    << num(static_cast<double>(load(st.latency_us_sum)) / 1e6) << "\n";
+  o << "w2pserve_request_duration_seconds_count " << total << "\n";
+  metric("w2pserve_cron_last_run_timestamp_seconds", "gauge",
+         "When each cron job last started (0: never).");
+  for (const auto& j : ctx.cron.get())
+    o << "w2pserve_cron_last_run_timestamp_seconds{app=\"" << label(j.app) << "\",line=\"" << j.line
+      << "\",status=\"" << label(j.last_status) << "\"} " << j.last_started << "\n";
+  metric("w2pserve_site_requests_total", "counter", "Requests by site.");
+  for (const auto& site : ctx.sites->sites())
+    o << "w2pserve_site_requests_total{site=\"" << label(site->spec.name) << "\"} "
+      << load(site->requests) << "\n";
+}
+
+void json(std::ostringstream& o, const ServerContext& ctx, const Figures& f) {
+  const ServerStats& st = f.st;
+  const AppStats* app = f.app;
+  const auto& cumulative = f.cumulative;
+  const std::uint64_t total = f.total;
+  double uptime = f.uptime;
+  std::uint64_t rss = f.rss, peak = f.peak;
+  std::size_t connections = f.connections;
   o << "{\"pid\": " << ::getpid() << ", \"uptime_seconds\": " << num(uptime)
     << ", \"reloads\": " << st.reloads << ", \"resident_memory_bytes\": " << rss
     << ", \"peak_resident_memory_bytes\": " << peak << ", \"connections\": " << connections
@@ -193,6 +223,20 @@ std::string status_page(const ServerContext& ctx, std::string_view format, std::
     first = false;
   }
   o << "}}\n";
+}
+
+}  // namespace
+
+std::string status_page(const ServerContext& ctx, std::string_view format, std::string& type) {
+  Figures f = collect(ctx);
+  std::ostringstream o;
+  if (format == "prometheus") {
+    type = "text/plain; version=0.0.4; charset=utf-8";
+    prometheus(o, ctx, f);
+  } else {
+    type = "application/json";
+    json(o, ctx, f);
+  }
   return o.str();
 }
 

@@ -69,6 +69,84 @@ std::string deny_view(std::string_view decoded_path) {
   return p;
 }
 
+namespace {
+
+Route at(Route r, const Site* site) {
+  r.site = site;
+  return r;
+}
+
+// Rewrite rules see the raw path and query, as lighttpd's url.rewrite-once does; the result is
+// parsed, decoded and normalised once, into `path` and `query`. A route when a rule decides it
+// (a redirect, a static target, a failure), nullopt otherwise.
+std::optional<Route> apply_rewrites(const RouteRequest& rq, const RouteConfig& cfg,
+                                    const Site& site, std::string& path, std::string& query) {
+  const SiteSpec& spec = site.spec;
+  if (site.rewrites.size() == 0) return std::nullopt;
+  auto rw = site.rewrites.apply(rq.raw_path, rq.query);
+  if (!rw) return std::nullopt;
+  if (rw->failed) return at(error(500, rw->error), &site);
+  if (rw->kind == RewriteKind::redirect) {
+    if (!is_safe_header_value(rw->target)) return at(error(400), &site);
+    Route red;
+    red.kind = RouteKind::redirect;
+    red.site = &site;
+    red.status = rw->status;
+    red.headers.push_back({"Location", std::move(rw->target)});
+    return red;
+  }
+  auto parts = split_target(rw->target);
+  auto decoded = parts && !parts->absolute_form ? percent_decode(parts->path) : std::nullopt;
+  if (!decoded) return at(error(400), &site);
+  path = normalize_path(*decoded);
+  if (denied(spec, path)) return at(error(403), &site);
+  if (rw->kind == RewriteKind::static_file) {
+    if (!rq.get_or_head) return at(not_allowed(), &site);
+    return static_route(at(Route{}, &site), spec.document_root, path, spec, cfg);
+  }
+  query.assign(parts->query);
+  return std::nullopt;
+}
+
+// Native static mappings: the site's own, then the global ones, on the normalised path.
+std::optional<Route> match_static_mounts(const RouteRequest& rq, const RouteConfig& cfg,
+                                         const Site& site, const std::string& path) {
+  const std::vector<StaticMount>* mount_lists[] = {&site.spec.statics, cfg.statics};
+  for (const auto* mounts : mount_lists) {
+    if (!mounts) continue;
+    for (const auto& mount : *mounts) {
+      std::string relative;
+      if (!mount_match(mount, path, relative)) continue;
+      if (!rq.get_or_head) return at(not_allowed(), &site);
+      return static_route(at(Route{}, &site), mount.dir, relative, site.spec, cfg);
+    }
+  }
+  return std::nullopt;
+}
+
+// web2py's own static URLs, when the file is certainly the one web2py would serve; anything
+// uncertain goes to web2py (gluon/streamer.py).
+bool match_web2py_static(const RouteRequest& rq, const RouteConfig& cfg, const SiteSpec& spec,
+                         Route& r) {
+  if (cfg.web2py_apps.empty() || rq.has_body || !rq.get_or_head) return false;
+  const std::string& app_default =
+      spec.default_app.empty() ? std::string(cfg.default_app) : spec.default_app;
+  auto target = map_web2py_static(r.app_path, app_default);
+  if (!target) return false;
+  std::string dir = std::string(cfg.web2py_apps) + "/" + target->app + "/static";
+  if (!app_allowed(spec, "/" + target->app) ||
+      never_static(dir, target->relative, spec.static_exclude, cfg.web2py_root) ||
+      (!spec.access_deny.empty() && denied_suffix(target->relative, spec.access_deny)))
+    return false;
+  r.kind = RouteKind::web2py_static;
+  r.dir = std::move(dir);
+  r.relative = std::move(target->relative);
+  r.versioned = target->versioned;
+  return true;
+}
+
+}  // namespace
+
 Route route(const RouteRequest& rq, const RouteConfig& cfg) {
   if (rq.redirect_port > 0 && !rq.path.starts_with(kAcmeChallenge)) return to_https(rq);
 
@@ -85,100 +163,25 @@ Route route(const RouteRequest& rq, const RouteConfig& cfg) {
     return error(500, "a host-regex could not be evaluated for host '" + std::string(rq.host) +
                           "' (PCRE2 limit); refusing the request");
   const SiteSpec& spec = site->spec;
-  Route r;
-  r.site = site;
-  if (denied(spec, rq.path)) {
-    r = error(403);
-    r.site = site;
-    return r;
-  }
+  if (denied(spec, rq.path)) return at(error(403), site);
 
-  // Rewrite rules see the raw path and query, as lighttpd's url.rewrite-once does; the result
-  // is parsed, decoded and normalised once.
+  // The path is normal from here on: by check_request_head, or by the rewrite.
   std::string path(rq.path), query(rq.query);
-  if (site->rewrites.size() != 0) {
-    if (auto rw = site->rewrites.apply(rq.raw_path, rq.query)) {
-      auto fail = [&](Route e) {
-        e.site = site;
-        return e;
-      };
-      if (rw->failed) return fail(error(500, rw->error));
-      if (rw->kind == RewriteKind::redirect) {
-        if (!is_safe_header_value(rw->target)) return fail(error(400));
-        Route red;
-        red.kind = RouteKind::redirect;
-        red.site = site;
-        red.status = rw->status;
-        red.headers.push_back({"Location", std::move(rw->target)});
-        return red;
-      }
-      auto parts = split_target(rw->target);
-      auto decoded = parts && !parts->absolute_form ? percent_decode(parts->path) : std::nullopt;
-      if (!decoded) return fail(error(400));
-      path = normalize_path(*decoded);
-      if (denied(spec, path)) return fail(error(403));
-      if (rw->kind == RewriteKind::static_file) {
-        if (!rq.get_or_head) return fail(not_allowed());
-        return static_route(std::move(r), spec.document_root, path, spec, cfg);
-      }
-      query.assign(parts->query);
-    }
-  }
-
-  // Native static mappings: the site's own, then the global ones, on the normalised path.
-  const std::string& normal = path;  // normalised by check_request_head, or just above
-  const std::vector<StaticMount>* mount_lists[] = {&spec.statics, cfg.statics};
-  for (const auto* mounts : mount_lists) {
-    if (!mounts) continue;
-    for (const auto& mount : *mounts) {
-      std::string relative;
-      if (!mount_match(mount, normal, relative)) continue;
-      if (!rq.get_or_head) {
-        Route e = not_allowed();
-        e.site = site;
-        return e;
-      }
-      return static_route(std::move(r), mount.dir, relative, spec, cfg);
-    }
-  }
+  if (auto decided = apply_rewrites(rq, cfg, *site, path, query)) return std::move(*decided);
+  if (auto mounted = match_static_mounts(rq, cfg, *site, path)) return std::move(*mounted);
 
   if (!cfg.web2py_root.empty()) {
     // A site's default application takes URLs that name none of its applications.
     auto installed = [&](std::string_view app) { return cfg.installed && cfg.installed(app); };
     if (auto prefixed = with_default_app(spec, path, installed)) path = std::move(*prefixed);
-    if (!app_allowed(spec, path) && path != "/favicon.ico" && path != "/robots.txt") {
-      r = error(404);
-      r.site = site;
-      return r;
-    }
+    if (!app_allowed(spec, path) && path != "/favicon.ico" && path != "/robots.txt")
+      return at(error(404), site);
   }
-  r.app_path = path;
-  r.app_query = query;
-
-  // web2py's own static URLs, when the file is certainly the one web2py would serve; anything
-  // uncertain goes to web2py (gluon/streamer.py).
-  if (!cfg.web2py_apps.empty() && !rq.has_body && rq.get_or_head) {
-    const std::string& app_default =
-        spec.default_app.empty() ? std::string(cfg.default_app) : spec.default_app;
-    if (auto target = map_web2py_static(path, app_default)) {
-      std::string dir = std::string(cfg.web2py_apps) + "/" + target->app + "/static";
-      if (app_allowed(spec, "/" + target->app) &&
-          !never_static(dir, target->relative, spec.static_exclude, cfg.web2py_root) &&
-          !(!spec.access_deny.empty() && denied_suffix(target->relative, spec.access_deny))) {
-        r.kind = RouteKind::web2py_static;
-        r.dir = std::move(dir);
-        r.relative = std::move(target->relative);
-        r.versioned = target->versioned;
-        return r;
-      }
-    }
-  }
-
-  if (!cfg.has_app) {
-    r.kind = RouteKind::error;
-    r.status = 404;
-    return r;
-  }
+  Route r = at(Route{}, site);
+  r.app_path = std::move(path);
+  r.app_query = std::move(query);
+  if (match_web2py_static(rq, cfg, spec, r)) return r;
+  if (!cfg.has_app) return at(error(404), site);
   r.kind = RouteKind::application;
   return r;
 }
