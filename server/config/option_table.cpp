@@ -113,6 +113,8 @@ OptionSpec addresses_option(std::string_view name, std::vector<ListenAddress> Op
   return s;
 }
 
+// One entry per option, in the order --help shows them. Long on purpose: it is the table, and
+// splitting it would scatter what this file exists to keep in one place.
 std::vector<OptionSpec> build_table() {
   std::vector<OptionSpec> t;
   auto add = [&](OptionSpec s) { t.push_back(std::move(s)); };

@@ -48,6 +48,8 @@ std::optional<std::string_view> suggest_option(std::string_view name,
 
 namespace {
 
+// One case per value kind (a switch over ValueKind: longer than most functions here, but each
+// case is short and they belong together).
 // Checks (and normalises) the values of `raw` against the kind; `existence`: directories must
 // exist (and are made canonical).
 void check_values(const OptionSpec& spec, RawOption& raw, const std::string& base, bool existence) {

@@ -131,6 +131,8 @@ std::optional<std::time_t> CronJob::next_after(std::time_t after) const {
   return std::nullopt;
 }
 
+// One pass over the lines: directives, @macros, the five time fields and the user and command;
+// each error is reported with its line (about 90 lines: each branch is one crontab form).
 Crontab parse_crontab(std::string_view text) {
   Crontab out;
   int number = 0;
