@@ -277,20 +277,15 @@ struct WsgiGateway::Impl {
         sb.st_size > offset ? static_cast<std::uint64_t>(sb.st_size - offset) : 0;
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (copy < 0) return false;
-    bool has_length = false;
-    for (const auto& h : st.head.headers)
-      if (iequals(h.name, "content-length")) has_length = true;
-    if (!st.head_sent) {
-      if (!has_length) st.head.headers.push_back({"Content-Length", std::to_string(length)});
-      if (!send_start(st, {}, false)) {
-        ::close(copy);
-        return true;
-      }
-    }
+    server::BodyFile body{copy, static_cast<std::uint64_t>(offset), length};
     bool ok;
+    bool with_head = !st.head_sent;
+    st.head_sent = true;
+    ResponseHead head = st.head;
     {
+      // The server frames it: the file's length is the Content-Length unless the head has one.
       py::gil_scoped_release nogil;
-      ok = st.sink->file({copy, static_cast<std::uint64_t>(offset), length});
+      ok = with_head ? st.sink->start_file(std::move(head), body) : st.sink->file(body);
     }
     if (!ok) st.client_gone = true;
     return true;

@@ -72,6 +72,9 @@ class ResponseSink {
   virtual bool body(std::string data, bool last) = 0;
   // The rest of the body is this file; it completes the response.
   virtual bool file(BodyFile file) = 0;
+  // The head and the whole body as a file: the server frames it (a Content-Length of the file's
+  // length unless the head gives one).
+  virtual bool start_file(ResponseHead head, BodyFile file) = 0;
   // The response cannot be completed (an error after the head went out): close the connection.
   virtual void abort() = 0;
   // The request ran out of time (--request-timeout); may be called from any thread. The client

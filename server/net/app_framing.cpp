@@ -44,6 +44,27 @@ void AppFraming::begin(unsigned version, bool head_request, bool keep_alive) {
 }
 
 AppFraming::Out AppFraming::start(ResponseHead head, std::string data, bool last) {
+  return this->head(std::move(head), std::move(data), last, std::nullopt);
+}
+
+AppFraming::Out AppFraming::start_file(ResponseHead h, BodyFile f) {
+  Out out = head(std::move(h), {}, false, f.length);
+  if (out.handoff) {
+    ::close(f.fd);  // the hand-off's file replaces the application's
+    out.last = true;
+    return out;
+  }
+  Out body = file(f);
+  out.bytes.append(body.bytes);
+  out.file = body.file;
+  out.file_chunked = body.file_chunked;
+  out.body_bytes = body.body_bytes;
+  out.last = true;
+  return out;
+}
+
+AppFraming::Out AppFraming::head(ResponseHead head, std::string data, bool last,
+                                 std::optional<std::uint64_t> file_length) {
   // The server owns framing and connection management: take those headers out.
   std::optional<std::uint64_t> app_length;
   bool bad_length = false;
@@ -99,6 +120,9 @@ AppFraming::Out AppFraming::start(ResponseHead head, std::string data, bool last
   } else if (app_length) {
     framing_ = Framing::content_length;
     length = *app_length;
+  } else if (file_length) {
+    framing_ = Framing::content_length;
+    length = *file_length;
   } else if (last) {
     framing_ = Framing::content_length;
     length = data.size();

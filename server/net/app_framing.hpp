@@ -32,6 +32,9 @@ class AppFraming {
   void begin(unsigned version, bool head_request, bool keep_alive);
 
   Out start(ResponseHead head, std::string data, bool last);
+  // The head, and this file as the whole body (Content-Length: the file's, unless the head
+  // says otherwise).
+  Out start_file(ResponseHead head, BodyFile f);
   Out body(std::string data, bool last);
   Out file(BodyFile f);
 
@@ -40,6 +43,8 @@ class AppFraming {
 
  private:
   Out frame(std::string_view data, bool last);
+  Out head(ResponseHead head, std::string data, bool last,
+           std::optional<std::uint64_t> file_length);
 
   unsigned version_ = 11;
   bool head_request_ = false;

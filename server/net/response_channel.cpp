@@ -82,6 +82,15 @@ bool ResponseChannel::file(BodyFile f) {
   return push(std::move(p));
 }
 
+bool ResponseChannel::start_file(ResponseHead head, BodyFile f) {
+  ResponsePart p;
+  p.kind = ResponsePart::start;
+  p.head = std::move(head);
+  p.file_body = f;
+  p.last = true;
+  return push(std::move(p));
+}
+
 void ResponseChannel::abort() {
   ResponsePart p;
   p.kind = ResponsePart::abort;
@@ -117,7 +126,7 @@ bool ResponseChannel::push(ResponsePart p) {
   if (finished_) return false;
   cv_.wait(lock, [&] { return !busy_ || gone_; });  // blocking-ok: a worker, never an I/O thread
   if (gone_ || !client_) {
-    if (p.kind == ResponsePart::file && p.file_body.fd >= 0) ::close(p.file_body.fd);
+    if (p.file_body.fd >= 0) ::close(p.file_body.fd);
     finished_ = finished_ || p.last;
     return false;
   }

@@ -21,7 +21,8 @@ struct ResponsePart {
   enum Kind { start, body, file, abort } kind = body;
   ResponseHead head;
   std::string data;
-  BodyFile file_body;  // the descriptor belongs to the part until a receiver takes it
+  BodyFile file_body;  // the descriptor belongs to the part until a receiver takes it (a start
+                       // part with a file: the head, then the file as the whole body)
   bool last = false;
 };
 
@@ -65,6 +66,7 @@ class ResponseChannel final : public ResponseSink {
   bool start(ResponseHead head, std::string body, bool last) override;
   bool body(std::string data, bool last) override;
   bool file(BodyFile f) override;
+  bool start_file(ResponseHead head, BodyFile f) override;
   void abort() override;
   void expire(int status) override;
 

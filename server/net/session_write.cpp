@@ -122,7 +122,7 @@ void Session::answer_status_page() {
 
 void Session::on_part(ResponsePart part) {
   auto drop_file = [&] {
-    if (part.kind == ResponsePart::file && part.file_body.fd >= 0) ::close(part.file_body.fd);
+    if (part.file_body.fd >= 0) ::close(part.file_body.fd);
   };
   if (state_ == State::closed) {
     drop_file();
@@ -145,7 +145,9 @@ void Session::on_part(ResponsePart part) {
   if (part.kind == ResponsePart::start) {
     state_ = State::writing;
     framing_.begin(version_, head_request_, keep_alive_ && !ctx_.stopping.load());
-    out = framing_.start(std::move(part.head), std::move(part.data), part.last);
+    out = part.file_body.fd >= 0
+              ? framing_.start_file(std::move(part.head), part.file_body)
+              : framing_.start(std::move(part.head), std::move(part.data), part.last);
     log_response(out.status, 0, ServedBy::app);
     if (out.handoff) {
       handoff_ = std::move(out.handoff);

@@ -22,6 +22,12 @@ struct FakeSink : server::ResponseSink {
     return body_part(std::move(b), last);
   }
   bool body(std::string b, bool last) override { return body_part(std::move(b), last); }
+  bool start_file(server::ResponseHead h, server::BodyFile f) override {
+    head = std::move(h);
+    started_with_file = true;
+    return file(f);
+  }
+  bool started_with_file = false;  // the head and the file came together (the server frames it)
   bool file(server::BodyFile f) override {
     file_sent = f;
     finished = true;

@@ -196,7 +196,7 @@ TEST(WsgiGateway, FileWrapperIsSentNatively) {
   FakeSink s = run("file_wrapper", req);
   ::unlink(path);
   ASSERT_TRUE(s.head);
-  EXPECT_EQ(s.header("Content-Length"), "8");
+  EXPECT_TRUE(s.started_with_file);  // the server sets Content-Length from the file
   ASSERT_GE(s.file_sent.fd, 0);
   EXPECT_EQ(s.file_sent.offset, 2u);
   EXPECT_EQ(s.file_sent.length, 8u);

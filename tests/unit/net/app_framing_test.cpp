@@ -115,3 +115,24 @@ TEST(AppFraming, FilesAreChunkedOrTrimmed) {
   EXPECT_EQ(trimmed.file.length, 100u);
   ::close(trimmed.file.fd);
 }
+
+TEST(AppFraming, AFileResponseGetsTheFilesLength) {
+  AppFraming f;
+  f.begin(11, false, true);
+  auto out = f.start_file(head(200, {{"Content-Type", "text/css"}}),
+                          BodyFile{::open("/dev/null", O_RDONLY), 2, 8});
+  EXPECT_TRUE(has(out.bytes, "Content-Length: 8\r\n"));
+  EXPECT_EQ(out.file.offset, 2u);
+  EXPECT_EQ(out.file.length, 8u);
+  EXPECT_TRUE(out.last);
+  EXPECT_TRUE(f.keep_alive());
+  ::close(out.file.fd);
+  // The application's own length wins (and bounds the file).
+  AppFraming g;
+  g.begin(11, false, true);
+  out = g.start_file(head(200, {{"Content-Length", "5"}}),
+                     BodyFile{::open("/dev/null", O_RDONLY), 0, 8});
+  EXPECT_TRUE(has(out.bytes, "Content-Length: 5\r\n"));
+  EXPECT_EQ(out.file.length, 5u);
+  ::close(out.file.fd);
+}
