@@ -2,6 +2,8 @@
 
 #include "server/config/lighttpd_parse.hpp"
 
+#include <sys/stat.h>
+
 #include "server/config/toml_text.hpp"
 
 #include <glob.h>
@@ -37,6 +39,8 @@ struct Output {
   std::vector<std::string> redirects;  // url.redirect: tested before the rewrites
   std::vector<std::string> rewrites;
   std::vector<std::string> index, deny, exclude;
+  std::vector<std::string> statics;  // alias.url: "/prefix=DIR"
+  std::vector<std::string> denies;   // $HTTP["url"] blocks denying: rules, tested first
   std::string document_root;
   std::string bind, port;  // top level only
 };
@@ -117,9 +121,13 @@ void keep_index(const Directive& d, Output& out, const Context&) {
 }
 
 void keep_suffixes(const Directive& d, Output& out, const Context&) {
-  auto& list = d.key == "url.access-deny" ? out.deny : out.exclude;
-  for (const auto& s : d.value.strings())
-    if (!s.empty()) list.push_back(s);
+  bool deny = d.key == "url.access-deny";
+  auto& list = deny ? out.deny : out.exclude;
+  // An empty suffix denies everything: kept for $HTTP["url"] blocks (a deny rule), refused at
+  // the level of a site (it would deny every URL of it).
+  for (const auto& s : d.value.strings()) {
+    if (!s.empty() || deny) list.push_back(s);
+  }
 }
 
 void keep_rewrites(const Directive& d, Output& out, const Context& c) {
@@ -143,11 +151,27 @@ void keep_redirects(const Directive& d, Output& out, const Context& c) {
   }
 }
 
+// alias.url ("/prefix" => "/folder/"): a static mapping.
+void keep_aliases(const Directive& d, Output& out, const Context&) {
+  for (const auto& [prefix, dir] : d.value.items) {
+    if (!prefix || dir.kind != Value::string) continue;
+    std::string folder = dir.text;
+    while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
+    std::string url = *prefix;
+    while (url.size() > 1 && url.back() == '/') url.pop_back();
+    if (url.empty() || url[0] != '/') {
+      add_note(out, d, "\"" + *prefix + "\" => \"" + dir.text + "\": not a URL prefix; left out");
+      continue;
+    }
+    out.statics.push_back(url + "=" + folder);
+  }
+}
+
 void note_modules(const Directive& d, Output& out, const Context&) {
   static constexpr std::string_view kBuiltIn[] = {
       "mod_rewrite",    "mod_access",     "mod_fastcgi",  "mod_redirect", "mod_indexfile",
       "mod_staticfile", "mod_dirlisting", "mod_compress", "mod_deflate",  "mod_scgi",
-      "mod_proxy",      "mod_accesslog",  "mod_openssl",  "mod_status"};
+      "mod_proxy",      "mod_accesslog",  "mod_openssl",  "mod_status",   "mod_alias"};
   std::string names;
   for (const auto& m : d.value.strings())
     if (std::find(std::begin(kBuiltIn), std::end(kBuiltIn), m) == std::end(kBuiltIn))
@@ -227,11 +251,21 @@ void note_fixed(const Directive& d, Output& out, const Context&) {
     add_note(out, d, "not needed: w2pserve offers br and gzip, as the client accepts them");
   else if (k == "dir-listing.activate" || k == "server.dir-listing")
     add_note(out, d, "\"" + v + "\": directory listings are always off in w2pserve");
+  else if (k == "server.http-parseopts")
+    add_note(out, d,
+             "not needed: w2pserve always decodes URLs once, resolves dot segments, refuses "
+             "control characters and checks Host");
+  else if (k == "server.feature-flags")
+    add_note(out, d,
+             "not carried over (for graceful-shutdown-timeout, see shutdown-timeout; HTTP/2 is "
+             "not served yet)");
   else if (k == "mimetype.assign")
     add_note(out, d,
              "not carried over: w2pserve takes types from /etc/mime.types and its built-in table");
   else
-    add_note(out, d, "not needed in w2pserve (\"" + v + "\")");
+    add_note(out, d,
+             "not needed in w2pserve (\"" +
+                 (d.value.kind == Value::list ? std::string("( ... )") : v) + "\")");
 }
 
 const std::vector<std::pair<std::string_view, Converter>>& converters() {
@@ -249,6 +283,7 @@ const std::vector<std::pair<std::string_view, Converter>>& converters() {
       {"url.rewrite-repeat", keep_rewrites},
       {"url.redirect", keep_redirects},
       {"server.modules", note_modules},
+      {"alias.url", keep_aliases},
       {"server.username", keep_operations},
       {"server.groupname", keep_operations},
       {"accesslog.filename", keep_operations},
@@ -269,6 +304,8 @@ const std::vector<std::pair<std::string_view, Converter>>& converters() {
       {"dir-listing.activate", note_fixed},
       {"server.dir-listing", note_fixed},
       {"mimetype.assign", note_fixed},
+      {"server.http-parseopts", note_fixed},
+      {"server.feature-flags", note_fixed},
       {"server.tag", note_fixed},
       {"server.event-handler", note_fixed},
       {"server.network-backend", note_fixed},
@@ -287,6 +324,12 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
   for (const auto& d : b.directives) {
     const std::string& k = d.key;
     if (k == "url.redirect-code") continue;
+    if (d.value.kind == Value::unknown) {
+      add_note(out, d,
+               "not carried over: its value, " + d.value.text +
+                   ", uses something that cannot be worked out while reading the file");
+      continue;
+    }
     if (k == "fastcgi.server" || k == "scgi.server" || k == "proxy.server") {
       std::string what =
           k == "proxy.server" ? "an HTTP proxy" : "a " + k.substr(0, k.find('.')) + " socket";
@@ -306,12 +349,21 @@ void convert_block(const Block& b, Output& out, const std::vector<Handler>& hand
   }
 }
 
-void emit_rules(std::ostringstream& o, const Output& out) {
+void emit_rules(std::ostringstream& o, Output& out) {
+  if (std::erase(out.deny, "") > 0)
+    out.notes.push_back(
+        "# url.access-deny = ( \"\" ) for a whole site (it denies every URL): "
+        "left out; deny URLs with a rule { match = \"...\", to = \"deny\" }");
+  if (!out.statics.empty())
+    o << "static = " << toml_list(out.statics)
+      << "  # alias.url (folders of the lighttpd machine: check they exist here)\n";
   if (!out.index.empty()) o << "index = " << toml_list(out.index) << "\n";
   if (!out.deny.empty()) o << "access-deny = " << toml_list(out.deny) << "\n";
   if (!out.exclude.empty()) o << "static-exclude = " << toml_list(out.exclude) << "\n";
-  if (!out.rewrites.empty() || !out.redirects.empty()) {
+  if (!out.rewrites.empty() || !out.redirects.empty() || !out.denies.empty()) {
     o << "rewrite = [\n";
+    if (!out.denies.empty()) o << "  # $HTTP[\"url\"] blocks with url.access-deny first\n";
+    for (const auto& r : out.denies) o << r << "\n";
     if (!out.redirects.empty() && !out.rewrites.empty())
       o << "  # url.redirect rules first, then url.rewrite-once: the first match wins\n";
     for (const auto& r : out.redirects) o << r << "\n";
@@ -353,8 +405,9 @@ std::string name_from_regex(const std::string& rx) {
 
 }  // namespace
 
-std::string import_lighttpd(const std::string& path) {
-  Block top = parse_lighttpd(path);
+namespace {
+
+std::vector<Handler> collect_handlers(const Block& top) {
   std::vector<Handler> handlers;
   // Handlers declared inside host blocks serve those sites; collect them all up front.
   auto collect = [&](const Block& b, auto& self) -> void {
@@ -366,9 +419,136 @@ std::string import_lighttpd(const std::string& path) {
   };
   collect(top, collect);
   if (handlers.empty()) handlers.push_back({".fcgi", false});
+  return handlers;
+}
 
+bool is_host_block(const Condition& c) {
+  return c.field == "HTTP[\"host\"]" && (c.op == "==" || c.op == "=~");
+}
+
+// Whether a block is where web2py lived: it hands requests to a FastCGI/SCGI/proxy handler or
+// rewrites into applications/.
+bool serves_web2py(const Block& b) {
+  for (const auto& d : b.directives) {
+    if (d.key == "fastcgi.server" || d.key == "scgi.server" || d.key == "proxy.server") return true;
+    if (d.key.starts_with("url.rewrite"))
+      for (const auto& [pattern, target] : d.value.items)
+        if (target.text.find("/applications") != std::string::npos ||
+            target.text.find(".fcgi") != std::string::npos)
+          return true;
+  }
+  return false;
+}
+
+std::string document_root_of(const Block& b) {
+  std::string root;
+  for (const auto& d : b.directives)
+    if (d.key == "server.document-root" && d.value.kind == Value::string) root = d.value.text;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  return root;
+}
+
+bool looks_like_web2py(const std::string& dir) {
+  struct stat st {};
+  return !dir.empty() && ::stat((dir + "/gluon/main.py").c_str(), &st) == 0;
+}
+
+// The web2py folder: the document root of the block web2py was served from (the top level or a
+// host block), or one that holds gluon/ on this machine; "" when nothing says where web2py is
+// (a stock configuration).
+std::string web2py_folder(const Block& top) {
+  std::string top_root = document_root_of(top);
+  if ((serves_web2py(top) || looks_like_web2py(top_root)) && !top_root.empty()) return top_root;
+  for (const auto& c : top.conditions) {
+    if (!is_host_block(c)) continue;
+    std::string r = document_root_of(*c.body);
+    if (!r.empty() && (serves_web2py(*c.body) || looks_like_web2py(r))) return r;
+  }
+  return "";
+}
+
+// A regex matching what lighttpd's $HTTP["url"] =~ PATTERN { url.access-deny = (...) } denies:
+// URLs matching PATTERN (whose path ends with one of the suffixes, when any is not empty).
+std::string deny_pattern(const Condition& c, const std::vector<std::string>& suffixes) {
+  std::string pattern = c.op == "=="   ? "^\\Q" + c.pattern + "\\E(\\?|$)"
+                        : c.op == "=^" ? "^\\Q" + c.pattern + "\\E"
+                                       : c.pattern;
+  bool everything = std::find(suffixes.begin(), suffixes.end(), "") != suffixes.end();
+  if (everything) return pattern;
+  std::string alternatives;
+  for (const auto& s : suffixes)
+    alternatives += (alternatives.empty() ? "" : "|") + ("\\Q" + s + "\\E");
+  return "^(?=.*?(?:" + pattern + "))[^?]*(?:" + alternatives + ")(\\?|$)";
+}
+
+// $HTTP["url"] blocks: a url.access-deny inside becomes a "deny" rule (security must never
+// vanish in a conversion); everything else is a note with its reason.
+void convert_url_block(const Condition& c, Output& into, const std::vector<Handler>& handlers) {
+  std::string w = c.file + ":" + std::to_string(c.line);
+  std::string head = "$" + c.field + " " + c.op + " \"" + c.pattern + "\"";
+  Output inner;
+  convert_block(*c.body, inner, handlers, false);
+  bool url_field = c.field == "HTTP[\"url\"]" && c.op != "!=" && c.op != "!~" && c.op != "=$";
+  if (url_field && !inner.deny.empty()) {
+    into.denies.push_back("  { match = " + toml_quote(deny_pattern(c, inner.deny)) +
+                          ", to = \"deny\" },  # " + w + ": " + head + " { url.access-deny }");
+    inner.deny.clear();
+  }
+  std::vector<std::string> left;
+  for (const auto& n : inner.notes) left.push_back(n);
+  for (const auto& r : inner.rewrites) left.push_back("#   (a rule, left out)" + r);
+  for (const auto& r : inner.redirects) left.push_back("#   (a rule, left out)" + r);
+  for (const auto& d : inner.deny) left.push_back("#   (access-deny \"" + d + "\", left out)");
+  for (const auto& l : inner.lines) left.push_back("#   (left out) " + l);
+  if (left.empty()) return;
+  into.notes.push_back("# " + w + ": " + head +
+                       " { ... }: not carried over (w2pserve chooses sites by the Host header: "
+                       "== and =~ only; url blocks become deny rules); inside it:");
+  into.notes.insert(into.notes.end(), left.begin(), left.end());
+}
+
+void emit_site(std::ostringstream& sites, const Condition& c, const std::vector<Handler>& handlers,
+               const std::string& web2py_root) {
+  std::string w = c.file + ":" + std::to_string(c.line);
+  Output site;
+  convert_block(*c.body, site, handlers, false);
+  for (const auto& inner : c.body->conditions) {
+    if (inner.field == "HTTP[\"url\"]") {
+      convert_url_block(inner, site, handlers);
+      continue;
+    }
+    site.notes.push_back("# " + inner.file + ":" + std::to_string(inner.line) + ": $" +
+                         inner.field + " " + inner.op + " \"" + inner.pattern +
+                         "\" inside a host block: not carried over");
+  }
+  sites << "\n[[site]]  # " << w << ": $HTTP[\"host\"] " << c.op << " \"" << c.pattern << "\"\n";
+  if (c.op == "==") {
+    sites << "name = " << toml_quote(c.pattern) << "\n";
+    sites << "hosts = [" << toml_quote(c.pattern) << "]\n";
+    for (const auto& r : site.redirects)
+      if (r.find("redirect") != std::string::npos && r.find('%') != std::string::npos)
+        site.notes.push_back("# " + w +
+                             ": a redirect uses %N, which refers to a host-regex's "
+                             "groups: this site matches its host exactly, so write the name");
+  } else {
+    sites << "name = " << toml_quote(name_from_regex(c.pattern)) << "\n";
+    sites << "host-regex = " << toml_quote(c.pattern) << "\n";
+  }
+  if (!site.document_root.empty() && site.document_root != web2py_root)
+    sites << "document-root = " << toml_quote(site.document_root) << "\n";
+  for (const auto& l : site.lines) sites << l << "\n";
+  emit_rules(sites, site);
+  emit_notes(sites, site.notes);
+}
+
+}  // namespace
+
+std::string import_lighttpd(const std::string& path) {
+  Block top = parse_lighttpd(path);
+  std::vector<Handler> handlers = collect_handlers(top);
   Output global;
   convert_block(top, global, handlers, true);
+  std::string root = web2py_folder(top);
 
   std::ostringstream o;
   o << "# w2pserve configuration converted from " << path
@@ -382,56 +562,27 @@ std::string import_lighttpd(const std::string& path) {
       << "]  # server.bind / server.port\n";
   }
   for (const auto& l : global.lines) o << l << "\n";
-  std::string root = global.document_root;
   if (!root.empty()) {
-    while (root.size() > 1 && root.back() == '/') root.pop_back();
     o << "root = " << toml_quote(root) << "  # server.document-root: the web2py folder\n";
   } else {
-    o << "# root = \"/var/www/web2py\"  # no server.document-root was found: set the web2py "
-         "folder\n";
+    o << "# root = \"/var/www/web2py\"  # nothing here says where web2py is (no FastCGI handler, "
+         "no rule into applications/): set the web2py folder\n";
+  }
+  std::string top_root = document_root_of(top);
+  if (!top_root.empty() && top_root != root)
+    o << "document-root = " << toml_quote(top_root)
+      << "  # server.document-root of the top level: the folder of static rewrite targets\n";
+
+  std::ostringstream sites;
+  for (const auto& c : top.conditions) {
+    if (is_host_block(c))
+      emit_site(sites, c, handlers, root);
+    else if (c.field == "HTTP[\"url\"]")
+      convert_url_block(c, global, handlers);
+    else
+      convert_url_block(c, global, handlers);  // notes, each with its reason
   }
   emit_rules(o, global);
-
-  std::vector<std::string> site_notes;
-  std::ostringstream sites;
-  int n = 0;
-  for (const auto& c : top.conditions) {
-    std::string w = c.file + ":" + std::to_string(c.line);
-    if (c.field != "HTTP[\"host\"]" || c.op == "!=" || c.op == "!~" || c.op == "=$" ||
-        c.op == "=^") {
-      site_notes.push_back("# " + w + ": $" + c.field + " " + c.op + " \"" + c.pattern +
-                           "\" { ... }: not carried over (w2pserve chooses sites by the Host "
-                           "header: == and =~ only); inside it:");
-      // What the block held, each with its own reason.
-      Output inner;
-      convert_block(*c.body, inner, handlers, false);
-      for (const auto& n : inner.notes) site_notes.push_back(n);
-      for (const auto& r : inner.rewrites) site_notes.push_back("#   (a rule, left out)" + r);
-      for (const auto& r : inner.redirects) site_notes.push_back("#   (a rule, left out)" + r);
-      continue;
-    }
-    Output site;
-    convert_block(*c.body, site, handlers, false);
-    for (const auto& inner : c.body->conditions)
-      site.notes.push_back("# " + inner.file + ":" + std::to_string(inner.line) + ": $" +
-                           inner.field + " " + inner.op + " \"" + inner.pattern +
-                           "\" inside a host block: not carried over");
-    sites << "\n[[site]]  # " << w << ": $HTTP[\"host\"] " << c.op << " \"" << c.pattern << "\"\n";
-    ++n;
-    if (c.op == "==") {
-      sites << "name = " << toml_quote(c.pattern) << "\n";
-      sites << "hosts = [" << toml_quote(c.pattern) << "]\n";
-    } else {
-      sites << "name = " << toml_quote(name_from_regex(c.pattern)) << "\n";
-      sites << "host-regex = " << toml_quote(c.pattern) << "\n";
-    }
-    if (!site.document_root.empty() && site.document_root != global.document_root)
-      sites << "document-root = " << toml_quote(site.document_root) << "\n";
-    for (const auto& l : site.lines) sites << l << "\n";
-    emit_rules(sites, site);
-    emit_notes(sites, site.notes);
-  }
-  global.notes.insert(global.notes.end(), site_notes.begin(), site_notes.end());
   o << "\n";
   emit_notes(o, global.notes);
   o << sites.str();

@@ -169,9 +169,15 @@ class Parser {
     if (key == "include") return include(b, line);
     if (key == "include_shell") {
       Value v = value();
-      b.notes.push_back(note(line, "include_shell \"" + v.text +
-                                       "\": not run (w2pserve does not execute commands while "
-                                       "reading a configuration); add what it prints by hand"));
+      std::string hint = "add what it prints by hand";
+      if (v.text.find("use-ipv6") != std::string::npos)
+        hint = "it makes lighttpd listen on IPv6 too: add \"[::]:PORT\" to listen";
+      else if (v.text.find("create-mime") != std::string::npos)
+        hint = "not needed: w2pserve reads /etc/mime.types itself";
+      b.notes.push_back(note(line, "include_shell " + describe(v) +
+                                       ": not run (w2pserve does not execute commands while "
+                                       "reading a configuration); " +
+                                       hint));
       return;
     }
     if (key == "else") lex_.fail("'else' without a condition before it");
@@ -180,16 +186,22 @@ class Parser {
     std::string op = tok_.text;
     advance();
     Value v = value();
-    if (key.starts_with("var.") || key.starts_with("env.")) {
-      if (op == "+=" && vars_.count(key)) v = concat(vars_[key], v);
-      vars_[key] = v;
-      return;
-    }
+    // A setting's value can be used later in an expression ("... " + server.port), as can var.*.
+    Value current = v;
+    if (op == "+=" && vars_.count(key)) current = concat(vars_[key], v);
+    vars_[key] = current;
+    if (key.starts_with("var.") || key.starts_with("env.")) return;
     b.directives.push_back({key, op, std::move(v), file_, line});
   }
 
   void include(Block& b, int line) {
     Value v = value();
+    if (v.kind == Value::unknown) {
+      b.notes.push_back(note(line, "include " + v.text +
+                                       ": not read (its name could not be "
+                                       "worked out here)"));
+      return;
+    }
     std::string pattern = v.text;
     if (pattern.empty() || pattern[0] != '/') {
       std::size_t slash = file_.rfind('/');
@@ -254,7 +266,10 @@ class Parser {
 
   Value concat(const Value& a, const Value& b) {
     Value out = a;
-    if (a.kind == Value::list && b.kind == Value::list) {
+    if (a.kind == Value::unknown || b.kind == Value::unknown) {
+      out.kind = Value::unknown;
+      out.text = describe(a) + " + " + describe(b);
+    } else if (a.kind == Value::list && b.kind == Value::list) {
       out.items.insert(out.items.end(), b.items.begin(), b.items.end());
     } else if (a.kind != Value::list && b.kind != Value::list) {
       out.kind = Value::string;
@@ -275,11 +290,15 @@ class Parser {
       return v;
     }
     if (tok_.kind == Token::word) {
+      // A variable or a setting set earlier; anything else (an environment variable, a setting
+      // of lighttpd's defaults) cannot be known here: its uses become notes.
       auto it = vars_.find(tok_.text);
       if (it == vars_.end()) {
-        if (tok_.text.starts_with("var.") || tok_.text.starts_with("env."))
-          lex_.fail(tok_.text + " is used before it is set");
-        lex_.fail("expected a value, found '" + tok_.text + "'");
+        v.kind = Value::unknown;
+        v.text = tok_.text;
+        v.line = tok_.line;
+        advance();
+        return v;
       }
       advance();
       return it->second;
@@ -317,6 +336,12 @@ class Parser {
       v = concat(v, term());
     }
     return v;
+  }
+
+  static std::string describe(const Value& v) {
+    if (v.kind == Value::unknown) return v.text;
+    if (v.kind == Value::list) return "( ... )";
+    return v.kind == Value::string ? "\"" + v.text + "\"" : v.text;
   }
 
   std::string note(int line, const std::string& what) const {

@@ -16,8 +16,10 @@ struct Item;
 
 // A lighttpd value: a string, a number, or a list whose entries may be "key" => value pairs.
 struct Value {
-  enum Kind { string, number, list } kind = string;
-  std::string text;  // string or number
+  // `unknown`: an expression this reader cannot work out (a variable it never saw set, the
+  // output of include_shell); `text` says what it was. Whatever uses it becomes a note.
+  enum Kind { string, number, list, unknown } kind = string;
+  std::string text;  // string or number (or, unknown, the expression)
   int line = 0;      // where a string or number was written
   std::vector<Item> items;
 

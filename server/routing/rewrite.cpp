@@ -196,6 +196,8 @@ void RewriteRules::add(std::string_view pattern, RewriteKind kind, std::string_v
       throw RewriteError("redirect status " + std::to_string(status) +
                          " is not one of 301, 302, 303, 307, 308");
     if (target.empty()) throw RewriteError("a redirect needs a target URL");
+  } else if (kind == RewriteKind::deny) {
+    status = 403;
   } else if (target.empty() || (target[0] != '/' && target[0] != '$')) {
     throw RewriteError("target '" + std::string(target) +
                        "' must start with '/' (or with a $N "
@@ -254,6 +256,7 @@ std::optional<RewriteResult> RewriteRules::apply(std::string_view raw_path,
         out.target.append(subject.substr(ov[2 * p.group], ov[2 * p.group + 1] - ov[2 * p.group]));
       }
     }
+    if (rule.kind == RewriteKind::deny) return out;
     if (rule.kind != RewriteKind::redirect && (out.target.empty() || out.target[0] != '/'))
       out.target.insert(0, 1, '/');
     if (rule.kind == RewriteKind::app && !raw_query.empty() &&

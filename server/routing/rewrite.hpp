@@ -2,7 +2,7 @@
 // URL rewriting with lighttpd's url.rewrite-once semantics: PCRE2 (JIT) patterns tested in order
 // against the raw URL (path, plus "?query" when there is one); the first match wins; $0..$9 in
 // the target are the match and its groups; the query string is kept unless the target sets one.
-// A target is an application URL, a static file path, or a redirect.
+// A target is an application URL, a static file path, a redirect, or "deny" (403).
 
 #include <cstdint>
 #include <memory>
@@ -15,7 +15,7 @@
 
 namespace w2p::server {
 
-enum class RewriteKind { app, static_file, redirect };
+enum class RewriteKind { app, static_file, redirect, deny };
 
 struct RewriteResult {
   RewriteKind kind = RewriteKind::app;

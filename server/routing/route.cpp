@@ -71,6 +71,28 @@ std::string deny_view(std::string_view decoded_path) {
 
 namespace {
 
+std::string with_host_groups(std::string_view target, const std::vector<std::string>& groups) {
+  std::string out;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == '%' && i + 1 < target.size()) {
+      char n = target[i + 1];
+      if (n == '%') {
+        out.push_back('%');
+        ++i;
+        continue;
+      }
+      if (n >= '0' && n <= '9') {
+        std::size_t g = static_cast<std::size_t>(n - '0');
+        if (g < groups.size()) out.append(groups[g]);
+        ++i;
+        continue;
+      }
+    }
+    out.push_back(target[i]);
+  }
+  return out;
+}
+
 Route at(Route r, const Site* site) {
   r.site = site;
   return r;
@@ -86,7 +108,14 @@ std::optional<Route> apply_rewrites(const RouteRequest& rq, const RouteConfig& c
   auto rw = site.rewrites.apply(rq.raw_path, rq.query);
   if (!rw) return std::nullopt;
   if (rw->failed) return at(error(500, rw->error), &site);
+  if (rw->kind == RewriteKind::deny) return at(error(403), &site);
   if (rw->kind == RewriteKind::redirect) {
+    // lighttpd's %0..%9 on a site chosen by host-regex: what the regex captured ("%%" is a
+    // literal '%'). Elsewhere a '%' is itself (an escape such as %20).
+    if (rw->target.find('%') != std::string::npos && !site.spec.host_regex.empty()) {
+      auto groups = cfg.sites->host_groups(site, rq.host);
+      if (!groups.empty()) rw->target = with_host_groups(rw->target, groups);
+    }
     if (!is_safe_header_value(rw->target)) return at(error(400), &site);
     Route red;
     red.kind = RouteKind::redirect;

@@ -49,6 +49,10 @@ ParsedRewriteTarget parse_rewrite_target(std::string_view to) {
     }
     return false;
   };
+  if (to == "deny") {
+    out.kind = RewriteKind::deny;
+    return out;
+  }
   if (word("static")) {
     out.kind = RewriteKind::static_file;
   } else if (word("redirect")) {
@@ -69,8 +73,8 @@ ParsedRewriteTarget parse_rewrite_target(std::string_view to) {
   }
   if (to.find_first_of(" \t\r\n") != std::string_view::npos)
     throw RewriteError("target '" + std::string(to) +
-                       "' has a space in it (write \"/url\", \"static /path\" or "
-                       "\"redirect 301 https://...\")");
+                       "' has a space in it (write \"/url\", \"static /path\", "
+                       "\"redirect 301 https://...\" or \"deny\")");
   out.target.assign(to);
   return out;
 }
@@ -300,6 +304,26 @@ SiteRouter::SiteRouter(std::vector<SiteSpec> specs, SiteSpec fallback) {
 }
 
 SiteRouter::~SiteRouter() = default;
+
+std::vector<std::string> SiteRouter::host_groups(const Site& site, std::string_view host) const {
+  std::vector<std::string> out;
+  std::string name = normalize_host(host);
+  for (const auto& rx : regexes_) {
+    if (rx->site != &site) continue;
+    pcre2_match_data* md = pcre2_match_data_create_from_pattern(rx->code, nullptr);
+    int rc = pcre2_match(rx->code, reinterpret_cast<PCRE2_SPTR>(name.data()), name.size(), 0, 0, md,
+                         nullptr);
+    if (rc > 0) {
+      PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+      for (int i = 0; i < rc; ++i)
+        out.push_back(ov[2 * i] == PCRE2_UNSET ? std::string()
+                                               : name.substr(ov[2 * i], ov[2 * i + 1] - ov[2 * i]));
+    }
+    pcre2_match_data_free(md);
+    if (rc > 0) break;
+  }
+  return out;
+}
 
 const Site* SiteRouter::select(std::string_view host) const {
   if (sites_.size() == 1 || host.empty()) return default_;

@@ -67,7 +67,7 @@ struct ParsedRewriteTarget {
 };
 
 // "static /applications$1" → static; "redirect 301 https://x/$1" (status optional, default 302)
-// → redirect; "app /a/b" or "/a/b" → application. Throws RewriteError.
+// → redirect; "deny" → 403; "app /a/b" or "/a/b" → application. Throws RewriteError.
 ParsedRewriteTarget parse_rewrite_target(std::string_view to);
 
 struct Site {
@@ -89,6 +89,10 @@ class SiteRouter {
   // two default sites) or RewriteError. With no site marked default, `fallback` is used.
   SiteRouter(std::vector<SiteSpec> sites, SiteSpec fallback);
   ~SiteRouter();
+
+  // The groups a site's host-regex captured from `host` (group 0 first; empty when the site
+  // has no host-regex or none matches): lighttpd's %0..%9 in a redirect target.
+  std::vector<std::string> host_groups(const Site& site, std::string_view host) const;
 
   // The site for a Host header value ("Example.COM:8080" and "example.com." are example.com);
   // the default site when nothing matches or there is no Host; null when a host-regex could

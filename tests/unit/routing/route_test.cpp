@@ -261,3 +261,23 @@ TEST(Route, DenyView) {
   EXPECT_EQ(deny_view("/"), "/");
   EXPECT_EQ(deny_view("//x//y~//"), "/x/y~");
 }
+
+TEST(Route, DenyTargetsAndHostGroupsInRedirects) {
+  SiteSpec nowww;
+  nowww.name = "no-www";
+  nowww.host_regex = {"^www\\.(.+)$"};
+  nowww.rewrites = {{"^/([^?]*)", "redirect 301 https://%1/$1?from=%0&x=%%20"}};
+  SiteSpec plain;
+  plain.name = "plain";
+  plain.hosts = {"plain.test"};
+  plain.rewrites = {{"^/private(/|$)", "deny"}, {"^/(.*)$", "redirect https://other.test/%20$1"}};
+  Routing s({nowww, plain}, {}, false);
+  auto r = s.decide("GET", "/a/b?q=1", "www.example.org");
+  EXPECT_EQ(r.kind, RouteKind::redirect);
+  EXPECT_EQ(r.headers[0].value, "https://example.org/a/b?from=www.example.org&x=%20");
+  r = s.decide("GET", "/private/x", "plain.test");
+  EXPECT_EQ(r.kind, RouteKind::error);
+  EXPECT_EQ(r.status, 403);
+  r = s.decide("GET", "/y", "plain.test");
+  EXPECT_EQ(r.headers[0].value, "https://other.test/%20y");  // no host-regex: '%' is itself
+}
