@@ -28,6 +28,7 @@
 #include "server/log.hpp"
 #include "server/net/server.hpp"
 #include "server/net/tls.hpp"
+#include "server/ops/key_helper.hpp"
 #include "server/ops/privileges.hpp"
 #include "server/ops/safe_open.hpp"
 #include "server/ops/systemd.hpp"
@@ -120,6 +121,17 @@ std::string check_reload(const server::Options& now, int argc, char** argv) {
 // then the pidfile; then, still before Python, the switch to the service account.
 std::unique_ptr<server::Server> start_server(const server::Options& options, std::string& err) {
   give_created_files_to(options);
+  // Before any thread and before the switch to --user: the helper that reads TLS keys only root
+  // may read, for this image and the next ones of reloads.
+  if (!options.user.empty()) {
+    std::vector<std::string> files;
+    for (const auto& c : server::tls_certs_from(options)) {
+      files.push_back(c.cert);
+      files.push_back(c.key);
+    }
+    err = server::key_helper::start(files);
+    if (!err.empty()) return nullptr;
+  }
   if (!options.error_log.empty()) {
     err = wlog::to_file(options.error_log);
     if (!err.empty()) return nullptr;
@@ -208,6 +220,7 @@ int reload_in_place(std::unique_ptr<server::Server> srv, embed::WorkerPool& pool
   const char* count = std::getenv("W2PSERVE_RELOADS");
   std::string next = std::to_string((count ? std::strtoull(count, nullptr, 10) : 0) + 1);
   ::setenv("W2PSERVE_RELOADS", next.c_str(), 1);
+  server::key_helper::keep_across_exec(3 + static_cast<int>(fds.size()));
   if (!server::systemd::pass_listen_fds(fds))
     return fail("reload: cannot pass the listening sockets on", 1);
   // The binary to start again: the file on disk (an upgraded binary is picked up).

@@ -30,9 +30,9 @@ void load() {
   bind(lib, a.SSL_CTX_callback_ctrl, "SSL_CTX_callback_ctrl");
   bind(lib, a.SSL_CTX_set_cipher_list, "SSL_CTX_set_cipher_list");
   bind(lib, a.SSL_CTX_set_options, "SSL_CTX_set_options");
-  bind(lib, a.SSL_CTX_use_certificate_chain_file, "SSL_CTX_use_certificate_chain_file");
-  bind(lib, a.SSL_CTX_use_PrivateKey_file, "SSL_CTX_use_PrivateKey_file");
   bind(lib, a.SSL_CTX_check_private_key, "SSL_CTX_check_private_key");
+  bind(lib, a.SSL_CTX_use_certificate, "SSL_CTX_use_certificate");
+  bind(lib, a.SSL_CTX_use_PrivateKey, "SSL_CTX_use_PrivateKey");
   bind(lib, a.SSL_get_servername, "SSL_get_servername");
   bind(lib, a.SSL_set_SSL_CTX, "SSL_set_SSL_CTX");
   bind(lib, a.SSL_new, "SSL_new");
@@ -47,6 +47,13 @@ void load() {
   bind(lib, a.ERR_get_error, "ERR_get_error");
   bind(lib, a.ERR_error_string_n, "ERR_error_string_n");
   bind(lib, a.ERR_clear_error, "ERR_clear_error");
+  bind(lib, a.BIO_new_mem_buf, "BIO_new_mem_buf");
+  bind(lib, a.BIO_free, "BIO_free");
+  bind(lib, a.PEM_read_bio_X509_AUX, "PEM_read_bio_X509_AUX");
+  bind(lib, a.PEM_read_bio_X509, "PEM_read_bio_X509");
+  bind(lib, a.PEM_read_bio_PrivateKey, "PEM_read_bio_PrivateKey");
+  bind(lib, a.X509_free, "X509_free");
+  bind(lib, a.EVP_PKEY_free, "EVP_PKEY_free");
   g_api = a;
 }
 

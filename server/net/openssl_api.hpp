@@ -5,6 +5,7 @@
 // constants; calls go through this table.
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <string>
@@ -19,9 +20,16 @@ struct OpenSslApi {
   long (*SSL_CTX_callback_ctrl)(SSL_CTX*, int, void (*)(void));
   int (*SSL_CTX_set_cipher_list)(SSL_CTX*, const char*);
   uint64_t (*SSL_CTX_set_options)(SSL_CTX*, uint64_t);
-  int (*SSL_CTX_use_certificate_chain_file)(SSL_CTX*, const char*);
-  int (*SSL_CTX_use_PrivateKey_file)(SSL_CTX*, const char*, int);
   int (*SSL_CTX_check_private_key)(const SSL_CTX*);
+  int (*SSL_CTX_use_certificate)(SSL_CTX*, X509*);
+  int (*SSL_CTX_use_PrivateKey)(SSL_CTX*, EVP_PKEY*);
+  BIO* (*BIO_new_mem_buf)(const void*, int);
+  int (*BIO_free)(BIO*);
+  X509* (*PEM_read_bio_X509_AUX)(BIO*, X509**, pem_password_cb*, void*);
+  X509* (*PEM_read_bio_X509)(BIO*, X509**, pem_password_cb*, void*);
+  EVP_PKEY* (*PEM_read_bio_PrivateKey)(BIO*, EVP_PKEY**, pem_password_cb*, void*);
+  void (*X509_free)(X509*);
+  void (*EVP_PKEY_free)(EVP_PKEY*);
   const char* (*SSL_get_servername)(const SSL*, const int);
   SSL_CTX* (*SSL_set_SSL_CTX)(SSL*, SSL_CTX*);
   SSL* (*SSL_new)(SSL_CTX*);

@@ -15,6 +15,7 @@
 #include "server/net/connection.hpp"
 #include "server/net/openssl_api.hpp"
 #include "server/net/server_context.hpp"
+#include "server/ops/key_helper.hpp"
 #include "server/routing/site.hpp"
 
 namespace w2p::server {
@@ -23,6 +24,56 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 namespace {
+
+std::string read_pem(const std::string& path, const char* what) {
+  std::string error;
+  auto data = key_helper::read(path, error);
+  if (!data) throw std::runtime_error("TLS " + std::string(what) + " " + path + ": " + error);
+  return std::move(*data);
+}
+
+// The certificate, then the chain after it (what SSL_CTX_use_certificate_chain_file does).
+void use_pem_chain(SSL_CTX* ctx, const std::string& pem, const std::string& path) {
+  const OpenSslApi& o = openssl();
+  o.ERR_clear_error();
+  BIO* bio = o.BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* cert = bio ? o.PEM_read_bio_X509_AUX(bio, nullptr, nullptr, nullptr) : nullptr;
+  if (!cert || o.SSL_CTX_use_certificate(ctx, cert) != 1) {
+    if (cert) o.X509_free(cert);
+    if (bio) o.BIO_free(bio);
+    throw std::runtime_error("TLS certificate " + path + ": " + openssl_error());
+  }
+  o.X509_free(cert);
+  o.SSL_CTX_ctrl(ctx, SSL_CTRL_CLEAR_EXTRA_CHAIN_CERTS, 0, nullptr);
+  while (X509* ca = o.PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    // SSL_CTX_add_extra_chain_cert: the context takes the certificate.
+    if (o.SSL_CTX_ctrl(ctx, SSL_CTRL_EXTRA_CHAIN_CERT, 0, ca) != 1) {
+      o.X509_free(ca);
+      o.BIO_free(bio);
+      throw std::runtime_error("TLS certificate " + path + ": " + openssl_error());
+    }
+  }
+  o.ERR_clear_error();  // the end of the PEM data is reported as an error
+  o.BIO_free(bio);
+}
+
+void use_pem_key(SSL_CTX* ctx, const std::string& pem, const std::string& path,
+                 const std::string& cert_path) {
+  const OpenSslApi& o = openssl();
+  o.ERR_clear_error();
+  BIO* bio = o.BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* key = bio ? o.PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
+  if (bio) o.BIO_free(bio);
+  if (!key) throw std::runtime_error("TLS key " + path + ": " + openssl_error());
+  int ok = o.SSL_CTX_use_PrivateKey(ctx, key);
+  o.EVP_PKEY_free(key);
+  if (ok != 1) {
+    std::string err = openssl_error();
+    if (err.find("mismatch") != std::string::npos)
+      throw std::runtime_error("TLS key " + path + " does not match the certificate " + cert_path);
+    throw std::runtime_error("TLS key " + path + ": " + err);
+  }
+}
 
 SSL_CTX* make_ctx(const TlsCertSpec& spec) {
   const OpenSslApi& o = openssl();
@@ -42,18 +93,13 @@ SSL_CTX* make_ctx(const TlsCertSpec& spec) {
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
                  nullptr);
   o.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_SERVER, nullptr);
-  if (o.SSL_CTX_use_certificate_chain_file(ctx, spec.cert.c_str()) != 1) {
-    std::string err = openssl_error();
+  // Read into memory first, directly or through the key helper (a key only root may read).
+  try {
+    use_pem_chain(ctx, read_pem(spec.cert, "certificate"), spec.cert);
+    use_pem_key(ctx, read_pem(spec.key, "key"), spec.key, spec.cert);
+  } catch (...) {
     o.SSL_CTX_free(ctx);
-    throw std::runtime_error("TLS certificate " + spec.cert + ": " + err);
-  }
-  if (o.SSL_CTX_use_PrivateKey_file(ctx, spec.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    std::string err = openssl_error();
-    o.SSL_CTX_free(ctx);
-    if (err.find("mismatch") != std::string::npos)
-      throw std::runtime_error("TLS key " + spec.key + " does not match the certificate " +
-                               spec.cert);
-    throw std::runtime_error("TLS key " + spec.key + ": " + err);
+    throw;
   }
   if (o.SSL_CTX_check_private_key(ctx) != 1) {
     o.ERR_clear_error();

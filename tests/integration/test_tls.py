@@ -12,6 +12,8 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -204,6 +206,81 @@ class TlsHostileClients(unittest.TestCase):
                                                       start=mark))
         self.assertEqual(self.connections(), 0)
         silent.close()
+
+
+@unittest.skipUnless(os.geteuid() == 0, "privilege tests need root (CI runs as root)")
+class TlsRootOnlyKey(unittest.TestCase):
+    """Let's Encrypt's layout: privkey.pem readable by root only, the server running as another
+    account. It starts, and a reload reads the renewed certificate and key (through the key
+    helper) with no failed request."""
+
+    def test_renewed_root_only_key_is_read_on_reload(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-tls-")
+        try:
+            os.chmod(tmp, 0o755)
+            make_pki(tmp)
+            live = os.path.join(tmp, "live")
+            os.makedirs(live)
+            os.chmod(live, 0o755)
+            cert, key = os.path.join(live, "fullchain.pem"), os.path.join(live, "privkey.pem")
+            shutil.copy(os.path.join(tmp, "server.pem"), cert)
+            shutil.copy(os.path.join(tmp, "server.key"), key)
+            os.chmod(cert, 0o644)
+            os.chmod(key, 0o600)
+            app = os.path.join(tmp, "app")
+            shutil.copytree(app_dir("environ"), app)
+            for dirpath, dirs, files in os.walk(app):
+                os.chmod(dirpath, 0o755)
+                for f in files:
+                    os.chmod(os.path.join(dirpath, f), 0o644)
+            ctx = ssl.create_default_context(cafile=os.path.join(tmp, "ca.pem"))
+            ctx.check_hostname = False
+            with Server("--user", "nobody", "--app", "app:application", "--pythonpath", app,
+                        "--tls-cert", cert, "--tls-key", key) as srv:
+                with open("/proc/%d/status" % srv.pid) as f:
+                    self.assertIn("Uid:\t65534", f.read())
+
+                def served_name():
+                    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port),
+                                                                  timeout=IO_TIMEOUT)) as s:
+                        return s.getpeercert()["subjectAltName"][0][1]
+
+                self.assertEqual(served_name(), "localhost")
+                failures, done, stop = [], [], threading.Event()
+
+                def load():
+                    deadline = time.monotonic() + 60
+                    while not stop.is_set() and time.monotonic() < deadline and len(done) < 5000:
+                        try:
+                            with ctx.wrap_socket(socket.create_connection(
+                                    ("127.0.0.1", srv.port), timeout=IO_TIMEOUT)) as s:
+                                send_request(s, "GET", "/", close=True)
+                                if read_response(s).status != 200:
+                                    failures.append("status")
+                                done.append(1)
+                        except (OSError, ValueError, EOFError) as e:
+                            failures.append(repr(e))
+
+                threads = [threading.Thread(target=load) for _ in range(2)]
+                for t in threads:
+                    t.start()
+                # Renewal: certbot writes a new certificate and key, still root-only.
+                shutil.copy(os.path.join(tmp, "other.pem"), cert)
+                shutil.copy(os.path.join(tmp, "other.key"), key)
+                os.chmod(key, 0o600)
+                mark = srv.log_mark()
+                os.kill(srv.pid, signal.SIGHUP)
+                self.assertIsNotNone(srv.wait_for_log(r"listening on https://", start=mark),
+                                     srv.log_text())
+                self.assertEqual(served_name(), "other.test")
+                stop.set()
+                for t in threads:
+                    t.join(90)
+                self.assertGreater(len(done), 0)
+                self.assertEqual(failures, [])
+                srv.stop()
+        finally:
+            shutil.rmtree(tmp)
 
 
 class TlsReload(unittest.TestCase):
