@@ -1,7 +1,10 @@
 // w2pserve: one process that serves a WSGI application (web2py or any other) in an embedded
 // CPython, with static files served natively. main() parses the options and runs the command.
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 
 #include "cmd/commands.hpp"
 #include "server/log.hpp"
@@ -23,6 +26,12 @@ std::string become_service_account(const server::Options& options) {
 
 int main(int argc, char** argv) {
   using w2p::server::Options;
+  // Relative paths on the command line are the start folder's, also for the re-executed image
+  // of a reload (which runs from the web2py folder).
+  if (!std::getenv("W2PSERVE_START_DIR")) {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof cwd)) ::setenv("W2PSERVE_START_DIR", cwd, 1);
+  }
   auto parsed = w2p::server::parse_options(argc, argv);
   if (!parsed.options) {
     std::fputs(parsed.text.c_str(), parsed.exit_code == 0 ? stdout : stderr);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -31,6 +32,7 @@
 #include "server/ops/key_helper.hpp"
 #include "server/ops/privileges.hpp"
 #include "server/ops/safe_open.hpp"
+#include "server/ops/status.hpp"
 #include "server/ops/systemd.hpp"
 
 namespace w2p::cmd {
@@ -210,12 +212,39 @@ bool load_application(const server::Options& options, server::Server& srv, Appli
   return app.gateway != nullptr;
 }
 
+// --max-rss below what the server needs once started would reload it for ever: refused at the
+// first start, switched off (and said so) after a reload that already started above it.
+// A start-up error once Python runs: said, then the process ends without tearing the
+// interpreter and its threads down (nothing was served yet; there is nothing to finish).
+int fail_with_python(const std::string& message) {
+  fail(message);
+  std::fflush(nullptr);
+  std::_Exit(2);
+}
+
+std::string check_max_rss(const server::Options& options, server::Server& srv) {
+  if (!options.max_rss) return "";
+  std::uint64_t rss = server::resident_bytes();
+  if (rss < options.max_rss) return "";
+  std::string what = "--max-rss " + std::to_string(options.max_rss >> 10) + " KiB is below the " +
+                     "server's size once started (" + std::to_string(rss >> 10) + " KiB)";
+  if (!std::getenv("W2PSERVE_RELOADS"))
+    return what + ": give at least " + std::to_string((rss + (rss >> 1)) >> 20) +
+           "M (a reload would not bring it under)";
+  wlog::error(what +
+              ": reloads on memory are off until the next start (a reload would not "
+              "bring it under)");
+  srv.disable_max_rss();
+  return "";
+}
+
 // In place: the same process id, the listening sockets kept open (clients wait in their
 // backlog), and never two interpreters in memory at once. Python is not finalised: exec
 // replaces the whole image. Returns only when it fails.
 int reload_in_place(std::unique_ptr<server::Server> srv, embed::WorkerPool& pool, char** argv) {
   std::vector<int> fds = srv->take_released_fds();
   pool.stop(std::chrono::seconds(5));
+  ::setenv("W2PSERVE_STATS", srv->stats_for_next_image().c_str(), 1);
   srv.reset();  // flushes the access log; a worker still in Python holds nothing of it
   const char* count = std::getenv("W2PSERVE_RELOADS");
   std::string next = std::to_string((count ? std::strtoull(count, nullptr, 10) : 0) + 1);
@@ -247,6 +276,8 @@ int serve(const server::Options& options, int argc, char** argv) {
                            server::ResponseSink& sink) { gw.handle(request, sink); },
       options.request_timeout);
   srv->set_application(pool.get());
+  if (std::string rss_err = check_max_rss(options, *srv); !rss_err.empty())
+    return fail_with_python(rss_err);
   wlog::info("serving " + app.spec + " with " + std::to_string(options.workers) +
              " Python worker(s), pid " + std::to_string(::getpid()));
 
@@ -263,11 +294,12 @@ int serve(const server::Options& options, int argc, char** argv) {
     cs.ledger = options.cron_ledger;
     cs.session_max_age = options.session_max_age;
     cs.ticket_max_age = options.ticket_max_age;
+    cs.first_start = std::getenv("W2PSERVE_RELOADS") == nullptr;
     try {
       if (options.cron) cron_scripts = std::make_unique<embed::CronScripts>();
       cron = std::make_unique<server::CronScheduler>(cs, srv->cron_board(), cron_scripts.get());
     } catch (const std::exception& e) {
-      return fail(e.what());
+      return fail_with_python(e.what());
     }
   }
   srv->set_reload_check([&options, argc, argv] { return check_reload(options, argc, argv); });

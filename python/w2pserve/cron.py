@@ -8,11 +8,33 @@ import traceback
 TAIL = 8000
 
 
+def make_missing_folders(app):
+    import os
+
+    folder = os.path.join("applications", app)
+    try:
+        from gluon.fileutils import missing_app_folders
+
+        names = [os.path.basename(p) for p in missing_app_folders(folder)]
+    except ImportError:  # an older gluon
+        names = ["databases", "errors", "sessions", "cache", "private", "uploads"]
+    for name in names:
+        path = os.path.join(folder, name)
+        if not os.path.isdir(path):
+            try:
+                os.mkdir(path)
+            except OSError:
+                pass
+
+
 def run_job(app, kind, target, models):
     """kind: "script" (target is a .py path relative to the web2py folder) or "action"
     (target is controller/function). Returns (status, output tail)."""
     from gluon import shell
 
+    # As a request would (gluon.main): an application copied from git has no databases/,
+    # sessions/ or errors/ yet, and its models need them.
+    make_missing_folders(app)
     out = io.StringIO()
     status = "ok"
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):

@@ -127,7 +127,10 @@ std::string folder_of(const std::string& file) {
   return slash == 0 ? "/" : file.substr(0, slash);
 }
 
+// Where relative paths given on the command line are taken from: the folder the server was
+// started in (a reload's image runs from the web2py folder).
 std::string current_folder() {
+  if (const char* start = std::getenv("W2PSERVE_START_DIR")) return start;
   char cwd[PATH_MAX];
   return ::getcwd(cwd, sizeof cwd) ? cwd : ".";
 }

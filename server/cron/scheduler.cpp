@@ -138,18 +138,19 @@ void CronScheduler::rescan(bool startup) {
         for (const auto& o : old->second.jobs)
           if (o.spec.command == job.spec.command && o.spec.line == job.spec.line)
             job.state = o.state;
+      // @reboot: once per server start, not again on a reload (the same server, re-executed).
       if (job.spec.reboot)
-        job.next = startup ? now : 0;
+        job.next = startup && settings_.first_start ? now : 0;
       else
         job.next = job.spec.next_after(now).value_or(0);
       // Runs missed while the server was down: reported, and run once now for a job that
       // opted in ("#w2pserve: catch-up").
-      if (startup && ledger_ && !job.spec.reboot) {
+      if (startup && ledger_) {
         if (auto last = ledger_->last(app, job.spec.command)) {
           job.state.last_status = last->status;
           job.state.last_started = last->started;
           job.state.last_duration_ms = last->duration_ms;
-          auto due = job.spec.next_after(last->started);
+          auto due = job.spec.reboot ? std::nullopt : job.spec.next_after(last->started);
           if (due && *due < now) {
             log::warn(path + ":" + std::to_string(job.spec.line) +
                       ": runs were missed while the server was down (first due " +

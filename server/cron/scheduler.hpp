@@ -30,6 +30,7 @@ struct CronSettings {
   std::string ledger;       // SQLite file for the run ledger
   std::uint64_t session_max_age = 7 * 86400;  // 0: leave sessions alone
   std::uint64_t ticket_max_age = 30 * 86400;  // 0: leave tickets alone
+  bool first_start = true;                    // false after a reload: @reboot jobs do not run again
 };
 
 // Applications under <root>/applications that have a cron/crontab, sorted.

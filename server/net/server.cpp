@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 
 #include <sys/resource.h>
@@ -159,7 +160,7 @@ struct Server::Impl {
       if (options.max_requests && ctx.requests.load() >= options.max_requests)
         return request_reload("after " + std::to_string(ctx.requests.load()) + " requests");
       if (options.max_rss) {
-        std::uint64_t rss = resident_bytes();
+        std::uint64_t rss = server::resident_bytes();
         if (rss > options.max_rss && now - last_rss_reload_try > std::chrono::seconds(30)) {
           last_rss_reload_try = now;
           return request_reload("resident memory " + std::to_string(rss >> 10) +
@@ -183,16 +184,7 @@ struct Server::Impl {
     });
   }
 
-  static std::uint64_t resident_bytes() {
-    std::FILE* f = std::fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    unsigned long size = 0, resident = 0;
-    int n = std::fscanf(f, "%lu %lu", &size, &resident);
-    std::fclose(f);
-    return n == 2 ? static_cast<std::uint64_t>(resident) *
-                        static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))
-                  : 0;
-  }
+
 
   void setup_listeners();
 
@@ -335,6 +327,13 @@ void Server::Impl::setup_listeners() {
 
 Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) {
   std::signal(SIGPIPE, SIG_IGN);
+  // After a reload: the counters go on from the previous image's.
+  if (const char* saved = std::getenv("W2PSERVE_STATS")) {
+    impl_->ctx.stats.restore(saved);
+    ::unsetenv("W2PSERVE_STATS");
+  }
+  if (const char* n = std::getenv("W2PSERVE_RELOADS"))
+    impl_->ctx.stats.reloads = std::strtoull(n, nullptr, 10);
   raise_descriptor_limit(options.max_connections);
   Impl& m = *impl_;
   setup_routing(m.ctx, m.options);
@@ -390,6 +389,14 @@ bool Server::reload_requested() const {
 
 CronBoard& Server::cron_board() {
   return impl_->ctx.cron;
+}
+
+std::string Server::stats_for_next_image() const {
+  return impl_->ctx.stats.save();
+}
+
+void Server::disable_max_rss() {
+  impl_->options.max_rss = 0;
 }
 
 std::vector<int> Server::take_released_fds() {

@@ -41,6 +41,10 @@ class Server {
   bool reload_requested() const;
   CronBoard& cron_board();
   std::vector<int> take_released_fds();
+  // The status page's counters, for the next image of a reload (W2PSERVE_STATS).
+  std::string stats_for_next_image() const;
+  // --max-rss off for this image (it starts above the limit: a reload would not help).
+  void disable_max_rss();
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "server/net/server_context.hpp"
 
@@ -76,12 +77,42 @@ void ServerStats::record(ServedBy by, std::uint64_t body_bytes, std::uint64_t mi
   latency[b].fetch_add(1, std::memory_order_relaxed);
 }
 
+std::uint64_t resident_bytes() {
+  return proc_status_kib("VmRSS") * 1024;
+}
+
+std::string ServerStats::save() const {
+  std::string out = std::to_string(first_started_us) + " " + std::to_string(reloads);
+  auto add = [&](std::uint64_t v) { out += " " + std::to_string(v); };
+  for (const auto& r : responses) add(r.load(std::memory_order_relaxed));
+  for (const auto& b : bytes) add(b.load(std::memory_order_relaxed));
+  for (const auto& l : latency) add(l.load(std::memory_order_relaxed));
+  add(latency_us_sum.load(std::memory_order_relaxed));
+  return out;
+}
+
+void ServerStats::restore(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  std::uint64_t v = 0;
+  std::vector<std::uint64_t> all;
+  while (in >> v) all.push_back(v);
+  if (all.size() != 2 + 4 + 4 + kBucketCount + 1 + 1) return;  // another version's: start over
+  std::size_t i = 0;
+  first_started_us = static_cast<std::int64_t>(all[i++]);
+  reloads = all[i++];
+  for (auto& r : responses) r = all[i++];
+  for (auto& b : bytes) b = all[i++];
+  for (auto& l : latency) l = all[i++];
+  latency_us_sum = all[i++];
+}
+
 namespace {
 
 // The figures both formats show, read once (relaxed atomics: a status page needs no more).
 struct Figures {
   const ServerStats& st;
-  double uptime = 0;
+  double uptime = 0;        // since the server started
+  double image_uptime = 0;  // since the last reload
   std::uint64_t rss = 0, peak = 0;
   std::size_t connections = 0;
   const AppStats* app = nullptr;
@@ -96,7 +127,12 @@ auto load(const A& a) {
 
 Figures collect(const ServerContext& ctx) {
   Figures f{ctx.stats};
-  f.uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.st.started).count();
+  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  f.uptime = static_cast<double>(now_us - f.st.first_started_us) / 1e6;
+  f.image_uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - f.st.started).count();
   f.rss = proc_status_kib("VmRSS") * 1024;
   f.peak = proc_status_kib("VmHWM") * 1024;
   f.connections = ctx.connection_count();
@@ -117,8 +153,10 @@ void prometheus(std::ostringstream& o, const ServerContext& ctx, const Figures& 
   double uptime = f.uptime;
   std::uint64_t rss = f.rss, peak = f.peak;
   std::size_t connections = f.connections;
-  metric("w2pserve_uptime_seconds", "gauge", "Seconds since this image started.");
+  metric("w2pserve_uptime_seconds", "gauge", "Seconds since the server started.");
   o << "w2pserve_uptime_seconds " << num(uptime) << "\n";
+  metric("w2pserve_since_reload_seconds", "gauge", "Seconds since the last in-place reload.");
+  o << "w2pserve_since_reload_seconds " << num(f.image_uptime) << "\n";
   metric("w2pserve_reloads_total", "counter", "In-place reloads of this process.");
   o << "w2pserve_reloads_total " << st.reloads << "\n";
   metric("w2pserve_resident_memory_bytes", "gauge", "Resident memory (VmRSS).");
@@ -182,9 +220,10 @@ void json(std::ostringstream& o, const ServerContext& ctx, const Figures& f) {
   std::uint64_t rss = f.rss, peak = f.peak;
   std::size_t connections = f.connections;
   o << "{\"pid\": " << ::getpid() << ", \"uptime_seconds\": " << num(uptime)
-    << ", \"reloads\": " << st.reloads << ", \"resident_memory_bytes\": " << rss
-    << ", \"peak_resident_memory_bytes\": " << peak << ", \"connections\": " << connections
-    << ", \"in_flight_requests\": " << load(st.in_app) << ", \"requests\": {";
+    << ", \"since_reload_seconds\": " << num(f.image_uptime) << ", \"reloads\": " << st.reloads
+    << ", \"resident_memory_bytes\": " << rss << ", \"peak_resident_memory_bytes\": " << peak
+    << ", \"connections\": " << connections << ", \"in_flight_requests\": " << load(st.in_app)
+    << ", \"requests\": {";
   for (int k = 0; k < 4; ++k)
     o << (k ? ", " : "") << "\"" << kKinds[k] << "\": " << load(st.responses[k]);
   o << "}, \"response_bytes\": {";

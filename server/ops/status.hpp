@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -22,7 +23,11 @@ struct ServerStats {
   static constexpr double kBuckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};  // seconds
   static constexpr int kBucketCount = sizeof kBuckets / sizeof kBuckets[0];
 
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // this image
+  // The server's start, before any reload (microseconds since the epoch).
+  std::int64_t first_started_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
   std::uint64_t reloads = 0;  // how many times this process re-executed itself
   std::atomic<std::uint64_t> responses[4] = {0, 0, 0, 0};
   std::atomic<std::uint64_t> bytes[4] = {0, 0, 0, 0};
@@ -32,7 +37,15 @@ struct ServerStats {
   std::atomic<std::uint32_t> in_app{0};  // requests handed to the application, not yet answered
 
   void record(ServedBy by, std::uint64_t body_bytes, std::uint64_t micros);
+
+  // The counters as text for the next image of a reload (they go on from there, so a counter
+  // never silently restarts at 0), and back.
+  std::string save() const;
+  void restore(std::string_view text);
 };
+
+// Resident memory of this process (VmRSS), in bytes; 0 when /proc cannot tell.
+std::uint64_t resident_bytes();
 
 // The page for `format` ("json" or "prometheus"); content type in `type`.
 std::string status_page(const ServerContext& ctx, std::string_view format, std::string& type);

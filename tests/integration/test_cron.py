@@ -197,6 +197,41 @@ class Cron(unittest.TestCase):
         finally:
             shutil.rmtree(tmp)
 
+    def test_reboot_jobs_once_per_start_and_missing_folders_made(self):
+        # An application copied from git has no databases/ yet: its @reboot job, whose models
+        # open a database there, works as after a first request.
+        tmp, root, app = make_tree()
+        try:
+            shutil.rmtree(os.path.join(app, "databases"))
+            with open(os.path.join(app, "cron", "crontab"), "w") as f:
+                f.write("@reboot root *applications/cronapp/cron/task.py\n")
+            ledger = os.path.join(tmp, "ledger.sqlite")
+            with Server("--root", root, "--cron", "--cron-ledger", ledger) as srv:
+                self.assertIsNotNone(srv.wait_for_log(r"task\.py\): ok in"), srv.log_text())
+                self.assertTrue(os.path.isdir(os.path.join(app, "databases")))
+                # A reload is the same server: @reboot does not run again.
+                mark = srv.log_mark()
+                os.kill(srv.pid, 1)  # SIGHUP
+                self.assertIsNotNone(srv.wait_for_log(r"listening on http://", start=mark))
+
+                def board():
+                    r = srv.request("GET", "/server-status")
+                    return json.loads(r.body)["cron"]
+
+                self.assertTrue(wait_until(lambda: board() != []))
+                job = board()[0]
+                self.assertEqual(job["next_run"], 0)
+                self.assertEqual(job["last_status"], "ok")
+                srv.stop()
+            runs = sqlite3.connect(ledger).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            self.assertEqual(runs, 1)
+            # A new start runs it again.
+            with Server("--root", root, "--cron", "--cron-ledger", ledger) as srv:
+                self.assertIsNotNone(srv.wait_for_log(r"task\.py\): ok in"))
+                srv.stop()
+        finally:
+            shutil.rmtree(tmp)
+
     def test_cron_needs_root(self):
         from w2ptest import run_cli
         r = run_cli("--listen", "127.0.0.1:0", "--cron")

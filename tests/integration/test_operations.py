@@ -2,6 +2,7 @@
 reopening), in-place reloads under load with no failed request, a refused reload, reload
 triggers, socket activation and sd_notify without systemd, idle exit."""
 
+import json
 import os
 import re
 import shutil
@@ -322,6 +323,39 @@ class Logs(unittest.TestCase):
 
 
 class Reload(unittest.TestCase):
+    def test_relative_paths_and_counters_survive_reloads(self):
+        # Started from a folder with relative --config and --root: the server then works from
+        # the web2py folder, and every reload reads the same files.
+        tmp = tempfile.mkdtemp(prefix="w2p-reload-")
+        try:
+            shutil.copytree(os.path.join(os.path.dirname(app_dir("basic")), "..", "fixtures",
+                                         "web2py"), os.path.join(tmp, "web2py"))
+            with open(os.path.join(tmp, "w2pserve.toml"), "w") as f:
+                f.write("workers = 1\n")
+            with Server("--config", "w2pserve.toml", "--root", "web2py", cwd=tmp) as srv:
+                for _ in range(3):
+                    self.assertEqual(srv.request("GET", "/welcome/default/index").status, 200)
+                for n in (1, 2):
+                    mark = srv.log_mark()
+                    os.kill(srv.pid, signal.SIGHUP)
+                    self.assertIsNotNone(srv.wait_for_log(r"listening on http://", start=mark),
+                                         srv.log_text()[-2000:])
+                    self.assertIsNone(srv.wait_for_log(r"refused", start=mark, timeout=0))
+                    status = json.loads(srv.request("GET", "/server-status").body)
+                    self.assertEqual(status["reloads"], n)
+                    # Counters go on from the image before (3 pages, then each status request).
+                    self.assertGreaterEqual(status["requests"]["app"], 3)
+                    self.assertGreaterEqual(status["uptime_seconds"], status["since_reload_seconds"])
+                srv.stop()
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_max_rss_below_the_start_size_is_refused(self):
+        r = run_cli("--listen", "127.0.0.1:0", "--app", "app:application", "--pythonpath",
+                    app_dir("basic"), "--max-rss", "1M")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--max-rss 1024 KiB is below the server's size once started", r.stderr.decode())
+
     def test_five_reloads_under_load_lose_nothing(self):
         with Server("--app", "app:application", "--pythonpath", app_dir("basic")) as srv:
             pid = srv.pid
