@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <pybind11/embed.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -154,7 +155,31 @@ std::unique_ptr<server::Server> start_server(const server::Options& options, std
   if (!options.root.empty())
     for (const auto& folder : server::unwritable_web2py_folders(options.root))
       wlog::warn(folder + " is not writable by this process (uid " + std::to_string(::geteuid()) +
-                 "): web2py needs to write there (chown it to the --user account)");
+                 "): web2py needs to write there (" +
+                 (options.user.empty()
+                      ? std::string("make it writable by uid ") + std::to_string(::geteuid())
+                      : "chown it to " + options.user) +
+                 ")");
+  // The pidfile is removed at exit by the account the server then runs as.
+  if (!options.pidfile.empty()) {
+    std::string folder = options.pidfile.substr(0, options.pidfile.rfind('/'));
+    if (folder.empty()) folder = "/";
+    if (::access(folder.c_str(), W_OK | X_OK) != 0)
+      wlog::warn("--pidfile " + options.pidfile + ": its folder is not writable by uid " +
+                 std::to_string(::geteuid()) +
+                 ", so the file stays behind at exit (use a folder of the service account's, "
+                 "e.g. /run/w2pserve/ from the unit's RuntimeDirectory=w2pserve)");
+  }
+  for (const auto& w : options.watch) {
+    struct stat st {};
+    if (::stat(w.c_str(), &st) != 0)
+      wlog::warn("--watch " + w + ": no such file yet (a reload follows when it appears)");
+  }
+  if (options.idle_exit && !options.root.empty() &&
+      (options.cron || options.session_max_age || options.ticket_max_age))
+    wlog::warn("--idle-exit " + std::to_string(options.idle_exit) +
+               " s: while the server is not running, cron jobs and the session/ticket janitor "
+               "do not run either (give --idle-exit 0, or run them from a timer)");
   if (!options.compress.dir.empty() && ::access(options.compress.dir.c_str(), W_OK | X_OK) != 0)
     wlog::warn("--compress-cache " + options.compress.dir +
                " is not writable by this process: nothing will be compressed on the fly");

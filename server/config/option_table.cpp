@@ -226,6 +226,8 @@ std::vector<OptionSpec> build_table() {
     OptionSpec s = string_option("default-app", ValueKind::text, &Options::default_app, "NAME",
                                  "web2py application whose static folder serves /favicon.ico "
                                  "and /robots.txt (default: init if it exists, else welcome)");
+    // A default derived from the tree (init, else welcome) is not written back as given.
+    s.get = [](const Options& o) { return o.default_app_derived ? Values{} : text(o.default_app); };
     auto set = s.set;
     s.set = [set](Options& o, const Values& v) {
       if (!is_web2py_name(v.front()))
@@ -390,9 +392,14 @@ std::vector<OptionSpec> build_table() {
   add(size_option("max-rss", &Options::max_rss,
                   "Reload (in place, without dropping connections) when resident memory passes "
                   "SIZE; 0: never"));
-  add(strings_option("watch", ValueKind::path, &Options::watch, "FILE",
-                     "Reload when this file changes (e.g. routes.py; checked every second; "
-                     "repeatable)"));
+  {
+    OptionSpec s = strings_option("watch", ValueKind::path, &Options::watch, "FILE",
+                                  "Reload when this file changes (e.g. routes.py; checked every "
+                                  "second; repeatable); a relative path is the web2py folder's "
+                                  "(--root)");
+    s.from_root = true;
+    add(s);
+  }
   {
     OptionSpec s = string_option("status-path", ValueKind::text, &Options::status_path, "PATH",
                                  "URL of the status page (JSON; ?format=prometheus for "

@@ -39,9 +39,10 @@ struct OptionSpec {
   std::string_view help;
   std::int64_t min = 0, max = 0;  // numbers
   std::vector<std::string_view> choices{};
-  bool in_file = true;  // may be written in the configuration file
-  bool reload = true;   // a reload may change it (false: only a restart can, e.g. new ports
-                        // cannot be bound after the switch to --user)
+  bool in_file = true;     // may be written in the configuration file
+  bool from_root = false;  // a relative path is the web2py folder's (--root), not the file's
+  bool reload = true;      // a reload may change it (false: only a restart can, e.g. new ports
+                           // cannot be bound after the switch to --user)
   // Sets the option from its values, already checked against the kind (paths absolute,
   // directories canonical). Throws OptionError (without the origin) for what the kind does not
   // cover.

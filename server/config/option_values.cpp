@@ -94,7 +94,8 @@ void check_values(const OptionSpec& spec, RawOption& raw, const std::string& bas
         break;
       case ValueKind::path:
         if (v.empty() && spec.list) fail("empty path");
-        if (!v.empty() && v[0] != '/') v = base + "/" + v;
+        // Relative to the web2py folder: resolved once --root is known (check_together).
+        if (!v.empty() && v[0] != '/' && !spec.from_root) v = base + "/" + v;
         break;
       case ValueKind::directory: {
         std::string p = v.empty() || v[0] == '/' ? v : base + "/" + v;

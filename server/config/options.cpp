@@ -161,6 +161,9 @@ void check_together(Options& o, const RawOptions& given) {
     return "--" + std::string(name);
   };
   if (o.listen.empty()) o.listen.push_back({"127.0.0.1", 8000});
+  // Watched files named relative to the web2py folder (routes.py), else to the start folder.
+  for (auto& w : o.watch)
+    if (!w.empty() && w[0] != '/') w = (o.root.empty() ? current_folder() : o.root) + "/" + w;
   if (!o.status_path.empty() && o.status_path[0] != '/')
     throw OptionError(origin("status-path") + ": '" + o.status_path +
                       "': write a path starting with /, or \"\" to turn it off");
@@ -204,9 +207,14 @@ void check_together(Options& o, const RawOptions& given) {
     if (::stat((o.root + "/gluon/main.py").c_str(), &as) != 0)
       throw OptionError(origin("root") + ": " + o.root +
                         " is not a web2py folder (it has no gluon/main.py)");
-    if (o.default_app.empty())
+    if (o.default_app.empty()) {
       o.default_app =
           ::stat((o.root + "/applications/init").c_str(), &as) == 0 ? "init" : "welcome";
+      o.default_app_derived = true;
+    } else if (::stat((o.root + "/applications/" + o.default_app).c_str(), &as) != 0) {
+      throw OptionError(origin("default-app") + ": there is no application '" + o.default_app +
+                        "' in " + o.root + "/applications");
+    }
   } else if (o.command == Options::Command::set_admin_password) {
     throw OptionError("set-admin-password needs --root DIR (the web2py folder)");
   }

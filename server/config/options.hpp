@@ -44,8 +44,9 @@ struct Options {
   log::Level log_level = log::Level::info;
 
   // web2py
-  std::string root;         // the web2py folder (holds applications/ and gluon/); absolute
-  std::string default_app;  // for /favicon.ico and /robots.txt
+  std::string root;                  // the web2py folder (holds applications/ and gluon/); absolute
+  std::string default_app;           // for /favicon.ico and /robots.txt
+  bool default_app_derived = false;  // not given: init if it exists, else welcome
   // Native web2py static files: on unless routes.py rewrites URLs, always, never.
   enum class Web2pyStatic { automatic, on, off } web2py_static = Web2pyStatic::automatic;
   std::vector<Cidr> trusted_proxies;

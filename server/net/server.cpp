@@ -184,8 +184,6 @@ struct Server::Impl {
     });
   }
 
-
-
   void setup_listeners();
 
   void finish() {

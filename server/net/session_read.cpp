@@ -329,6 +329,12 @@ void Session::act(Route& r, const RequestVerdict& verdict) {
       if (responder_.serve_web2py(r.dir, r.relative, r.versioned, verdict.query, file_request(),
                                   plan))
         return send_plan(std::move(plan));
+      // /favicon.ico: web2py's welcome keeps its icon in static/images/ (and web2py itself
+      // would answer 400 for the URL).
+      if (r.relative == "favicon.ico" &&
+          responder_.serve_web2py(r.dir, "images/favicon.ico", false, verdict.query, file_request(),
+                                  plan))
+        return send_plan(std::move(plan));
       break;  // not a regular file: web2py answers it
     }
     case RouteKind::application:

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -50,22 +51,35 @@ std::string root_check(bool allow_root) {
 
 std::vector<std::string> unwritable_web2py_folders(const std::string& root) {
   std::vector<std::string> out;
+  auto check = [&](const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+        ::access(path.c_str(), W_OK | X_OK) != 0)
+      out.push_back(path);
+  };
   std::string apps = root + "/applications";
+  // admin's "create application" and "install" write here.
+  check(apps);
   DIR* d = ::opendir(apps.c_str());
   if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::string app = apps + "/" + e->d_name;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    std::string app = apps + "/" + name;
     struct stat st {};
     if (::stat(app.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    for (const char* folder : {"sessions", "errors", "cache", "databases", "uploads"}) {
+    bool missing = false;
+    for (const char* folder : {"sessions", "errors", "cache", "databases", "uploads", "private"}) {
       std::string path = app + "/" + folder;
-      if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
-          ::access(path.c_str(), W_OK | X_OK) != 0)
-        out.push_back(path);
+      if (::stat(path.c_str(), &st) != 0) missing = true;  // web2py makes it on a first request
+      check(path);
     }
+    // A folder the application lacks is made by web2py in the application's own folder.
+    if (missing) check(app);
   }
-  ::closedir(d);
   return out;
 }
 

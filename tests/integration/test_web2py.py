@@ -220,6 +220,23 @@ class Web2pyStatic(unittest.TestCase):
         r = self.get("/robots.txt")
         self.assertEqual(r.body, b"User-agent: *\nDisallow: /admin/\n")
 
+    def test_favicon_of_the_stock_welcome_layout(self):
+        # web2py's welcome keeps its icon in static/images/favicon.ico.
+        tmp, root = make_tree()
+        try:
+            static = os.path.join(root, "applications", "welcome", "static")
+            os.remove(os.path.join(static, "favicon.ico"))
+            os.makedirs(os.path.join(static, "images"))
+            with open(os.path.join(static, "images", "favicon.ico"), "wb") as f:
+                f.write(b"\x00\x00\x01\x00images-icon")
+            with Server("--root", root) as srv:
+                r = srv.request("GET", "/favicon.ico")
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.body, b"\x00\x00\x01\x00images-icon")
+                srv.stop()
+        finally:
+            shutil.rmtree(tmp)
+
     def test_head(self):
         r = self.get("/welcome/static/css/site.css", method="HEAD")
         self.assertEqual(r.status, 200)
