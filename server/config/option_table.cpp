@@ -320,9 +320,21 @@ std::vector<OptionSpec> build_table() {
   }
   {
     OptionSpec s = spec("compress-min-size", ValueKind::size, false, "SIZE",
-                        "Smaller static files are not compressed on the fly");
+                        "Smaller files and responses are not compressed on the fly");
     s.set = [](Options& o, const Values& v) { o.compress.min_size = parse_size(v.front()); };
     s.get = [](const Options& o) { return number(o.compress.min_size); };
+    add(s);
+  }
+
+  {
+    OptionSpec s =
+        spec("compress-responses", ValueKind::choice, false, "MODE",
+             "on: application responses of the compress-types (HTML, JSON, ...) from "
+             "compress-min-size up are sent with brotli or gzip to clients that accept it, "
+             "compressed by the worker as they are produced; off: as the application made them",
+             0, 0, {"on", "off"});
+    s.set = [](Options& o, const Values& v) { o.compress_responses = v.front() == "on"; };
+    s.get = [](const Options& o) { return Values{o.compress_responses ? "on" : "off"}; };
     add(s);
   }
 

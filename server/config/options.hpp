@@ -60,6 +60,8 @@ struct Options {
 
   // On-the-fly compression of static files into a cache folder (off without a folder).
   CompressSettings compress;
+  // Application responses of the compress-types compressed (gzip or brotli) as they are sent.
+  bool compress_responses = true;
 
   // TLS: with a certificate, the --listen addresses speak TLS; --http-listen adds plain HTTP
   // ones and --redirect-listen plain ones that send clients to HTTPS.

@@ -17,6 +17,26 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool list_has_token(std::string_view list, std::string_view token) {
+  std::size_t i = 0;
+  while (i < list.size()) {
+    std::size_t end = list.find(',', i);
+    if (end == std::string_view::npos) end = list.size();
+    std::string_view item = list.substr(i, end - i);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+    i = end + 1;
+  }
+  return false;
+}
+
+const std::string* find_header(const std::vector<Header>& headers, std::string_view name) {
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) return &h.value;
+  return nullptr;
+}
+
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {

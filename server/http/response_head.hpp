@@ -24,6 +24,12 @@ inline bool status_has_no_body(int status) {
 
 bool iequals(std::string_view a, std::string_view b);
 
+// Whether the comma-separated header value `list` has `token` as an item (any case).
+bool list_has_token(std::string_view list, std::string_view token);
+
+// The value of the first header called `name` (any case); nullptr when there is none.
+const std::string* find_header(const std::vector<Header>& headers, std::string_view name);
+
 // Framing the connection chose for this response.
 enum class Framing { none, content_length, chunked, close_delimited };
 

@@ -11,20 +11,6 @@ namespace w2p::server {
 
 namespace {
 
-bool has_token(std::string_view list, std::string_view token) {
-  std::size_t i = 0;
-  while (i < list.size()) {
-    std::size_t end = list.find(',', i);
-    if (end == std::string_view::npos) end = list.size();
-    std::string_view item = list.substr(i, end - i);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    i = end + 1;
-  }
-  return false;
-}
-
 void append_hex(std::string& out, std::uint64_t n) {
   char hex[20];
   auto r = std::to_chars(hex, hex + sizeof hex, n, 16);
@@ -87,7 +73,7 @@ AppFraming::Out AppFraming::head(ResponseHead head, std::string data, bool last,
       continue;
     }
     if (is_hop_by_hop(h.name)) {
-      if (iequals(h.name, "connection") && has_token(h.value, "close")) keep_alive_ = false;
+      if (iequals(h.name, "connection") && list_has_token(h.value, "close")) keep_alive_ = false;
       continue;
     }
     kept.push_back(std::move(h));

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <vector>
 
 namespace w2p::server {
@@ -37,8 +39,8 @@ void ChannelHub::stop() {
 }
 
 ResponseChannel::ResponseChannel(std::shared_ptr<ChannelHub> hub,
-                                 std::shared_ptr<ChannelClient> client)
-    : hub_(std::move(hub)), client_(std::move(client)) {
+                                 std::shared_ptr<ChannelClient> client, CompressionOffer offer)
+    : hub_(std::move(hub)), client_(std::move(client)), offer_(offer) {
   hub_->add(this);
   if (hub_->stopped()) detach();
 }
@@ -58,6 +60,12 @@ ResponseChannel::~ResponseChannel() {
 }
 
 bool ResponseChannel::start(ResponseHead head, std::string body, bool last) {
+  compressor_ =
+      ResponseCompressor::start(offer_, head, last ? std::optional(body.size()) : std::nullopt);
+  if (compressor_) {
+    body = compressor_->compress(body, last);
+    if (last) compressor_.reset();
+  }
   ResponsePart p;
   p.kind = ResponsePart::start;
   p.head = std::move(head);
@@ -67,6 +75,10 @@ bool ResponseChannel::start(ResponseHead head, std::string body, bool last) {
 }
 
 bool ResponseChannel::body(std::string data, bool last) {
+  if (compressor_) {
+    data = compressor_->compress(data, last);
+    if (last) compressor_.reset();
+  }
   ResponsePart p;
   p.kind = ResponsePart::body;
   p.data = std::move(data);
@@ -74,7 +86,27 @@ bool ResponseChannel::body(std::string data, bool last) {
   return push(std::move(p));
 }
 
+// The rest of a compressed body is a file (a file wrapper after streamed parts): read and
+// compressed like the parts before it, so the encoding never changes in the middle of a body.
+bool ResponseChannel::compressed_file(BodyFile f) {
+  std::string chunk(64 * 1024, '\0');
+  std::uint64_t left = f.length, offset = f.offset;
+  bool ok = true;
+  while (ok && left > 0) {
+    ssize_t n = ::pread(f.fd, chunk.data(), std::min<std::uint64_t>(chunk.size(), left),
+                        static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    left -= static_cast<std::uint64_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+    ok = body(std::string(chunk.data(), static_cast<std::size_t>(n)), false);
+  }
+  ::close(f.fd);
+  return ok && body({}, true);
+}
+
 bool ResponseChannel::file(BodyFile f) {
+  if (compressor_) return compressed_file(f);
   ResponsePart p;
   p.kind = ResponsePart::file;
   p.file_body = f;

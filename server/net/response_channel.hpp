@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "server/app_interface.hpp"
+#include "server/net/response_compression.hpp"
 
 namespace w2p::server {
 
@@ -60,7 +61,10 @@ class ChannelHub {
 
 class ResponseChannel final : public ResponseSink {
  public:
-  ResponseChannel(std::shared_ptr<ChannelHub> hub, std::shared_ptr<ChannelClient> client);
+  // `offer`: the compression the request allows (the worker compresses the body, not the I/O
+  // thread).
+  ResponseChannel(std::shared_ptr<ChannelHub> hub, std::shared_ptr<ChannelClient> client,
+                  CompressionOffer offer = {});
   ~ResponseChannel() override;
 
   bool start(ResponseHead head, std::string body, bool last) override;
@@ -77,6 +81,7 @@ class ResponseChannel final : public ResponseSink {
 
  private:
   bool push(ResponsePart p);
+  bool compressed_file(BodyFile f);
 
   std::shared_ptr<ChannelHub> hub_;
   std::mutex mutex_;
@@ -85,6 +90,9 @@ class ResponseChannel final : public ResponseSink {
   bool busy_ = false;
   bool gone_ = false;
   bool finished_ = false;
+  // Used by the producing worker only (no lock): the response's compression.
+  CompressionOffer offer_;
+  std::unique_ptr<ResponseCompressor> compressor_;
 };
 
 }  // namespace w2p::server

@@ -440,7 +440,18 @@ void Session::on_read_body(beast::error_code ec) {
 void Session::dispatch_to_app() {
   disarm_timer();
   state_ = State::in_app;
-  channel_ = std::make_shared<ResponseChannel>(ctx_.channels, shared_from_this());
+  // The worker compresses the response when the client and the settings allow it (a HEAD
+  // response goes out as the application made it: its body is never sent).
+  CompressionOffer offer;
+  if (ctx_.options.compress_responses && !head_request_) {
+    std::string accept_encoding;
+    for (const auto& h : req_->headers)
+      if (iequals(h.name, "Accept-Encoding")) accept_encoding.append(h.value).append(",");
+    offer.coding = choose_coding(accept_encoding);
+    offer.types = &ctx_.options.compress.types;
+    offer.min_size = ctx_.options.compress.min_size;
+  }
+  channel_ = std::make_shared<ResponseChannel>(ctx_.channels, shared_from_this(), offer);
   log_.in_app = true;
   ctx_.stats.in_app.fetch_add(1, std::memory_order_relaxed);
   if (!ctx_.app->submit(req_, channel_)) {

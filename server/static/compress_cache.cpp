@@ -119,6 +119,14 @@ std::vector<std::string> default_compress_types() {
           "font/otf"};
 }
 
+bool compressible_type(std::string_view type, const std::vector<std::string>& types) {
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  for (const auto& t : types)
+    if (t.ends_with('/') ? type.starts_with(t) : type == t) return true;
+  return false;
+}
+
 CompressCache::CompressCache(CompressSettings s) : settings_(std::move(s)) {}
 
 CompressCache::~CompressCache() {
@@ -133,11 +141,7 @@ CompressCache::~CompressCache() {
 
 bool CompressCache::wants(std::string_view type, std::uint64_t size) const {
   if (settings_.dir.empty() || size < settings_.min_size || size > settings_.max_size) return false;
-  type = type.substr(0, type.find(';'));
-  for (const auto& t : settings_.types) {
-    if (t.ends_with('/') ? type.starts_with(t) : type == t) return true;
-  }
-  return false;
+  return compressible_type(type, settings_.types);
 }
 
 std::string CompressCache::entry_name(const struct stat& st, std::string_view ext) {

@@ -21,6 +21,9 @@ namespace w2p::server {
 
 std::vector<std::string> default_compress_types();
 
+// Whether `content_type` (parameters ignored) is one of `types` ("text/": every text type).
+bool compressible_type(std::string_view content_type, const std::vector<std::string>& types);
+
 struct CompressSettings {
   std::string dir;                                            // empty: on-the-fly compression off
   std::vector<std::string> types = default_compress_types();  // "text/" matches every text type

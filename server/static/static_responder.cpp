@@ -40,12 +40,6 @@ void add_cache_headers(const Site& site, std::string_view url_path, const Cached
     extra.push_back({"Expires", format_http_date(std::time(nullptr) + rule->expires)});
 }
 
-bool has_header(const std::vector<Header>& headers, std::string_view name) {
-  for (const auto& h : headers)
-    if (iequals(h.name, name)) return true;
-  return false;
-}
-
 }  // namespace
 
 bool accepts_encoding(std::string_view header, std::string_view coding) {
@@ -225,10 +219,9 @@ FilePlan StaticResponder::file(std::shared_ptr<const CachedFile> f, std::vector<
   }
   head.headers.push_back({"Accept-Ranges", "bytes"});
   head.headers.push_back({"X-Content-Type-Options", "nosniff"});
-  bool typed = has_header(head.headers, "Content-Type");
-  std::string_view content_type = f->content_type;
-  for (const auto& h : head.headers)
-    if (iequals(h.name, "Content-Type")) content_type = h.value;
+  const std::string* typed_as = find_header(head.headers, "Content-Type");
+  bool typed = typed_as != nullptr;
+  std::string_view content_type = typed ? std::string_view(*typed_as) : f->content_type;
 
   // Ranges: GET only, and only while If-Range (when sent) still names this version.
   RangeRequest ranges;

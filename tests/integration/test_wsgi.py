@@ -21,6 +21,9 @@ import sys
 import tempfile
 import unittest
 import uuid
+import zlib
+
+import brotli
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from w2ptest import *  # noqa: E402,F403  (Server, send_request, read_response, ...)
@@ -81,12 +84,14 @@ class AppTestCase(unittest.TestCase):
 
     case = None
     validated = True
+    callable_name = "application"
     server_args = ()
     server_env = None
 
     @classmethod
     def setUpClass(cls):
-        cls.server = serve(cls.case, *cls.server_args, env=cls.server_env)
+        cls.server = serve(cls.case, *cls.server_args, env=cls.server_env,
+                           callable_name=cls.callable_name)
 
     @classmethod
     def tearDownClass(cls):
@@ -750,6 +755,187 @@ class Streaming(AppTestCase):
 
     def test_each_block_is_sent_when_yielded_http10(self):
         self.assertFalse(self.gated("HTTP/1.0"))
+
+
+# ---------------------------------------------------------------------------------------------
+# compression of application responses (--compress-responses, on by default)
+
+
+def text(n):
+    """The compression application's page text, n bytes."""
+    unit = b"<p>w2pserve compresses what the application sends.</p>\n"
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def decode(resp):
+    coding = resp.header("Content-Encoding")
+    if coding == "gzip":
+        return zlib.decompress(resp.body, 16 + zlib.MAX_WBITS)
+    if coding == "br":
+        return brotli.decompress(resp.body)
+    assert coding is None, coding
+    return resp.body
+
+
+class ResponseCompression(AppTestCase):
+    """Served raw: behind wsgiref.validate every body is a stream (the validator wraps lists and
+    file wrappers in its own iterator), and what is compressed depends on the kind of body."""
+
+    case = "compression"
+    callable_name = "raw_application"
+    validated = False
+    server_args = ("--workers", "2")
+
+    def fetch(self, path, accept="br", method="GET", version="HTTP/1.1"):
+        headers = [("Accept-Encoding", accept)] if accept is not None else []
+        return self.server.request(method, path, headers=headers, version=version)
+
+    def test_pages_go_out_in_the_best_coding_the_client_accepts(self):
+        body = text(8192)
+        # gzip is preferred (cheaper for a page compressed on every request); brotli for a
+        # client that takes only brotli.
+        for accept, coding in (("gzip, deflate, br", "gzip"), ("gzip", "gzip"), ("br", "br"),
+                               ("br;q=0, gzip", "gzip"), ("gzip;q=0, br;q=0.5", "br"),
+                               ("GZIP", "gzip"), ("identity", None), ("", None), (None, None),
+                               ("deflate", None), ("gzip;q=0", None)):
+            resp = self.fetch("/page?n=8192", accept)
+            self.assertEqual(resp.status, 200, resp)
+            self.assertEqual(resp.header("Content-Encoding"), coding, accept)
+            self.assertEqual(decode(resp), body, accept)
+            # The length of what is sent: the encoder's, framed by the server.
+            self.assertEqual(int(resp.header("Content-Length")), len(resp.body), accept)
+            if coding:
+                self.assertLess(len(resp.body), len(body) // 4, accept)
+                self.assertEqual(resp.header("Vary"), "Accept-Encoding", accept)
+
+    def test_compressible_types_only(self):
+        for content_type, compressed in (("application/json", True), ("text/css", True),
+                                         ("image/svg+xml", True), ("image/png", False),
+                                         ("application/octet-stream", False),
+                                         ("application/zip", False)):
+            resp = self.fetch("/page?n=4096&type=" + content_type.replace("+", "%2B"))
+            self.assertEqual(resp.status, 200, resp)
+            self.assertEqual(resp.header("Content-Encoding") is not None, compressed,
+                             content_type)
+            self.assertEqual(decode(resp), text(4096), content_type)
+
+    def test_small_bodies_are_sent_as_they_are(self):
+        resp = self.fetch("/page?n=100")
+        self.assertIsNone(resp.header("Content-Encoding"))
+        self.assertEqual(resp.body, text(100))
+        self.assertEqual(resp.header("Content-Length"), "100")
+        resp = self.fetch("/page?n=0")
+        self.assertIsNone(resp.header("Content-Encoding"))
+        self.assertEqual(resp.body, b"")
+
+    def test_what_the_application_says_is_respected(self):
+        # Its own encoding is never encoded again; no-transform forbids it.
+        resp = self.fetch("/headers?Content-Encoding=gzip")
+        self.assertEqual(resp.header_all("Content-Encoding"), ["gzip"])
+        self.assertEqual(resp.body, text(2048))
+        resp = self.fetch("/headers?Cache-Control=public%2C%20no-transform")
+        self.assertIsNone(resp.header("Content-Encoding"))
+        self.assertEqual(resp.body, text(2048))
+        # Its Vary gains Accept-Encoding; its strong ETag becomes weak (the bytes differ).
+        resp = self.fetch("/headers?Vary=Cookie&ETag=%22v1%22", accept="gzip")
+        self.assertEqual(resp.header("Content-Encoding"), "gzip")
+        self.assertEqual(resp.header_all("Vary"), ["Cookie, Accept-Encoding"])
+        self.assertEqual(resp.header("ETag"), 'W/"v1"')
+        self.assertEqual(decode(resp), text(2048))
+        resp = self.fetch("/headers?Vary=accept-encoding&ETag=W/%22v2%22", accept="gzip")
+        self.assertEqual(resp.header_all("Vary"), ["accept-encoding"])
+        self.assertEqual(resp.header("ETag"), 'W/"v2"')
+        # A Content-Length of its own is replaced by the encoded length.
+        resp = self.fetch("/page?n=5000", accept="gzip")
+        self.assertEqual(resp.header("Content-Encoding"), "gzip")
+        self.assertEqual(int(resp.header("Content-Length")), len(resp.body))
+
+    def test_statuses(self):
+        for code, compressed in (("200", True), ("404", True), ("500", True),
+                                 ("204", False), ("304", False)):
+            resp = self.fetch("/status?code=" + code)
+            self.assertEqual(resp.status, int(code), resp)
+            self.assertEqual(resp.header("Content-Encoding") is not None, compressed, code)
+            if compressed:
+                self.assertEqual(decode(resp), text(2048), code)
+            else:
+                self.assertEqual(resp.body, b"", code)
+
+    def test_head_is_answered_as_the_application_made_it(self):
+        resp = self.fetch("/page?n=8192", method="HEAD")
+        self.assertEqual(resp.status, 200, resp)
+        self.assertIsNone(resp.header("Content-Encoding"))
+        self.assertEqual(resp.header("Content-Length"), "8192")
+        self.assertEqual(resp.body, b"")
+
+    def test_streams_are_compressed_chunked_and_close_delimited(self):
+        for version in ("HTTP/1.1", "HTTP/1.0"):
+            for accept in ("gzip", "br"):
+                resp = self.fetch("/stream?n=20", accept, version=version)
+                self.assertEqual(resp.header("Content-Encoding"), accept, version)
+                self.assertIsNone(resp.header("Content-Length"), version)
+                self.assertEqual(decode(resp), text(1000) * 20, (version, accept))
+
+    def test_a_compressed_stream_still_streams(self):
+        for accept in ("gzip", "br"):
+            gate_id = token()
+            released = False
+            sock = self.server.connect(timeout=10)
+            try:
+                send_request(sock, "GET", "/gated?id=" + gate_id, [("Accept-Encoding", accept)])
+                reader = reader_for(sock)
+                head = reader.read_until(b"\r\n\r\n").lower()
+                self.assertIn(b"content-encoding: " + accept.encode(), head)
+                self.assertIn(b"transfer-encoding: chunked", head)
+                # The first block is flushed through the encoder: what has arrived decodes to
+                # it while the generator still waits.
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS) if accept == "gzip" else brotli.Decompressor()
+                decoded = b""
+                try:
+                    while len(decoded) < len(b"first " + text(500)):
+                        chunk = read_chunk(reader)
+                        self.assertIsNotNone(chunk, "the stream ended early")
+                        decoded += d.decompress(chunk) if accept == "gzip" else d.process(chunk)
+                except socket.timeout:
+                    self.fail("the first block was held back in the encoder (%s)" % accept)
+                self.assertEqual(decoded, b"first " + text(500))
+                self.assertEqual(self.get("/release?id=" + gate_id).status, 200)
+                released = True
+                while True:
+                    chunk = read_chunk(reader)
+                    if chunk is None:
+                        break
+                    decoded += d.decompress(chunk) if accept == "gzip" else d.process(chunk)
+                if accept == "gzip":
+                    decoded += d.flush()
+                    self.assertTrue(d.eof)
+                self.assertEqual(decoded, b"first " + text(500) + b"second " + text(500))
+            finally:
+                if not released:
+                    self.get("/release?id=" + gate_id)
+                sock.close()
+
+    def test_files_handed_over_whole_are_sent_as_they_are(self):
+        data = b"".join(b"line %05d of a text file served through the file wrapper\n" % i
+                        for i in range(2000))  # the application's FILE_TEXT
+        resp = self.fetch("/wrapped")
+        self.assertEqual(resp.status, 200, resp)
+        self.assertIsNone(resp.header("Content-Encoding"))
+        self.assertEqual(resp.body, data)
+        # After a compressed part written by write(), the file is compressed too: one encoding
+        # for the whole body.
+        resp = self.fetch("/written-file", accept="gzip")
+        self.assertEqual(resp.header("Content-Encoding"), "gzip")
+        self.assertEqual(decode(resp), b"header block\n" + data)
+
+    def test_off(self):
+        with serve(self.case, "--compress-responses", "off",
+                   callable_name=self.callable_name) as server:
+            resp = server.request("GET", "/page?n=8192", headers=[("Accept-Encoding", "gzip, br")])
+            self.assertIsNone(resp.header("Content-Encoding"))
+            self.assertIsNone(resp.header("Vary"))
+            self.assertEqual(resp.body, text(8192))
+
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 #include "server/static/compress_cache.hpp"
 
-#include <brotli/decode.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "tests/unit/decoders.hpp"
+
 using namespace w2p::server;
+using w2p::test::gunzip;
+using w2p::test::unbrotli;
 
 namespace {
 
@@ -19,35 +21,6 @@ std::string read(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string gunzip(const std::string& data) {
-  z_stream z{};
-  inflateInit2(&z, 15 + 16);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char buf[65536];
-  int rc;
-  do {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-  } while (rc == Z_OK);
-  inflateEnd(&z);
-  return rc == Z_STREAM_END ? out : "<bad gzip>";
-}
-
-std::string unbrotli(const std::string& data) {
-  std::string out(1 << 22, '\0');
-  size_t size = out.size();
-  if (BrotliDecoderDecompress(data.size(), reinterpret_cast<const uint8_t*>(data.data()), &size,
-                              reinterpret_cast<uint8_t*>(out.data())) !=
-      BROTLI_DECODER_RESULT_SUCCESS)
-    return "<bad brotli>";
-  out.resize(size);
-  return out;
 }
 
 class Compress : public ::testing::Test {
