@@ -196,6 +196,7 @@ struct Application {
 bool load_application(const server::Options& options, server::Server& srv, Application& app,
                       std::string& err) {
   std::string python_dir = embed::find_python_dir();
+  wlog::debug("w2pserve's Python package: " + python_dir);
   app.spec = options.app;
   std::vector<std::string> sys_path = options.pythonpath;
   embed::GatewayOptions gateway_options;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages w2pserve needs. Idempotent: apt runs only when
-# something is missing. Usage: scripts/deps.sh [build|test|bench]...
+# something is missing. Usage: scripts/deps.sh [build|test|bench|package]...
 set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config ccache python3.11 python3.11-dev pybind11-dev
   libboost1.81-dev libssl-dev libpcre2-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
   libbrotli-dev libsqlite3-dev)
 test_pkgs=(libgtest-dev libgmock-dev python3-flask python3-bottle python3-brotli openssl curl clang
-  libclang-rt-14-dev iproute2 clang-format clang-tidy)
+  libclang-rt-14-dev iproute2 clang-format clang-tidy dpkg-dev systemd)
+package_pkgs=(dpkg-dev)  # dpkg-shlibdeps: the package's Depends from the binary's libraries
 bench_pkgs=(wrk curl lighttpd nginx-light uwsgi uwsgi-plugin-python3 gunicorn libbenchmark-dev)
 
 want=("${build_pkgs[@]}")
@@ -16,7 +17,8 @@ for kind in "$@"; do
     build) ;;
     test) want+=("${test_pkgs[@]}") ;;
     bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown set '$kind' (expected build, test or bench)" >&2; exit 2 ;;
+    package) want+=("${package_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown set '$kind' (expected build, test, bench or package)" >&2; exit 2 ;;
   esac
 done
 

@@ -1,6 +1,7 @@
 #include "server/config/options.hpp"
 
 #include "server/config/config_file.hpp"
+#include "server/config/man_page.hpp"
 #include "server/config/option_table.hpp"
 #include "server/ops/access_log.hpp"
 
@@ -137,7 +138,7 @@ std::string current_folder() {
 
 // Unknown flags are refused with the closest known one, before CLI11 sees them.
 void check_flag_names(int argc, char** argv) {
-  std::vector<std::string_view> known{"help", "version", "port"};
+  std::vector<std::string_view> known{"help", "version", "port", "man"};
   for (const auto& spec : option_table()) known.push_back(spec.name);
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -299,9 +300,10 @@ Subcommands add_subcommands(CLI::App& cli, Options& o, std::string& check_path) 
   sub.cron_list = cron_cmd->add_subcommand("list", "Jobs, next run, last run (from the ledger)");
   sub.cron_run =
       cron_cmd->add_subcommand("run", "Run one job now, in this process; exit 0 when it succeeded");
-  sub.cron_run->add_option("app", o.cron_app, "The application")->required();
+  sub.cron_run->add_option("app", o.cron_app, "The application")->required()->type_name("APP");
   sub.cron_run->add_option("line", o.cron_line, "The job's line in applications/APP/cron/crontab")
-      ->required();
+      ->required()
+      ->type_name("LINE");
   sub.admin = cli.add_subcommand(
       "set-admin-password",
       "Write web2py's admin password (read from the terminal, or from stdin when it is not "
@@ -348,8 +350,14 @@ ParseOutcome parse_options(int argc, char** argv) {
     add_table_options(cli, cli_values);
     std::string check_path;
     Subcommands sub = add_subcommands(cli, o, check_path);
+    bool man = false;
+    cli.add_flag("--man", man, "Print the manual page (roff)")->group("");
 
     cli.parse(argc, argv);
+    if (man) {
+      outcome.text = man_page(cli);
+      return outcome;
+    }
     if (sub.check->parsed()) {
       o.command = Options::Command::check_config;
       o.command_file = check_path;

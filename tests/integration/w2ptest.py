@@ -38,9 +38,11 @@ class SanitizerReport(AssertionError):
 class Server:
     """One w2pserve process. Use as a context manager or call stop()."""
 
-    def __init__(self, *args, env=None, cwd=None, expect_start=True, preexec_fn=None, wrap=()):
-        # `wrap`: a command to run the server under (e.g. "ip netns exec NS").
-        self.args = [*wrap, BIN, "--listen", "127.0.0.1:0", *args]
+    def __init__(self, *args, env=None, cwd=None, expect_start=True, preexec_fn=None, wrap=(),
+                 binary=None):
+        # `wrap`: a command to run the server under (e.g. "ip netns exec NS"); `binary`: another
+        # w2pserve than W2PSERVE_BIN (the installed one).
+        self.args = [*wrap, binary or BIN, "--listen", "127.0.0.1:0", *args]
         # Tests run as root in CI: Python as root must then be allowed explicitly (the refusal
         # itself is tested in test_operations.py).
         if os.geteuid() == 0 and "--user" not in args:

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "server/config/config_file.hpp"
@@ -160,6 +161,39 @@ TEST_F(OptionTable, EveryOptionIsDocumentedInReadmeAndHelp) {
   for (const auto& key : site_keys())
     EXPECT_NE(readme.str().find("`" + std::string(key.name)), std::string::npos)
         << "site key " << key.name << " is not in README.md";
+}
+
+// The manual page comes from the same command line as --help: every option, subcommand and
+// site key, with hyphens escaped for roff, and no line that roff would take as a request.
+TEST_F(OptionTable, ManPageNamesEverythingHelpDoes) {
+  auto man = parse({"--man"});
+  EXPECT_EQ(man.exit_code, 0);
+  ASSERT_FALSE(man.options);
+  EXPECT_TRUE(man.text.starts_with(".\\\" Generated")) << man.text.substr(0, 80);
+  auto roff = [](std::string_view s) {
+    std::string out;
+    for (char c : s) out += c == '-' ? std::string("\\-") : std::string(1, c);
+    return out;
+  };
+  for (const auto& spec : option_table())
+    EXPECT_NE(man.text.find("\\fB" + roff("--" + std::string(spec.name)) + "\\fR"),
+              std::string::npos)
+        << spec.name << " is not in the manual page";
+  for (std::string_view sub :
+       {"check-config", "import-lighttpd", "cron list", "cron run", "set-admin-password"})
+    EXPECT_NE(man.text.find("\\fB" + roff(sub) + "\\fR"), std::string::npos) << sub;
+  for (const auto& key : site_keys())
+    EXPECT_NE(man.text.find("\\fB" + roff(key.name) + "\\fR"), std::string::npos) << key.name;
+  std::istringstream lines(man.text);
+  const std::set<std::string> known = {".TH", ".SH", ".TP", ".RS", ".RE", ".br",
+                                       ".nf", ".fi", ".B",  ".BR", ".I",  ".\\\""};
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || (line[0] != '.' && line[0] != '\'')) continue;
+    std::string request = line.substr(0, line.find(' '));
+    EXPECT_TRUE(known.count(request)) << "unexpected roff request: " << line;
+  }
+  // Not offered as an option of its own in --help.
+  EXPECT_EQ(parse({"--help"}).text.find("--man"), std::string::npos);
 }
 
 TEST_F(OptionTable, MistakesGetTheClosestName) {
