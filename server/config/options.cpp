@@ -277,6 +277,9 @@ struct Subcommands {
 
 Subcommands add_subcommands(CLI::App& cli, Options& o, std::string& check_path) {
   Subcommands sub{};
+  // Options of the server may follow a subcommand too (`set-admin-password --root DIR`):
+  // subcommands inherit this and hand what they do not know to the main command line.
+  cli.fallthrough();
   sub.check = cli.add_subcommand(
       "check-config",
       "Read FILE (and any other flags), report the first error with its file, line and key, "

@@ -1,7 +1,9 @@
 """The bundled demo: a small guestbook backed by SQLite (stdlib only).
 
 Its stylesheet and logo are served natively by w2pserve from ./static under /static/.
-The database lives in $W2PSERVE_DEMO_DB, or w2pserve-demo.sqlite3 in the temp folder.
+The database lives in $W2PSERVE_DEMO_DB, or w2pserve-demo-<uid>.sqlite3 in the temp folder: one
+per account, so a demo run as root (scripts/run.sh) leaves nothing a later run as www-data cannot
+write.
 """
 
 import html
@@ -13,7 +15,7 @@ import time
 from urllib.parse import parse_qs
 
 DB_PATH = os.environ.get("W2PSERVE_DEMO_DB") or os.path.join(
-    tempfile.gettempdir(), "w2pserve-demo.sqlite3"
+    tempfile.gettempdir(), "w2pserve-demo-%d.sqlite3" % os.getuid()
 )
 MAX_ENTRIES_SHOWN = 50
 MAX_FIELD = 500

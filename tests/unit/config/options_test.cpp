@@ -98,3 +98,20 @@ TEST(ParseOptions, ErrorsAreOneLineWithExitCode2) {
     EXPECT_EQ(r.text.find('\n'), r.text.size() - 1) << r.text;
   }
 }
+
+// Server options after a subcommand belong to the server (`set-admin-password --root DIR
+// --user www-data --port 443`, as README's migration steps write it); unknown ones still fail.
+TEST(ParseOptions, ServerOptionsMayFollowASubcommand) {
+  std::string root = std::string(W2P_SOURCE_DIR) + "/tests/fixtures/web2py";
+  auto r = parse({"set-admin-password", "--root", root.c_str(), "--port", "443", "--workers", "3"});
+  ASSERT_TRUE(r.options) << r.text;
+  EXPECT_EQ(r.options->command, Options::Command::set_admin_password);
+  EXPECT_EQ(r.options->admin_port, 443);
+  EXPECT_EQ(r.options->workers, 3u);
+  r = parse({"cron", "list", "--root", root.c_str()});
+  ASSERT_TRUE(r.options) << r.text;
+  EXPECT_EQ(r.options->command, Options::Command::cron_list);
+  r = parse({"set-admin-password", "--root", root.c_str(), "--wrkers", "3"});
+  EXPECT_FALSE(r.options);
+  EXPECT_EQ(r.exit_code, 2);
+}
