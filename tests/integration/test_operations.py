@@ -177,9 +177,12 @@ class PlantedLinks(unittest.TestCase):
             for path in (access, error):
                 self.assertEqual(os.stat(path).st_uid, 65534, path)
             # So a reload, which re-checks them as that account, is accepted.
-            mark = len(open(error).read())
+            def error_log():
+                with open(error) as f:
+                    return f.read()
+            mark = len(error_log())
             os.kill(srv.pid, signal.SIGHUP)
-            self.assertTrue(wait_until(lambda: "reloading (SIGHUP)" in open(error).read()[mark:]))
+            self.assertTrue(wait_until(lambda: "reloading (SIGHUP)" in error_log()[mark:]))
             srv.stop()
 
 
@@ -444,6 +447,43 @@ class Reload(unittest.TestCase):
                     f.write('workers = 2\n')
                 os.kill(srv.pid, signal.SIGHUP)
                 self.assertIsNotNone(srv.wait_for_log(r"2 Python worker", start=mark))
+                self.assertEqual(srv.request("GET", "/").status, 200)
+                srv.stop()
+                srv.check_sanitizers()
+        finally:
+            shutil.rmtree(tmp)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root (switches to www-data)")
+    def test_a_reload_as_the_service_account_refuses_what_only_a_restart_can_change(self):
+        # Running as www-data, the next image could not bind new ports or switch users: a
+        # configuration that changes them is refused, naming the option, and serving goes on.
+        tmp = tempfile.mkdtemp(prefix="w2p-reload-")
+        try:
+            os.chmod(tmp, 0o755)
+            conf = os.path.join(tmp, "w2pserve.toml")
+            with open(conf, "w") as f:
+                f.write("workers = 1\n")
+            with Server("--config", conf, "--user", "www-data", "--app", "app:application",
+                        "--pythonpath", app_dir("basic")) as srv:
+                for change, option in (('group = "nogroup"\n', "group"),
+                                       ('allow-root = true\n', "allow-root")):
+                    with open(conf, "w") as f:
+                        f.write("workers = 1\n" + change)
+                    mark = srv.log_mark()
+                    os.kill(srv.pid, signal.SIGHUP)
+                    line = srv.wait_for_log(r"reload \(SIGHUP\) refused, still serving",
+                                            start=mark)
+                    self.assertIsNotNone(line, srv.log_text()[-2000:])
+                    self.assertIn(option + " changed: a reload cannot apply it", line)
+                    self.assertIn("restart instead", line)
+                    self.assertEqual(srv.request("GET", "/").status, 200)
+                # Back to what it started with: the next SIGHUP reloads.
+                with open(conf, "w") as f:
+                    f.write("workers = 2\n")
+                mark = srv.log_mark()
+                os.kill(srv.pid, signal.SIGHUP)
+                self.assertIsNotNone(srv.wait_for_log(r"2 Python worker", start=mark),
+                                     srv.log_text()[-2000:])
                 self.assertEqual(srv.request("GET", "/").status, 200)
                 srv.stop()
                 srv.check_sanitizers()
