@@ -1,18 +1,9 @@
 #include "server/http/url_path.hpp"
 
+#include "server/http/response_head.hpp"
+
 namespace w2p::server {
 namespace {
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -31,7 +22,7 @@ std::optional<TargetParts> split_target(std::string_view target) {
     size_t scheme_end = target.find("://");
     if (scheme_end == std::string_view::npos) return std::nullopt;
     std::string_view scheme = target.substr(0, scheme_end);
-    if (!iequals_ascii(scheme, "http") && !iequals_ascii(scheme, "https")) return std::nullopt;
+    if (!iequals(scheme, "http") && !iequals(scheme, "https")) return std::nullopt;
     std::string_view rest = target.substr(scheme_end + 3);
     size_t end = rest.find_first_of("/?#");
     parts.absolute_form = true;

@@ -4,8 +4,9 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <cerrno>
 #include <vector>
+
+#include "server/fd_io.hpp"
 
 namespace w2p::server {
 
@@ -93,9 +94,8 @@ bool ResponseChannel::compressed_file(BodyFile f) {
   std::uint64_t left = f.length, offset = f.offset;
   bool ok = true;
   while (ok && left > 0) {
-    ssize_t n = ::pread(f.fd, chunk.data(), std::min<std::uint64_t>(chunk.size(), left),
-                        static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = pread_all(f.fd, chunk.data(), std::min<std::uint64_t>(chunk.size(), left),
+                          static_cast<off_t>(offset));
     if (n <= 0) break;
     left -= static_cast<std::uint64_t>(n);
     offset += static_cast<std::uint64_t>(n);

@@ -77,6 +77,8 @@ class Session final : public Stoppable,
   void serve_handoff(Handoff h);
   void send_out_then_file();
   void do_sendfile();
+  // Writes out_ (bounded by --io-timeout), then goes on with `next`.
+  void write_out_then(void (Session::*next)());
   void write_out(bool part_done, bool last);
   void on_write(boost::system::error_code ec, bool part_done, bool last);
   void finish_response();

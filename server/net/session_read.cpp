@@ -387,15 +387,7 @@ void Session::start_app_request(const RequestVerdict& verdict, Route& r) {
     // The client waits for this before sending the body; written like any other bytes, so a
     // client that does not read cannot block the I/O thread.
     out_.assign("HTTP/1.1 100 Continue\r\n\r\n");
-    arm_timer(ctx_.options.io_timeout);
-    net::async_write(socket_, net::buffer(out_),
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (self->state_ == State::closed) return;
-                       if (ec) return self->close();
-                       self->out_.clear();
-                       self->do_read_body();
-                     });
-    return;
+    return write_out_then(&Session::do_read_body);
   }
   do_read_body();
 }

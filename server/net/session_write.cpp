@@ -201,6 +201,18 @@ void Session::serve_handoff(Handoff h) {
   send_plan(responder_.file(std::move(f), std::move(h.headers), file_request()));
 }
 
+// Writes out_ (bounded by --io-timeout), then goes on with `next`.
+void Session::write_out_then(void (Session::*next)()) {
+  arm_timer(ctx_.options.io_timeout);
+  net::async_write(socket_, net::buffer(out_),
+                   [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
+                     if (self->state_ == State::closed) return;
+                     if (ec) return self->close();
+                     self->out_.clear();
+                     ((*self).*next)();
+                   });
+}
+
 // Sends out_ (a head) and then the file with sendfile(2); the head goes out with MSG_MORE so the
 // kernel can put it in the same packet as the file's first bytes.
 void Session::send_out_then_file() {
@@ -210,14 +222,7 @@ void Session::send_out_then_file() {
       out_.clear();
     } else {
       if (n > 0) out_.erase(0, static_cast<std::size_t>(n));
-      arm_timer(ctx_.options.io_timeout);
-      net::async_write(socket_, net::buffer(out_),
-                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                         if (ec) return self->close();
-                         self->out_.clear();
-                         self->do_sendfile();
-                       });
-      return;
+      return write_out_then(&Session::do_sendfile);
     }
   }
   do_sendfile();

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "server/fd_io.hpp"
 #include "server/log.hpp"
 
 namespace w2p::server {
@@ -235,18 +236,8 @@ void AccessLog::run() {
     bool stop = stop_;
     std::uint64_t requested = requested_;
     lock.unlock();
-    const char* p = out.data();
-    std::size_t left = out.size();
-    while (left > 0) {
-      ssize_t n = ::write(fd_, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        log::error("access log " + path_ + ": " + std::strerror(errno) + "; lines dropped");
-        break;
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
+    if (!write_all(fd_, out.data(), out.size()))
+      log::error("access log " + path_ + ": " + std::strerror(errno) + "; lines dropped");
     out.clear();
     if (reopen) {
       int fd = open_file();

@@ -16,6 +16,8 @@
 #include <mutex>
 #include <string_view>
 
+#include "server/fd_io.hpp"
+
 namespace w2p::server::key_helper {
 
 namespace {
@@ -24,30 +26,6 @@ constexpr const char* kEnv = "W2PSERVE_KEY_HELPER";  // the server's end, across
 constexpr std::size_t kMaxFile = 1 << 20;            // certificates and keys are a few KiB
 
 std::mutex g_mutex;  // one request at a time on the socket
-
-bool write_all(int fd, const void* p, std::size_t n) {
-  const char* c = static_cast<const char*>(p);
-  while (n > 0) {
-    ssize_t w = ::write(fd, c, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    c += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-bool read_all(int fd, void* p, std::size_t n) {
-  char* c = static_cast<char*>(p);
-  while (n > 0) {
-    ssize_t r = ::read(fd, c, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    c += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
 
 // A message: 4 bytes of length, then the bytes.
 bool send_message(int fd, std::string_view m) {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 
+#include "server/fd_io.hpp"
 #include "server/log.hpp"
 #include "server/static/static_files.hpp"
 
@@ -21,17 +22,6 @@ namespace {
 
 constexpr std::size_t kChunk = 64 * 1024;
 constexpr std::size_t kMaxFailed = 4096;
-
-bool write_all(int fd, const unsigned char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
 
 // Reads the whole source in chunks and feeds them to `sink(data, size, last)`.
 template <class Sink>

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "server/fd_io.hpp"
 #include "server/http/http_date.hpp"
 #include "server/http/range.hpp"
 #include "server/http/response_head.hpp"
@@ -275,18 +276,12 @@ FilePlan StaticResponder::file(std::shared_ptr<const CachedFile> f, std::vector<
     std::size_t head_size = plan.out.size();
     std::size_t n_total = static_cast<std::size_t>(length);
     plan.out.resize(head_size + n_total);
-    std::size_t done = 0;
-    while (done < n_total) {
-      ssize_t n = ::pread(f->fd, plan.out.data() + head_size + done, n_total - done,
-                          static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        log::warn("static file shrank while being read; closing the connection");
-        plan.out.clear();
-        plan.close = true;
-        return plan;
-      }
-      done += static_cast<std::size_t>(n);
+    if (pread_all(f->fd, plan.out.data() + head_size, n_total, static_cast<off_t>(offset)) !=
+        static_cast<ssize_t>(n_total)) {
+      log::warn("static file shrank while being read; closing the connection");
+      plan.out.clear();
+      plan.close = true;
+      return plan;
     }
     return plan;
   }

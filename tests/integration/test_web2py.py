@@ -284,16 +284,6 @@ class Web2pyStatic(unittest.TestCase):
         r = self.server.request("POST", "/welcome/static/css/site.css", body=b"x")
         self.assertTrue(from_python(r))
 
-    def test_dot_segments_are_resolved_before_anything_else(self):
-        # One view of the path: "/welcome/static/css/../css/site.css" is site.css, native;
-        # "/welcome/static/../databases/x" is the databases URL, which is web2py's.
-        r = self.get("/welcome/static/css/../css/site.css")
-        self.assertFalse(from_python(r))
-        self.assertEqual(r.status, 200)
-        r = self.get("/welcome/static/../models/db.py")
-        self.assertTrue(from_python(r))
-        self.assertEqual(json.loads(r.body)["environ"]["PATH_INFO"], "/welcome/models/db.py")
-
     def test_traversal_never_leaks(self):
         targets = [b"/welcome/static/../models/db.py", b"/welcome/static/../../gluon/main.py",
                    b"/welcome/static/%2e%2e/models/db.py", b"/welcome/static/%2E%2E%2Fmodels%2Fdb.py",
