@@ -246,6 +246,13 @@ TEST(Route, RegexLimitsFailClosed) {
   EXPECT_EQ(r.kind, RouteKind::error);
   EXPECT_EQ(r.status, 500);
   EXPECT_NE(r.log.find("could not be evaluated"), std::string::npos);
+  // A recursion that loops (found by fuzz_rewrite): PCRE2 refuses to run it on this URL.
+  SiteSpec loop = site;
+  loop.rewrites = {{"^(?0)X", "static /never"}};
+  Routing l({loop}, {}, false);
+  r = l.decide("GET", "/00", "s.test");
+  EXPECT_EQ(r.kind, RouteKind::error);
+  EXPECT_EQ(r.status, 500);
   SiteSpec rx;
   rx.name = "rx";
   rx.host_regex = {"^(a+)+$"};
