@@ -1,6 +1,7 @@
 #include "embed/worker_pool.hpp"
 
 #include <Python.h>
+#include <malloc.h>
 
 #include <algorithm>
 
@@ -136,8 +137,26 @@ void WorkerPool::run_worker(unsigned index) {
     Job job;
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      auto ready = [&] { return stopping_ || !queue_.empty(); };
+      // Once the server has been idle for a second after serving, the C heap's free pages go
+      // back to the system: after web2py pages, glibc keeps 6-9 MiB of freed memory inside the
+      // heap that its own trimming (top of the heap only) never returns. One worker does it,
+      // without the GIL; requests arriving meanwhile wait at most the trim itself (~1 ms).
+      while (!ready()) {
+        if (!trim_pending_ || stats_.busy.load(std::memory_order_relaxed) != 0) {
+          cv_.wait(lock, ready);
+          break;
+        }
+        if (cv_.wait_for(lock, kIdleTrimDelay, ready)) break;
+        if (!trim_pending_ || stats_.busy.load(std::memory_order_relaxed) != 0) continue;
+        trim_pending_ = false;
+        lock.unlock();
+        ::malloc_trim(0);
+        stats_.idle_trims.fetch_add(1, std::memory_order_relaxed);
+        lock.lock();
+      }
       if (queue_.empty()) break;
+      trim_pending_ = true;
       job = std::move(queue_.front());
       queue_.pop_front();
       stats_.queued.store(static_cast<std::uint32_t>(queue_.size()), std::memory_order_relaxed);

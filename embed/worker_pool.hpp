@@ -66,6 +66,8 @@ class WorkerPool : public server::Application {
   std::condition_variable watchdog_cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  bool trim_pending_ = false;  // requests served since the heap was last trimmed
+  static constexpr std::chrono::seconds kIdleTrimDelay{1};
   unsigned alive_ = 0;
   std::vector<std::thread> threads_;
   std::vector<Slot> slots_;

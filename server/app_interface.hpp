@@ -91,6 +91,7 @@ struct AppStats {
   std::atomic<std::uint64_t> gil_wait_ns{0};          // time spent waiting to take the GIL
   std::atomic<std::int64_t> allocated_blocks{0};      // sys.getallocatedblocks()
   std::atomic<std::int64_t> gc_count[3] = {0, 0, 0};  // gc.get_count()
+  std::atomic<std::uint64_t> idle_trims{0};           // C heap given back after idle spells
 };
 
 class Application {

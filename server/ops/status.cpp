@@ -186,6 +186,9 @@ void prometheus(std::ostringstream& o, const ServerContext& ctx, const Figures& 
     metric("w2pserve_python_allocated_blocks", "gauge",
            "sys.getallocatedblocks() after the last request.");
     o << "w2pserve_python_allocated_blocks " << load(app->allocated_blocks) << "\n";
+    metric("w2pserve_idle_heap_trims_total", "counter",
+           "Times the C heap's free pages were given back after an idle second.");
+    o << "w2pserve_idle_heap_trims_total " << load(app->idle_trims) << "\n";
     metric("w2pserve_python_gc_count", "gauge", "gc.get_count() after the last request.");
     for (int g = 0; g < 3; ++g)
       o << "w2pserve_python_gc_count{generation=\"" << g << "\"} " << load(app->gc_count[g])
@@ -240,7 +243,7 @@ void json(std::ostringstream& o, const ServerContext& ctx, const Figures& f) {
       << ", \"gil_wait_seconds\": " << num(static_cast<double>(load(app->gil_wait_ns)) / 1e9)
       << ", \"allocated_blocks\": " << load(app->allocated_blocks) << ", \"gc_count\": ["
       << load(app->gc_count[0]) << ", " << load(app->gc_count[1]) << ", " << load(app->gc_count[2])
-      << "]}";
+      << "], \"idle_heap_trims\": " << load(app->idle_trims) << "}";
   }
   o << ", \"cron\": [";
   bool first_job = true;
