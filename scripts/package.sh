@@ -29,7 +29,7 @@ DESTDIR=$stage cmake --install "$build" --prefix /usr >/dev/null
 gzip -9n "$stage/usr/share/man/man1/w2pserve.1"
 cat >"$stage/usr/share/doc/w2pserve/copyright" <<'TXT'
 w2pserve: the source is the w2pserve repository; it bundles no third-party source. It
-embeds CPython (libpython3.11) and links Boost, zlib, brotli, PCRE2 and SQLite from Debian,
+embeds CPython (linked from Debian's libpython3.11.a) and links Boost, zlib, brotli, PCRE2 and SQLite from Debian,
 each under its own licence (see /usr/share/doc/<package>/copyright).
 TXT
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
@@ -40,9 +40,11 @@ printf 'Source: w2pserve\n\nPackage: w2pserve\nArchitecture: any\n' >"$work/shli
 depends=$(cd "$work/shlibs" && dpkg-shlibdeps -O -e"$stage/usr/bin/w2pserve" 2>/dev/null |
   sed -n 's/^shlibs:Depends=//p')
 [[ -n "$depends" ]] || { echo "package.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
-# Python's standard library (the binary links libpython3.11, which pulls it in) is named too:
-# web2py imports much of it.
-depends="$depends, libpython3.11-stdlib"
+# Python's standard library is named too (web2py imports much of it): the interpreter's core is
+# inside the binary (linked from libpython3.11.a, as /usr/bin/python3.11 is), the standard
+# library and its extension modules come from this package, at least the version built with.
+pyver=$(dpkg-query -W -f='${Version}' libpython3.11-stdlib 2>/dev/null || true)
+depends="$depends, libpython3.11-stdlib${pyver:+ (>= $pyver)}"
 
 mkdir -p "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
