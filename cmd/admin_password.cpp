@@ -27,7 +27,7 @@ int set_admin_password(const server::Options& options) {
   path.insert(path.end(), options.pythonpath.begin(), options.pythonpath.end());
   std::string message, traceback;
   try {
-    embed::Interpreter interpreter({path, ""});
+    embed::Interpreter interpreter({path, embed::find_python_dir()});
     interpreter.with_gil([&] {
       try {
         embed::save_admin_password(options.root, *password, port);

@@ -225,7 +225,8 @@ bool load_application(const server::Options& options, server::Server& srv, Appli
   std::string traceback;
   app.interpreter->with_gil([&] {
     try {
-      py::object wsgi = web2py ? embed::load_web2py(options.root) : embed::load_wsgi_app(app.spec);
+      py::object wsgi = web2py ? embed::load_web2py(options.root, options.web2py_view_cache)
+                               : embed::load_wsgi_app(app.spec);
       app.gateway = std::make_unique<embed::WsgiGateway>(std::move(wsgi), gateway_options);
     } catch (const embed::LoadError& e) {
       err = e.what();

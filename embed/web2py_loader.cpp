@@ -2,15 +2,14 @@
 
 #include "embed/app_loader.hpp"
 #include "embed/py_util.hpp"
+#include "server/log.hpp"
 
 namespace w2p::embed {
 namespace {
 
 py::module_ import_gluon_main(const std::string& root) {
   try {
-    py::module_ settings = py::module_::import("gluon.settings");
-    settings.attr("global_settings").attr("web2py_runtime_handler") = true;
-    return py::module_::import("gluon.main");
+    return py::module_::import("w2pserve.web2py").attr("import_gluon_main")();
   } catch (py::error_already_set& e) {
     std::string summary = e.what();
     e.restore();
@@ -23,10 +22,20 @@ py::module_ import_gluon_main(const std::string& root) {
 
 }  // namespace
 
-py::object load_web2py(const std::string& root) {
+py::object load_web2py(const std::string& root, bool view_cache) {
   py::module_ main = import_gluon_main(root);
   if (!py::hasattr(main, "wsgibase"))
     throw LoadError("--root " + root + ": gluon.main has no wsgibase (is this web2py?)", "");
+  if (view_cache) {
+    try {
+      py::module_::import("w2pserve.web2py").attr("install_view_cache")();
+    } catch (py::error_already_set& e) {
+      // A gluon without compileapp.parse_template/compile2 (a stand-in, a very old web2py):
+      // views are served as web2py does by itself.
+      server::log::info(std::string("web2py views are not cached: ") +
+                        std::string(e.what()).substr(0, std::string(e.what()).find('\n')));
+    }
+  }
   return main.attr("wsgibase");
 }
 

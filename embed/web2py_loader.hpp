@@ -10,9 +10,10 @@ namespace w2p::embed {
 namespace py = pybind11;
 
 // Requires the GIL, the process's working directory at `root`, and `root` first on sys.path.
-// Sets global_settings.web2py_runtime_handler, imports gluon.main and returns wsgibase.
-// Throws LoadError with a one-line reason.
-py::object load_web2py(const std::string& root);
+// Sets global_settings.web2py_runtime_handler, imports gluon.main (without what a server never
+// uses: python/w2pserve/web2py.py) and returns wsgibase; with `view_cache`, compiled views are
+// kept in memory. Throws LoadError with a one-line reason.
+py::object load_web2py(const std::string& root, bool view_cache = false);
 
 // Writes parameters_<port>.py in `root` through gluon.main.save_password. Requires the GIL.
 // Throws LoadError.

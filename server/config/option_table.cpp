@@ -257,6 +257,18 @@ std::vector<OptionSpec> build_table() {
   }
   {
     OptionSpec s =
+        spec("web2py-compile", ValueKind::choice, false, "MODE",
+             "cache: parsed and compiled views kept in memory while none of the files they read "
+             "changes (web2py's compiled-app speed, edits still show at the next request; at most "
+             "16 MiB, least recently used out); off: web2py parses and compiles each view per "
+             "request, as it does by itself",
+             0, 0, {"cache", "off"});
+    s.set = [](Options& o, const Values& v) { o.web2py_view_cache = v.front() == "cache"; };
+    s.get = [](const Options& o) { return Values{o.web2py_view_cache ? "cache" : "off"}; };
+    add(s);
+  }
+  {
+    OptionSpec s =
         strings_option("trusted-proxy", ValueKind::cidr, &Options::trusted_proxy_specs, "CIDR",
                        "Peer address or CIDR allowed to send X-Forwarded-For/-Proto/-Host "
                        "and Forwarded (repeatable); from anyone else those headers are "

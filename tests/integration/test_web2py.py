@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from w2ptest import FIXTURES, Server, main, read_response, run_cli, send_request  # noqa: E402
+from w2ptest import FIXTURES, Server, app_dir, main, read_response, run_cli, send_request  # noqa: E402
 
 SECRET = b"fixture-secret-model"
 
@@ -99,6 +99,22 @@ class Web2pyEnviron(unittest.TestCase):
         path = json.loads(r.body)["wrote"]
         self.assertTrue(path.startswith(os.path.join(self.root, "applications", "welcome", "sessions")))
         self.assertTrue(os.path.exists(path))
+
+
+class WhatAServerNeverUses(unittest.TestCase):
+    def test_tkinter_is_kept_out_of_gluon_but_not_out_of_apps(self):
+        # gluon.messageboxhandler imports tkinter (libtk, libtcl: ~3.5 MiB resident) for Tk
+        # message boxes. A stand-in tkinter on the path shows whether the import happened.
+        tmp, root = make_tree()
+        try:
+            with Server("--root", root, "--pythonpath", app_dir("fake_tkinter")) as srv:
+                r = srv.request("GET", "/welcome/default/modules")
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(json.loads(r.body), {"tkinter_loaded_by_gluon": False,
+                                                      "messagebox_tkinter": False,
+                                                      "app_import": True})
+        finally:
+            shutil.rmtree(tmp)
 
 
 class TrustedProxies(unittest.TestCase):

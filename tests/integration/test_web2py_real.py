@@ -32,6 +32,22 @@ def request_from(server, source, path, headers=()):
         s.close()
 
 
+VIEWS = {
+    "views/page.html": "{{extend 'layout_t.html'}}<p>page v1</p>",
+    "layout_t.html": "<main>{{include 'part_t.html'}}{{include}}</main>",
+    "part_t.html": "<b>part v1</b>",
+    "views/dyn.html": "{{extend response.layout_name}}dyn",
+    "layout_a.html": "A[{{include}}]",
+    "layout_b.html": "B[{{include}}]",
+    "views/broken.html": "<p>{{=1 +* 2}}</p>",
+}
+
+
+def write_view(name, text):
+    with open(os.path.join(ROOT, "applications", TEST_APP, "views", name), "w") as f:
+        f.write(text)
+
+
 @unittest.skipUnless(ROOT, "set W2PSERVE_WEB2PY_ROOT to a web2py tree to run these")
 class RealWeb2py(unittest.TestCase):
     @classmethod
@@ -50,6 +66,14 @@ class RealWeb2py(unittest.TestCase):
                     "    db.orders.insert(oid=oid)\n"
                     "    db.lines.insert(oid=oid, qty=1)\n"
                     "    return 'ok'\n")
+        with open(os.path.join(app, "controllers", "views.py"), "w") as f:
+            f.write("def page():\n    return dict()\n\n"
+                    "def dyn():\n    response.layout_name = request.vars.l or 'layout_a.html'\n"
+                    "    return dict()\n\n"
+                    "def broken():\n    return dict()\n")
+        os.makedirs(os.path.join(app, "views", "views"), exist_ok=True)
+        for name, text in VIEWS.items():
+            write_view(name, text)
         with open(os.path.join(app, "models", "db.py"), "w") as f:
             f.write("db = DAL('sqlite://storage.sqlite', pool_size=0)\n"
                     "db.define_table('orders', Field('oid', unique=True))\n"
@@ -78,6 +102,45 @@ class RealWeb2py(unittest.TestCase):
         r = self.server.request("GET", "/%s/default/ping" % TEST_APP)
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"pong")
+
+    def test_compiled_views_show_every_edit_at_the_next_request(self):
+        # --web2py-compile cache (the default): the second request runs the kept code, and an
+        # edit of the view, of the layout it extends or of a file the layout includes shows at
+        # once (each edit changes the size, as any real edit of these would).
+        url = "/%s/views/page" % TEST_APP
+        self.assertEqual(self.server.request("GET", url).body,
+                         b"<main><b>part v1</b><p>page v1</p></main>")
+        self.assertEqual(self.server.request("GET", url).body,
+                         b"<main><b>part v1</b><p>page v1</p></main>")
+        write_view("views/page.html", "{{extend 'layout_t.html'}}<p>page v2 edited</p>")
+        self.assertEqual(self.server.request("GET", url).body,
+                         b"<main><b>part v1</b><p>page v2 edited</p></main>")
+        write_view("layout_t.html", "<main id=x>{{include 'part_t.html'}}{{include}}</main>")
+        self.assertEqual(self.server.request("GET", url).body,
+                         b"<main id=x><b>part v1</b><p>page v2 edited</p></main>")
+        write_view("part_t.html", "<b>part v2 edited</b>")
+        self.assertEqual(self.server.request("GET", url).body,
+                         b"<main id=x><b>part v2 edited</b><p>page v2 edited</p></main>")
+        for name in ("views/page.html", "layout_t.html", "part_t.html"):
+            write_view(name, VIEWS[name])
+
+    def test_a_view_that_picks_its_layout_at_run_time_gets_the_right_one(self):
+        url = "/%s/views/dyn" % TEST_APP
+        for layout, expect in (("layout_a.html", b"A[dyn]"), ("layout_b.html", b"B[dyn]"),
+                               ("layout_a.html", b"A[dyn]")):
+            self.assertEqual(self.server.request("GET", url + "?l=" + layout).body, expect)
+
+    def test_a_broken_view_gives_web2pys_ticket_then_its_fix_shows(self):
+        url = "/%s/views/broken" % TEST_APP
+        for _ in range(2):
+            r = self.server.request("GET", url)
+            self.assertEqual(r.status, 500)
+            self.assertIn(b"ticket", r.body.lower())
+        write_view("views/broken.html", "<p>{{=1 + 2}}</p>")
+        try:
+            self.assertEqual(self.server.request("GET", url).body, b"<p>3</p>")
+        finally:
+            write_view("views/broken.html", VIEWS["views/broken.html"])
 
     def test_error_gives_a_web2py_ticket(self):
         r = self.server.request("GET", "/%s/default/fail" % TEST_APP)
