@@ -25,5 +25,6 @@ int import_lighttpd(const server::Options& options);     // config_commands.cpp
 int cron_list(const server::Options& options);           // cron_commands.cpp
 int cron_run(const server::Options& options);            // cron_commands.cpp
 int set_admin_password(const server::Options& options);  // admin_password.cpp
+int memory_report(const server::Options& options);       // memory_report.cpp
 
 }  // namespace w2p::cmd

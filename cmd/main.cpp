@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
       return w2p::cmd::cron_run(options);
     case Options::Command::set_admin_password:
       return w2p::cmd::set_admin_password(options);
+    case Options::Command::memory_report:
+      return w2p::cmd::memory_report(options);
     case Options::Command::serve:
       break;
   }

@@ -330,6 +330,9 @@ int serve(const server::Options& options, int argc, char** argv) {
     }
   }
   srv->set_reload_check([&options, argc, argv] { return check_reload(options, argc, argv); });
+  // What start-up alone used (imports' garbage, option parsing, Python's compiler for modules
+  // without a .pyc) goes back before the first request.
+  server::release_idle_memory();
   srv->run();
 
   cron.reset();

@@ -1,6 +1,7 @@
 #include "embed/interpreter.hpp"
 
 #include <Python.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <stdexcept>
 
 #include "embed/py_util.hpp"
+#include "server/app_interface.hpp"
 
 namespace w2p::embed {
 namespace {
@@ -41,6 +43,20 @@ PyMemAllocatorName allocator_from_env() {
   return PYMEM_ALLOCATOR_DEFAULT;
 }
 
+// pymalloc's arenas, allocated as CPython does (anonymous mmap) and registered, so the memory
+// report can tell Python's objects from the C heap (server/ops/memory.cpp).
+void* arena_alloc(void*, std::size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  server::note_arena_allocated(p, size);
+  return p;
+}
+
+void arena_free(void*, void* p, std::size_t size) {
+  server::note_arena_freed(p);
+  ::munmap(p, size);
+}
+
 }  // namespace
 
 std::string find_python_dir() {
@@ -63,6 +79,8 @@ Interpreter::Interpreter(const InterpreterConfig& config) {
   pre.utf8_mode = 1;
   pre.allocator = allocator_from_env();
   check(Py_PreInitialize(&pre), "pre-initialisation");
+  PyObjectArenaAllocator arenas{nullptr, arena_alloc, arena_free};
+  PyObject_SetArenaAllocator(&arenas);
 
   PyConfig c;
   PyConfig_InitIsolatedConfig(&c);

@@ -1,7 +1,6 @@
 #include "embed/worker_pool.hpp"
 
 #include <Python.h>
-#include <malloc.h>
 
 #include <algorithm>
 
@@ -151,7 +150,7 @@ void WorkerPool::run_worker(unsigned index) {
         if (!trim_pending_ || stats_.busy.load(std::memory_order_relaxed) != 0) continue;
         trim_pending_ = false;
         lock.unlock();
-        ::malloc_trim(0);
+        server::release_idle_memory();
         stats_.idle_trims.fetch_add(1, std::memory_order_relaxed);
         lock.lock();
       }

@@ -94,6 +94,18 @@ struct AppStats {
   std::atomic<std::uint64_t> idle_trims{0};           // C heap given back after idle spells
 };
 
+// The interpreter's object arenas, as the application side allocates and frees them (through
+// PyObject_SetArenaAllocator), so the memory report can tell Python's objects from the C heap.
+// Thread-safe; cheap (an arena is 1 MiB).
+void note_arena_allocated(void* start, std::size_t size);
+void note_arena_freed(void* start);
+
+// Gives memory nobody uses now back to the system: the C heap's free pages (malloc_trim) and
+// this executable's clean read-only pages (code and constants, Python's core included, that
+// start-up or a rare path touched; they come back from the page cache when run again). Called
+// once serving starts and when the server goes idle; from any thread, without the GIL.
+void release_idle_memory();
+
 class Application {
  public:
   virtual ~Application() = default;

@@ -272,7 +272,7 @@ void add_table_options(CLI::App& cli, std::vector<std::vector<std::string>>& val
 }
 
 struct Subcommands {
-  CLI::App *check, *import, *cron_list, *cron_run, *admin;
+  CLI::App *check, *import, *cron_list, *cron_run, *admin, *memory;
 };
 
 Subcommands add_subcommands(CLI::App& cli, Options& o, std::string& check_path) {
@@ -318,6 +318,17 @@ Subcommands add_subcommands(CLI::App& cli, Options& o, std::string& check_path) 
                    "--listen port)")
       ->type_name("PORT")
       ->check(CLI::Range(1, 65535));
+  sub.memory = cli.add_subcommand(
+      "memory-report",
+      "Print where a running server's resident memory goes (the binary, Python's extension "
+      "modules, OpenSSL, other libraries, Python's object arenas, the C heap, thread stacks; "
+      "RSS and PSS, the sum checked against VmRSS), read from its status page; then exit "
+      "(0: printed, 1: no answer)");
+  sub.memory
+      ->add_option(
+          "url", o.command_file,
+          "The status page (default: http://127.0.0.1:<first --listen port><--status-path>)")
+      ->type_name("URL");
   return sub;
 }
 
@@ -373,6 +384,7 @@ ParseOutcome parse_options(int argc, char** argv) {
     if (sub.cron_list->parsed()) o.command = Options::Command::cron_list;
     if (sub.cron_run->parsed()) o.command = Options::Command::cron_run;
     if (sub.admin->parsed()) o.command = Options::Command::set_admin_password;
+    if (sub.memory->parsed()) o.command = Options::Command::memory_report;
     // The command line's values replace the file's, option by option; a value it replaces is
     // still checked for its form (a mistake in the file is reported), not for the existence of
     // what it names (the file may be another machine's).

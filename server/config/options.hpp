@@ -109,10 +109,11 @@ struct Options {
     import_lighttpd,
     cron_list,
     cron_run,
-    set_admin_password
+    set_admin_password,
+    memory_report
   };
   Command command = Command::serve;
-  std::string command_file;  // check-config FILE, import-lighttpd FILE
+  std::string command_file;  // check-config FILE, import-lighttpd FILE, memory-report [URL]
   std::string cron_app;      // cron run APP LINE
   int cron_line = 0;
   std::uint16_t admin_port =

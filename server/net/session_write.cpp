@@ -105,9 +105,21 @@ void Session::answer_options_asterisk() {
 void Session::answer_status_page() {
   std::string_view target(parser_->get().target().data(), parser_->get().target().size());
   std::string type;
-  std::string body = status_page(
-      ctx_, target.find("format=prometheus") != std::string_view::npos ? "prometheus" : "json",
-      type);
+  std::string_view query =
+      target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?') + 1);
+  auto has = [&](std::string_view param) {
+    for (std::size_t at = 0; at <= query.size();) {
+      std::size_t end = std::min(query.find('&', at), query.size());
+      if (query.substr(at, end - at) == param) return true;
+      at = end + 1;
+    }
+    return false;
+  };
+  std::string body = status_page(ctx_,
+                                 has("format=prometheus") ? "prometheus"
+                                 : has("format=memory")   ? "memory"
+                                                          : "json",
+                                 type, has("memory"));
   ResponseHead head;
   head.status = 200;
   head.headers.push_back({"Content-Type", type});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "server/net/server_context.hpp"
+#include "server/ops/memory.hpp"
 
 namespace w2p::server {
 namespace {
@@ -269,7 +270,12 @@ void json(std::ostringstream& o, const ServerContext& ctx, const Figures& f) {
 
 }  // namespace
 
-std::string status_page(const ServerContext& ctx, std::string_view format, std::string& type) {
+std::string status_page(const ServerContext& ctx, std::string_view format, std::string& type,
+                        bool with_memory) {
+  if (format == "memory") {
+    type = "text/plain; charset=utf-8";
+    return memory_table(measure_memory());
+  }
   Figures f = collect(ctx);
   std::ostringstream o;
   if (format == "prometheus") {
@@ -278,6 +284,11 @@ std::string status_page(const ServerContext& ctx, std::string_view format, std::
   } else {
     type = "application/json";
     json(o, ctx, f);
+    if (with_memory) {
+      std::string text = o.str();
+      text.erase(text.rfind('}'));  // the document's closing brace, and what follows it
+      return text + ", \"memory\": " + memory_json(measure_memory()) + "}\n";
+    }
   }
   return o.str();
 }

@@ -47,7 +47,10 @@ struct ServerStats {
 // Resident memory of this process (VmRSS), in bytes; 0 when /proc cannot tell.
 std::uint64_t resident_bytes();
 
-// The page for `format` ("json" or "prometheus"); content type in `type`.
-std::string status_page(const ServerContext& ctx, std::string_view format, std::string& type);
+// The page for `format` ("json", "prometheus", or "memory": the memory report as a table);
+// content type in `type`. `with_memory` adds the memory report to the JSON (it reads
+// /proc/self/smaps: ~1 ms, so it is asked for, not polled by default).
+std::string status_page(const ServerContext& ctx, std::string_view format, std::string& type,
+                        bool with_memory = false);
 
 }  // namespace w2p::server
