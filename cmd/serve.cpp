@@ -225,8 +225,10 @@ bool load_application(const server::Options& options, server::Server& srv, Appli
   std::string traceback;
   app.interpreter->with_gil([&] {
     try {
-      py::object wsgi = web2py ? embed::load_web2py(options.root, options.web2py_view_cache)
-                               : embed::load_wsgi_app(app.spec);
+      py::object wsgi =
+          web2py ? embed::load_web2py(options.root, {options.web2py_view_cache, options.lean,
+                                                     !server::tls_certs_from(options).empty()})
+                 : embed::load_wsgi_app(app.spec);
       app.gateway = std::make_unique<embed::WsgiGateway>(std::move(wsgi), gateway_options);
     } catch (const embed::LoadError& e) {
       err = e.what();
@@ -302,6 +304,7 @@ int serve(const server::Options& options, int argc, char** argv) {
       [&gw = *app.gateway](const std::shared_ptr<server::AppRequest>& request,
                            server::ResponseSink& sink) { gw.handle(request, sink); },
       options.request_timeout);
+  pool->collect_when_idle(options.lean);
   srv->set_application(pool.get());
   if (std::string rss_err = check_max_rss(options, *srv); !rss_err.empty())
     return fail_with_python(rss_err);

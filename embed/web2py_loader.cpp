@@ -7,9 +7,9 @@
 namespace w2p::embed {
 namespace {
 
-py::module_ import_gluon_main(const std::string& root) {
+py::module_ import_gluon_main(const std::string& root, bool lean = false, bool tls = false) {
   try {
-    return py::module_::import("w2pserve.web2py").attr("import_gluon_main")();
+    return py::module_::import("w2pserve.web2py").attr("import_gluon_main")(lean, tls);
   } catch (py::error_already_set& e) {
     std::string summary = e.what();
     e.restore();
@@ -22,11 +22,11 @@ py::module_ import_gluon_main(const std::string& root) {
 
 }  // namespace
 
-py::object load_web2py(const std::string& root, bool view_cache) {
-  py::module_ main = import_gluon_main(root);
+py::object load_web2py(const std::string& root, const Web2pyLoad& how) {
+  py::module_ main = import_gluon_main(root, how.lean, how.tls);
   if (!py::hasattr(main, "wsgibase"))
     throw LoadError("--root " + root + ": gluon.main has no wsgibase (is this web2py?)", "");
-  if (view_cache) {
+  if (how.view_cache) {
     try {
       py::module_::import("w2pserve.web2py").attr("install_view_cache")();
     } catch (py::error_already_set& e) {

@@ -13,7 +13,12 @@ namespace py = pybind11;
 // Sets global_settings.web2py_runtime_handler, imports gluon.main (without what a server never
 // uses: python/w2pserve/web2py.py) and returns wsgibase; with `view_cache`, compiled views are
 // kept in memory. Throws LoadError with a one-line reason.
-py::object load_web2py(const std::string& root, bool view_cache = false);
+struct Web2pyLoad {
+  bool view_cache = false;  // --web2py-compile cache
+  bool lean = false;        // --lean
+  bool tls = false;         // the server speaks TLS (OpenSSL is mapped anyway)
+};
+py::object load_web2py(const std::string& root, const Web2pyLoad& how = {});
 
 // Writes parameters_<port>.py in `root` through gluon.main.save_password. Requires the GIL.
 // Throws LoadError.

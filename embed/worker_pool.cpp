@@ -137,10 +137,11 @@ void WorkerPool::run_worker(unsigned index) {
     {
       std::unique_lock lock(mutex_);
       auto ready = [&] { return stopping_ || !queue_.empty(); };
-      // Once the server has been idle for a second after serving, the C heap's free pages go
-      // back to the system: after web2py pages, glibc keeps 6-9 MiB of freed memory inside the
-      // heap that its own trimming (top of the heap only) never returns. One worker does it,
-      // without the GIL; requests arriving meanwhile wait at most the trim itself (~1 ms).
+      // Once the server has been idle for a second after serving, memory nobody uses goes back
+      // to the system (server::release_idle_memory): after web2py pages glibc keeps 6-9 MiB of
+      // freed memory inside its heap that its own trimming (top of the heap only) never
+      // returns. One worker does it, without the GIL (with --lean, after a gc.collect() with
+      // it); requests arriving meanwhile wait at most that (~1 ms; the collection ~10-30 ms).
       while (!ready()) {
         if (!trim_pending_ || stats_.busy.load(std::memory_order_relaxed) != 0) {
           cv_.wait(lock, ready);
@@ -150,6 +151,11 @@ void WorkerPool::run_worker(unsigned index) {
         if (!trim_pending_ || stats_.busy.load(std::memory_order_relaxed) != 0) continue;
         trim_pending_ = false;
         lock.unlock();
+        if (collect_when_idle_) {
+          PyEval_RestoreThread(ts);
+          PyGC_Collect();
+          ts = PyEval_SaveThread();
+        }
         server::release_idle_memory();
         stats_.idle_trims.fetch_add(1, std::memory_order_relaxed);
         lock.lock();

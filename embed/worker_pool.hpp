@@ -3,6 +3,7 @@
 // state for its whole life (threading.local must survive between requests) and holds the GIL
 // only while it runs a request.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -28,6 +29,9 @@ class WorkerPool : public server::Application {
   // Python after that long, logs the worker's Python stack and raises TimeoutError in it.
   WorkerPool(unsigned workers, unsigned queue_limit, Handler handler, unsigned request_timeout = 0);
   ~WorkerPool() override;
+  // --lean: Python's collector runs (all generations) when the server goes idle, before the
+  // memory is given back, so cycles freed since are returned too. Set before serving.
+  void collect_when_idle(bool on) { collect_when_idle_ = on; }
 
   bool submit(std::shared_ptr<server::AppRequest> request,
               std::shared_ptr<server::ResponseSink> sink) override;
@@ -66,7 +70,8 @@ class WorkerPool : public server::Application {
   std::condition_variable watchdog_cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
-  bool trim_pending_ = false;  // requests served since the heap was last trimmed
+  bool trim_pending_ = false;
+  std::atomic<bool> collect_when_idle_{false};  // requests served since the heap was last trimmed
   static constexpr std::chrono::seconds kIdleTrimDelay{1};
   unsigned alive_ = 0;
   std::vector<std::thread> threads_;

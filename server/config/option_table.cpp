@@ -445,6 +445,12 @@ std::vector<OptionSpec> build_table() {
     add(s);
   }
 
+  add(flag("lean", &Options::lean,
+           "Trade a little for memory: web2py's rarely used imports (other databases' drivers, "
+           "IMAP, YAML, tar, ssl) run on first use, OpenSSL's digests are not loaded unless TLS "
+           "is on (hashlib uses CPython's own), and Python's garbage collector runs when the "
+           "server goes idle"));
+
   // --- cron and housekeeping (web2py) ---
   add(flag("cron", &Options::cron,
            "Run web2py's cron (applications/*/cron/crontab) inside this process: * and ** jobs in "

@@ -50,6 +50,7 @@ struct Options {
   // Native web2py static files: on unless routes.py rewrites URLs, always, never.
   enum class Web2pyStatic { automatic, on, off } web2py_static = Web2pyStatic::automatic;
   bool web2py_view_cache = true;  // --web2py-compile cache|off
+  bool lean = false;              // --lean
   std::vector<Cidr> trusted_proxies;
   std::vector<std::string> trusted_proxy_specs;
   std::uint16_t public_port = 0;  // SERVER_PORT override; 0 = the port the client connected to

@@ -116,6 +116,19 @@ class WhatAServerNeverUses(unittest.TestCase):
         finally:
             shutil.rmtree(tmp)
 
+    def test_lean_makes_rarely_used_imports_lazy_and_keeps_openssl_digests_out(self):
+        tmp, root = make_tree()
+        try:
+            expect = {"ssl_works": "PROTOCOL_TLS_CLIENT", "sha256": "2d711642b726b044"}
+            for args, loaded in (((), True), (("--lean",), False)):
+                with Server("--root", root, *args) as srv:
+                    r = srv.request("GET", "/welcome/default/lean")
+                    self.assertEqual(r.status, 200, r)
+                    self.assertEqual(json.loads(r.body),
+                                     dict(expect, hashlib_openssl=loaded, ssl_ran=loaded), args)
+        finally:
+            shutil.rmtree(tmp)
+
 
 class TrustedProxies(unittest.TestCase):
     def test_trusted_proxy_may_forward(self):

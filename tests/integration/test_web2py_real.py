@@ -48,49 +48,64 @@ def write_view(name, text):
         f.write(text)
 
 
+def setUpModule():
+    if not ROOT:
+        return
+    app = os.path.join(ROOT, "applications", TEST_APP)
+    for sub in ("controllers", "models", "views", "static", "errors", "sessions",
+                "databases", "cache", "private", "uploads", "languages"):
+        os.makedirs(os.path.join(app, sub), exist_ok=True)
+    with open(os.path.join(app, "__init__.py"), "w"):
+        pass
+    with open(os.path.join(app, "controllers", "default.py"), "w") as f:
+        f.write("def ping():\n    return 'pong'\n\n"
+                "def fail():\n    return 1 / 0\n\n"
+                "def order():\n"
+                "    oid = request.body.read().decode()\n"
+                "    db.orders.insert(oid=oid)\n"
+                "    db.lines.insert(oid=oid, qty=1)\n"
+                "    return 'ok'\n\n"
+                "def lean():\n"
+                "    import sys, hashlib, ssl, tarfile, yaml\n"
+                "    return ' '.join([str('_hashlib' in sys.modules), ssl.PROTOCOL_TLS_CLIENT.name,\n"
+                "                     yaml.dump({'a': 1}).strip(), tarfile.TarFile.__name__,\n"
+                "                     hashlib.sha256(b'x').hexdigest()[:8]])\n")
+    with open(os.path.join(app, "controllers", "views.py"), "w") as f:
+        f.write("def page():\n    return dict()\n\n"
+                "def dyn():\n    response.layout_name = request.vars.l or 'layout_a.html'\n"
+                "    return dict()\n\n"
+                "def broken():\n    return dict()\n")
+    os.makedirs(os.path.join(app, "views", "views"), exist_ok=True)
+    for name, text in VIEWS.items():
+        write_view(name, text)
+    with open(os.path.join(app, "models", "db.py"), "w") as f:
+        f.write("db = DAL('sqlite://storage.sqlite', pool_size=0)\n"
+                "db.define_table('orders', Field('oid', unique=True))\n"
+                "db.define_table('lines', Field('oid'), Field('qty', 'integer'))\n")
+    r = run_cli("--root", ROOT, "set-admin-password", "--port", str(PUBLIC_PORT),
+                input=b"w2pserve-test-password\n")
+    assert r.returncode == 0, r.stderr
+
+
+def tearDownModule():
+    if not ROOT:
+        return
+    shutil.rmtree(os.path.join(ROOT, "applications", TEST_APP), ignore_errors=True)
+    try:
+        os.unlink(os.path.join(ROOT, "parameters_%d.py" % PUBLIC_PORT))
+    except OSError:
+        pass
+
+
 @unittest.skipUnless(ROOT, "set W2PSERVE_WEB2PY_ROOT to a web2py tree to run these")
 class RealWeb2py(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        app = os.path.join(ROOT, "applications", TEST_APP)
-        for sub in ("controllers", "models", "views", "static", "errors", "sessions",
-                    "databases", "cache", "private", "uploads", "languages"):
-            os.makedirs(os.path.join(app, sub), exist_ok=True)
-        with open(os.path.join(app, "__init__.py"), "w"):
-            pass
-        with open(os.path.join(app, "controllers", "default.py"), "w") as f:
-            f.write("def ping():\n    return 'pong'\n\n"
-                    "def fail():\n    return 1 / 0\n\n"
-                    "def order():\n"
-                    "    oid = request.body.read().decode()\n"
-                    "    db.orders.insert(oid=oid)\n"
-                    "    db.lines.insert(oid=oid, qty=1)\n"
-                    "    return 'ok'\n")
-        with open(os.path.join(app, "controllers", "views.py"), "w") as f:
-            f.write("def page():\n    return dict()\n\n"
-                    "def dyn():\n    response.layout_name = request.vars.l or 'layout_a.html'\n"
-                    "    return dict()\n\n"
-                    "def broken():\n    return dict()\n")
-        os.makedirs(os.path.join(app, "views", "views"), exist_ok=True)
-        for name, text in VIEWS.items():
-            write_view(name, text)
-        with open(os.path.join(app, "models", "db.py"), "w") as f:
-            f.write("db = DAL('sqlite://storage.sqlite', pool_size=0)\n"
-                    "db.define_table('orders', Field('oid', unique=True))\n"
-                    "db.define_table('lines', Field('oid'), Field('qty', 'integer'))\n")
-        r = run_cli("--root", ROOT, "set-admin-password", "--port", str(PUBLIC_PORT),
-                    input=b"w2pserve-test-password\n")
-        assert r.returncode == 0, r.stderr
         cls.server = Server("--root", ROOT, "--public-port", str(PUBLIC_PORT))
 
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
-        shutil.rmtree(os.path.join(ROOT, "applications", TEST_APP), ignore_errors=True)
-        try:
-            os.unlink(os.path.join(ROOT, "parameters_%d.py" % PUBLIC_PORT))
-        except OSError:
-            pass
 
     def test_welcome_index(self):
         r = self.server.request("GET", "/welcome/default/index")
@@ -187,6 +202,59 @@ class RealWeb2py(unittest.TestCase):
         r = request_from(self.server, "127.0.0.2", "/admin/default/index",
                          [("X-Forwarded-Proto", "https"), ("X-Forwarded-For", "127.0.0.1")])
         self.assertIn(b"insecure channel", r.body)
+
+
+
+@unittest.skipUnless(ROOT, "set W2PSERVE_WEB2PY_ROOT to a web2py tree to run these")
+class LeanMode(unittest.TestCase):
+    """--lean: every welcome, admin and examples page still works."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server("--root", ROOT, "--public-port", str(PUBLIC_PORT), "--lean")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def get(self, path, cookie=None):
+        headers = [("Cookie", cookie)] if cookie else None
+        r = self.server.request("GET", path, headers=headers)
+        self.assertEqual(r.status, 200, (path, r))
+        return r
+
+    def test_welcome_and_examples_pages(self):
+        self.assertIn(b"Welcome", self.get("/welcome/default/index").body)
+        for page in ("index", "what", "who", "download", "support", "documentation",
+                     "examples", "license", "videos"):
+            self.get("/examples/default/" + page)
+        for page in ("simple_examples/hello1", "simple_examples/hello2", "simple_examples/hello3",
+                     "simple_examples/hello4", "simple_examples/hello5", "simple_examples/hello6",
+                     "simple_examples/makejson", "simple_examples/servejs",
+                     "template_examples/variables", "template_examples/test_for",
+                     "template_examples/test_def", "template_examples/beautify",
+                     "form_examples/form", "session_examples/counter", "layout_examples/civilized",
+                     "cache_examples/cache_in_ram", "cache_examples/cache_on_disk"):
+            self.get("/examples/" + page)
+
+    def test_admin_login_and_pages(self):
+        self.assertIn(b"password", self.get("/admin/default/index").body.lower())
+        # The password check runs web2py's pbkdf2 (hashlib's own implementation in lean mode).
+        body = b"password=w2pserve-test-password"
+        r = self.server.request("POST", "/admin/default/index", body=body,
+                                headers=[("Content-Type", "application/x-www-form-urlencoded")])
+        self.assertEqual(r.status, 303, r)
+        cookie = "; ".join(c.split(";")[0] for c in r.header_all("Set-Cookie"))
+        self.assertIn(b"welcome", self.get("/admin/default/site", cookie).body)
+        self.get("/admin/default/design/welcome", cookie)
+        self.get("/admin/default/edit/welcome/controllers/default.py", cookie)
+        self.get("/admin/default/errors/welcome", cookie)
+        self.get("/welcome/appadmin/index", cookie)
+
+    def test_lazy_modules_work_on_first_use(self):
+        # ssl, yaml and tarfile were bound lazily at start; OpenSSL's digests are not loaded.
+        r = self.get("/%s/default/lean" % TEST_APP)
+        self.assertEqual(r.body, b"False PROTOCOL_TLS_CLIENT a: 1 TarFile 2d711642")
 
 
 if __name__ == "__main__":
