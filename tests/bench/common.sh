@@ -73,3 +73,28 @@ load() {
   [[ -n "$errors" ]] && echo "  ($1: $errors)" >&2
   echo "$rps $p99 $reqs"
 }
+
+# start_web2py_fastcgi ROOT PORT WORKDIR [THREADS]: the classic set-up, lighttpd + a uWSGI
+# FastCGI process running web2py's handlers/wsgihandler.py (the web2py book's rewrite rules);
+# sets FCGI_PID and LIGHTTPD_PID. ROOT/wsgihandler.py must exist.
+start_web2py_fastcgi() {
+  local root=$1 port=$2 work=$3 threads=${4:-4}
+  (cd "$root" && exec uwsgi --plugin python3 --fastcgi-socket "$work/fcgi.sock" \
+    --wsgi-file wsgihandler.py --callable application --processes 1 --threads "$threads" \
+    --disable-logging >"$work/uwsgi-fcgi.log" 2>&1) & PIDS+=($!)
+  FCGI_PID=$!
+  cat >"$work/lighttpd.conf" <<CONF
+server.modules = ("mod_rewrite", "mod_fastcgi")
+server.document-root = "$root"
+server.port = $port
+server.bind = "127.0.0.1"
+server.errorlog = "$work/lighttpd.err"
+mimetype.assign = (".css" => "text/css", ".js" => "text/javascript")
+url.rewrite-once = ( "^(/.+?/static/.+)$" => "/applications\$1",
+                     "(^|/.*)$" => "/handler_web2py.fcgi\$1" )
+fastcgi.server = ( "/handler_web2py.fcgi" => ( "web2py" => ( "socket" => "$work/fcgi.sock",
+                   "check-local" => "disable", "fix-root-scriptname" => "enable" ) ) )
+CONF
+  lighttpd -D -f "$work/lighttpd.conf" & PIDS+=($!)
+  LIGHTTPD_PID=$!
+}

@@ -9,7 +9,8 @@
 # It writes into that tree: wsgihandler.py, an application `w2pbench`, sessions.
 set -euo pipefail
 ROOT=$(cd "${1:?usage: web2py.sh WEB2PY_ROOT}" && pwd)
-source "$(dirname "$0")/common.sh"
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+source "$BENCH_DIR/common.sh"
 bash "$(dirname "$0")/../../scripts/deps.sh" bench >/dev/null
 CONNS=8
 THREADS_FCGI="${THREADS_FCGI:-4}"
@@ -65,25 +66,9 @@ kill "$pid"; wait "$pid" 2>/dev/null || true
 
 # lighttpd + uWSGI FastCGI (web2py book's lighttpd rewrite rules).
 port=$(free_port)
-sock="$work/fcgi.sock"
-(cd "$ROOT" && exec uwsgi --plugin python3 --fastcgi-socket "$sock" --wsgi-file wsgihandler.py \
-  --callable application --processes 1 --threads "$THREADS_FCGI" --disable-logging \
-  >"$work/uwsgi-fcgi.log" 2>&1) & PIDS+=($!)
-fpid=$!
-cat >"$work/lighttpd.conf" <<CONF
-server.modules = ("mod_rewrite", "mod_fastcgi")
-server.document-root = "$ROOT"
-server.port = $port
-server.bind = "127.0.0.1"
-server.errorlog = "$work/lighttpd.err"
-mimetype.assign = (".css" => "text/css", ".js" => "text/javascript")
-url.rewrite-once = ( "^(/.+?/static/.+)$" => "/applications\$1",
-                     "(^|/.*)$" => "/handler_web2py.fcgi\$1" )
-fastcgi.server = ( "/handler_web2py.fcgi" => ( "web2py" => ( "socket" => "$sock", "check-local" => "disable",
-                                             "fix-root-scriptname" => "enable" ) ) )
-CONF
-lighttpd -D -f "$work/lighttpd.conf" & PIDS+=($!)
-lpid=$!
+start_web2py_fastcgi "$ROOT" "$port" "$work" "$THREADS_FCGI"
+fpid=$FCGI_PID
+lpid=$LIGHTTPD_PID
 wait_http "http://127.0.0.1:$port$CSS"
 report fastcgi "lighttpd+uWSGI-FastCGI(${THREADS_FCGI}t)" "http://127.0.0.1:$port" "$fpid" "$lpid"
 echo "  (FastCGI Python process alone: $(rss_kib "$fpid") KiB)"
@@ -111,25 +96,7 @@ report gunicorn "gunicorn gthread" "http://127.0.0.1:$port" "$gpid"
 kill "$gpid"; wait "$gpid" 2>/dev/null || true
 
 # web2py alone: wsgibase called 2000 times in a bare interpreter, no server.
-bare=$(cd "$ROOT" && /usr/bin/python3.11 - <<'PY'
-import io, os, sys
-sys.path.insert(0, os.getcwd())
-from gluon.settings import global_settings
-global_settings.web2py_runtime_handler = True
-import gluon.main
-def call():
-    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/welcome/default/index", "QUERY_STRING": "",
-           "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "REMOTE_ADDR": "127.0.0.1",
-           "HTTP_HOST": "127.0.0.1:8000", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
-           "wsgi.errors": sys.stderr, "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0),
-           "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False}
-    out = gluon.main.wsgibase(env, lambda s, h, e=None: None)
-    b"".join(out)
-for _ in range(2000):
-    call()
-print([l.split()[1] for l in open("/proc/self/status") if l.startswith("VmRSS")][0])
-PY
-)
+bare=$(cd "$ROOT" && /usr/bin/python3.11 "$BENCH_DIR/web2py_bare_loop.py" 2000 | cut -d" " -f1)
 printf '%-28s %9s %9s\n' "web2py bare (no server)" "-" "$bare"
 
 echo
