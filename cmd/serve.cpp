@@ -305,6 +305,7 @@ int serve(const server::Options& options, int argc, char** argv) {
                            server::ResponseSink& sink) { gw.handle(request, sink); },
       options.request_timeout);
   pool->collect_when_idle(options.lean);
+  pool->track_imports_by_app(!options.root.empty());
   srv->set_application(pool.get());
   if (std::string rss_err = check_max_rss(options, *srv); !rss_err.empty())
     return fail_with_python(rss_err);

@@ -122,10 +122,38 @@ void WorkerPool::sample_python_stats() {
   PyErr_Clear();
 }
 
+// With the GIL held: modules in sys.modules not seen before, reported for `app`.
+void WorkerPool::note_new_modules(const std::string& app, std::uint64_t rss_before) {
+  PyObject* modules = PyImport_GetModuleDict();  // borrowed
+  if (!modules || !PyDict_Check(modules)) return;
+  if (startup_noted_ && known_modules_.size() == static_cast<std::size_t>(PyDict_Size(modules)))
+    return;
+  std::vector<std::string> fresh;
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(modules, &pos, &key, &value)) {
+    const char* name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : nullptr;
+    if (!name) {
+      PyErr_Clear();
+      continue;
+    }
+    if (known_modules_.insert(name).second) fresh.emplace_back(name);
+  }
+  std::uint64_t now = server::resident_now();
+  if (!startup_noted_) {
+    startup_noted_ = true;
+    server::note_app_imports("(start-up)", fresh, static_cast<std::int64_t>(now));
+  } else if (!fresh.empty()) {
+    server::note_app_imports(
+        app, fresh, static_cast<std::int64_t>(now) - static_cast<std::int64_t>(rss_before));
+  }
+}
+
 void WorkerPool::run_worker(unsigned index) {
   // This thread state lives as long as the thread: threading.local data (web2py's `current`)
   // stays with it, and no per-request thread-state churn.
   PyGILState_STATE gil = PyGILState_Ensure();
+  sample_python_stats();  // imports gc now, so it is not counted as an application's import
   PyThreadState* ts = PyEval_SaveThread();
   {
     std::lock_guard lock(mutex_);
@@ -183,6 +211,12 @@ void WorkerPool::run_worker(unsigned index) {
                                        std::chrono::steady_clock::now() - wait_start)
                                        .count()),
         std::memory_order_relaxed);
+    const bool track = track_imports_.load(std::memory_order_relaxed);
+    std::uint64_t rss_before = 0;
+    if (track) {
+      note_new_modules("", 0);  // the first time: what start-up loaded
+      rss_before = server::resident_now();
+    }
     try {
       handler_(job.request, *job.sink);
     } catch (const std::exception& e) {
@@ -208,6 +242,13 @@ void WorkerPool::run_worker(unsigned index) {
     }
     if (request_timeout_ > 0) PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), nullptr);
     sample_python_stats();
+    if (track) {
+      const std::string& path = job.request->path;
+      std::size_t start = path.empty() || path[0] != '/' ? 0 : 1;
+      std::string app =
+          path.substr(start, std::min<std::size_t>(path.find('/', start), 64) - start);
+      note_new_modules(app.empty() ? "(default application)" : app, rss_before);
+    }
     ts = PyEval_SaveThread();
     if (was_expired) {
       auto took = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "server/app_interface.hpp"
@@ -32,6 +33,11 @@ class WorkerPool : public server::Application {
   // --lean: Python's collector runs (all generations) when the server goes idle, before the
   // memory is given back, so cycles freed since are returned too. Set before serving.
   void collect_when_idle(bool on) { collect_when_idle_ = on; }
+  // Python modules imported for the first time during a request are reported to the memory
+  // report (server::note_app_imports) under the URL's first segment (web2py's application);
+  // what was loaded before serving is "(start-up)". Costs a read of /proc/self/statm per
+  // request (~2 us), so it is for web2py (~7 ms a page), not for every app. Set before serving.
+  void track_imports_by_app(bool on) { track_imports_ = on; }
 
   bool submit(std::shared_ptr<server::AppRequest> request,
               std::shared_ptr<server::ResponseSink> sink) override;
@@ -71,7 +77,13 @@ class WorkerPool : public server::Application {
   std::deque<Job> queue_;
   bool stopping_ = false;
   bool trim_pending_ = false;
-  std::atomic<bool> collect_when_idle_{false};  // requests served since the heap was last trimmed
+  std::atomic<bool> collect_when_idle_{false};
+  std::atomic<bool> track_imports_{false};
+  bool startup_noted_ = false;                     // guarded by the GIL
+  std::unordered_set<std::string> known_modules_;  // guarded by the GIL
+  void note_new_modules(
+      const std::string& app,
+      std::uint64_t rss_before);  // requests served since the heap was last trimmed
   static constexpr std::chrono::seconds kIdleTrimDelay{1};
   unsigned alive_ = 0;
   std::vector<std::thread> threads_;

@@ -100,6 +100,15 @@ struct AppStats {
 void note_arena_allocated(void* start, std::size_t size);
 void note_arena_freed(void* start);
 
+// Python modules an application imported for the first time while serving a request for
+// `app` (web2py: the URL's application; "(start-up)" for what was loaded before serving), and
+// how much the resident memory grew during those requests (an estimate of what they cost).
+void note_app_imports(const std::string& app, const std::vector<std::string>& modules,
+                      std::int64_t rss_growth);
+
+// Resident memory now, in bytes (/proc/self/statm; a few microseconds).
+std::uint64_t resident_now();
+
 // Gives memory nobody uses now back to the system: the C heap's free pages (malloc_trim) and
 // this executable's clean read-only pages (code and constants, Python's core included, that
 // start-up or a rare path touched; they come back from the page cache when run again). Called

@@ -1,5 +1,6 @@
 #include "server/ops/memory.hpp"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "server/app_interface.hpp"
+#include "server/ops/status.hpp"
 
 namespace w2p::server {
 namespace {
@@ -39,6 +41,14 @@ std::uint64_t resident_in(std::uintptr_t start, std::size_t size) {
   std::uint64_t pages = 0;
   for (unsigned char v : vec) pages += v & 1;
   return pages * page;
+}
+
+// --- imports by application ---------------------------------------------------------------
+
+std::mutex apps_mutex;
+std::vector<AppImports>& app_imports() {
+  static auto* list = new std::vector<AppImports>();  // never freed, as the arenas' list
+  return *list;
 }
 
 // --- smaps -------------------------------------------------------------------------------------
@@ -154,6 +164,33 @@ void note_arena_freed(void* start) {
   }
 }
 
+void note_app_imports(const std::string& app, const std::vector<std::string>& modules,
+                      std::int64_t rss_growth) {
+  std::lock_guard lock(apps_mutex);
+  auto& list = app_imports();
+  auto it = std::find_if(list.begin(), list.end(), [&](const auto& a) { return a.app == app; });
+  if (it == list.end()) {
+    if (list.size() >= 1000) return;  // bounded: URLs choose the names
+    list.push_back({app, {}, 0});
+    it = list.end() - 1;
+  }
+  for (const auto& m : modules)
+    if (it->modules.size() < 5000) it->modules.push_back(m);
+  it->rss_growth += rss_growth;
+}
+
+std::uint64_t resident_now() {
+  static const int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  static const long page = ::sysconf(_SC_PAGESIZE);
+  char buf[128];
+  ssize_t n = fd >= 0 ? ::pread(fd, buf, sizeof buf - 1, 0) : -1;
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char* end = nullptr;
+  std::strtoull(buf, &end, 10);  // size
+  return std::strtoull(end, nullptr, 10) * static_cast<std::uint64_t>(page);
+}
+
 void release_idle_memory() {
   ::malloc_trim(0);
   // Only mappings of the executable that are read-only and hold no private copy: unmapping
@@ -179,6 +216,10 @@ MemoryReport measure_memory(const std::string& smaps_path) {
   if (maps.empty()) return r;
   r.vm_rss = status_kib("VmRSS") * 1024;
   std::string exe = executable_path();
+  {
+    std::lock_guard lock(apps_mutex);
+    r.apps = app_imports();
+  }
   auto snapshot = arena_snapshot();
   r.arenas = snapshot.size();
   r.parts.resize(kPartCount);
@@ -224,6 +265,15 @@ std::string memory_json(const MemoryReport& r) {
   for (std::size_t i = 0; i < r.parts.size(); ++i)
     o << (i ? ", " : "") << "{\"part\": \"" << r.parts[i].name
       << "\", \"rss_bytes\": " << r.parts[i].rss << ", \"pss_bytes\": " << r.parts[i].pss << "}";
+  o << "], \"applications\": [";
+  for (std::size_t i = 0; i < r.apps.size(); ++i) {
+    const auto& a = r.apps[i];
+    o << (i ? ", " : "") << "{\"app\": " << json_string(a.app)
+      << ", \"rss_growth_bytes\": " << a.rss_growth << ", \"modules\": [";
+    for (std::size_t m = 0; m < a.modules.size(); ++m)
+      o << (m ? ", " : "") << json_string(a.modules[m]);
+    o << "]}";
+  }
   o << "]}";
   return o.str();
 }
@@ -248,6 +298,39 @@ std::string memory_table(const MemoryReport& r) {
   o << "difference: " << (diff >= 0 ? "" : "-") << kib(static_cast<std::uint64_t>(std::llabs(diff)))
     << " KiB (the parts and VmRSS are read a moment apart)\n";
   o << "Python object arenas allocated: " << r.arenas << "\n";
+  if (!r.apps.empty()) {
+    o << "\nPython modules by application (first imported while serving it; RSS growth during "
+         "those requests):\n";
+    for (const auto& a : r.apps) {
+      std::snprintf(line, sizeof line, "  %-24s %6zu modules %+10lld KiB  ", a.app.c_str(),
+                    a.modules.size(), static_cast<long long>(a.rss_growth / 1024));
+      o << line;
+      // Top-level names only, each once, those with the most modules first: "gluon pydal ..."
+      std::vector<std::pair<std::string, int>> counts;
+      for (const auto& m : a.modules) {
+        std::string top = m.substr(0, m.find('.'));
+        auto it = std::find_if(counts.begin(), counts.end(),
+                               [&](const auto& c) { return c.first == top; });
+        if (it == counts.end())
+          counts.push_back({top, 1});
+        else
+          ++it->second;
+      }
+      std::stable_sort(counts.begin(), counts.end(),
+                       [](const auto& x, const auto& y) { return x.second > y.second; });
+      std::vector<std::string> tops;
+      for (const auto& c : counts) tops.push_back(c.first);
+      std::size_t shown = 0, width = 0;
+      for (const auto& t : tops) {
+        if (width + t.size() > 60) break;
+        o << (shown ? " " : "") << t;
+        width += t.size() + 1;
+        ++shown;
+      }
+      if (shown < tops.size()) o << " (+" << tops.size() - shown << " more)";
+      o << "\n";
+    }
+  }
   return o.str();
 }
 

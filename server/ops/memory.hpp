@@ -16,11 +16,18 @@ struct MemoryPart {
   std::uint64_t pss = 0;  // bytes (shared pages divided among the processes mapping them)
 };
 
+struct AppImports {
+  std::string app;
+  std::vector<std::string> modules;  // in the order they were first seen
+  std::int64_t rss_growth = 0;       // bytes, summed over the requests that imported them
+};
+
 struct MemoryReport {
   std::uint64_t vm_rss = 0;       // /proc/self/status VmRSS, bytes
   std::uint64_t pss = 0;          // sum of the mappings' Pss
   std::vector<MemoryPart> parts;  // fixed order, zero parts included
   std::uint64_t arenas = 0;       // Python object arenas allocated now
+  std::vector<AppImports> apps;   // by application, in the order first served
   std::uint64_t counted() const;  // sum of the parts' rss
 };
 

@@ -44,6 +44,9 @@ struct ServerStats {
   void restore(std::string_view text);
 };
 
+// `s` as a JSON string literal, quotes included.
+std::string json_string(std::string_view s);
+
 // Resident memory of this process (VmRSS), in bytes; 0 when /proc cannot tell.
 std::uint64_t resident_bytes();
 

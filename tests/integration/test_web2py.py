@@ -113,6 +113,14 @@ class WhatAServerNeverUses(unittest.TestCase):
                 self.assertEqual(json.loads(r.body), {"tkinter_loaded_by_gluon": False,
                                                       "messagebox_tkinter": False,
                                                       "app_import": True})
+                # The memory report names the module, under the application that imported it. The
+                # worker notes it after the response went out: one more request to the one
+                # worker is answered only after that.
+                self.assertEqual(srv.request("GET", "/welcome/default/index").status, 200)
+                memory = json.loads(srv.request("GET", "/server-status?memory").body)["memory"]
+                apps = {a["app"]: a for a in memory["applications"]}
+                self.assertIn("gluon.main", apps["(start-up)"]["modules"])
+                self.assertEqual(apps["welcome"]["modules"], ["tkinter"])
         finally:
             shutil.rmtree(tmp)
 

@@ -98,6 +98,31 @@ TEST(Memory, RegisteredArenasAreCountedByWhatIsResident) {
   EXPECT_EQ(measure_memory().arenas, r.arenas - 1);
 }
 
+TEST(Memory, ImportsAreReportedByApplication) {
+  note_app_imports("unit-app", {"pkg.a", "pkg.b", "solo"}, 3 << 20);
+  note_app_imports("unit-app", {"pkg.c"}, 1 << 20);
+  MemoryReport r = measure_memory();
+  const AppImports* app = nullptr;
+  for (const auto& a : r.apps)
+    if (a.app == "unit-app") app = &a;
+  ASSERT_NE(app, nullptr);
+  EXPECT_EQ(app->modules, (std::vector<std::string>{"pkg.a", "pkg.b", "solo", "pkg.c"}));
+  EXPECT_EQ(app->rss_growth, 4 << 20);
+  std::string table = memory_table(r);
+  EXPECT_NE(table.find("  unit-app                      4 modules      +4096 KiB  pkg solo\n"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(memory_json(r).find("{\"app\": \"unit-app\", \"rss_growth_bytes\": 4194304, "
+                                "\"modules\": [\"pkg.a\", \"pkg.b\", \"solo\", \"pkg.c\"]}"),
+            std::string::npos);
+}
+
+TEST(Memory, ResidentNowAgreesWithTheKernel) {
+  std::uint64_t now = resident_now();
+  EXPECT_GT(now, 1u << 20);
+  EXPECT_LT(now, 1ull << 40);
+}
+
 TEST(Memory, UnreadableSmapsGivesAnEmptyReport) {
   MemoryReport r = measure_memory("/nonexistent/smaps");
   EXPECT_TRUE(r.parts.empty());
