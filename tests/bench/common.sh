@@ -60,6 +60,19 @@ CONF
   LIGHTTPD_PID=$!
 }
 
+# sequential_gets URL N: N sequential keep-alive GETs, each must be a 200 (bounded: 300 s).
+sequential_gets() {
+  timeout 300 /usr/bin/python3.11 - "$1" "$2" <<'PY'
+import http.client, sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+for _ in range(int(sys.argv[2])):
+    c.request("GET", u.path)
+    r = c.getresponse(); r.read()
+    if r.status != 200: sys.exit("status %d" % r.status)
+PY
+}
+
 # load URL [duration] [conns]: prints "req/s p99_ms requests"
 load() {
   local out

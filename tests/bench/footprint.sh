@@ -20,23 +20,11 @@ work=$(mktemp -d /tmp/w2p-bench-footprint-XXXXXX)
 trap 'cleanup; rm -rf "$work"' EXIT
 cp "$ROOT/handlers/wsgihandler.py" "$ROOT/wsgihandler.py"
 
-# pages URL N: N sequential keep-alive GETs, each must be a 200 (bounded: 300 s).
-pages() {
-  timeout 300 /usr/bin/python3.11 - "$1" "$2" <<'PY'
-import http.client, sys, urllib.parse
-u = urllib.parse.urlsplit(sys.argv[1])
-c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-for _ in range(int(sys.argv[2])):
-    c.request("GET", u.path)
-    r = c.getresponse(); r.read()
-    if r.status != 200: sys.exit("status %d" % r.status)
-PY
-}
 
 printf '%-34s %10s %10s %10s %10s\n' "after 2,000 welcome pages" "busy RSS" "busy PSS" "idle RSS" "idle PSS"
 row() {  # name base_url pids...
   local name=$1 base=$2; shift 2
-  pages "$base$PAGE" 2000
+  sequential_gets "$base$PAGE" 2000
   local brss bpss irss ipss
   brss=$(rss_kib "$@"); bpss=$(pss_kib "$@")
   sleep 2  # the idle figure is by definition measured after 2 s without requests
@@ -64,7 +52,7 @@ for variant in "default:" "--lean:--lean" "--web2py-compile off:--web2py-compile
   row "w2pserve $name" "http://127.0.0.1:$port" "$W2P_PID"
   if [[ $name == default ]]; then
     "$W2PSERVE_BIN" memory-report "http://127.0.0.1:$port/server-status" >"$work/table-idle"
-    pages "http://127.0.0.1:$port$PAGE" 200
+    sequential_gets "http://127.0.0.1:$port$PAGE" 200
     "$W2PSERVE_BIN" memory-report "http://127.0.0.1:$port/server-status" >"$work/table-busy"
   fi
   kill "$W2P_PID"; wait "$W2P_PID" 2>/dev/null || true
@@ -101,8 +89,8 @@ echo
 echo "welcome req/s, wrk -t1 -c8, $ROUNDS alternating rounds of ${RUN_SECONDS} s (A: cache, B: off)"
 port_a=$(free_port); start_w2pserve "$port_a"; pid_a=$W2P_PID
 port_b=$(free_port); start_w2pserve "$port_b" --web2py-compile off; pid_b=$W2P_PID
-pages "http://127.0.0.1:$port_a$PAGE" 20
-pages "http://127.0.0.1:$port_b$PAGE" 20
+sequential_gets "http://127.0.0.1:$port_a$PAGE" 20
+sequential_gets "http://127.0.0.1:$port_b$PAGE" 20
 : >"$work/ab"
 for _ in $(seq "$ROUNDS"); do
   read -r a _ < <(load "http://127.0.0.1:$port_a$PAGE" "$RUN_SECONDS" 8)

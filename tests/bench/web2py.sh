@@ -26,27 +26,15 @@ PAGE=/welcome/default/index
 CSS=/welcome/static/css/web2py.css
 MINI=/w2pbench/default/hello
 
-# n_requests URL N: N sequential keep-alive requests (bounded: 120 s).
-n_requests() {
-  timeout 120 /usr/bin/python3.11 - "$1" "$2" <<'PY'
-import http.client, sys, urllib.parse
-u = urllib.parse.urlsplit(sys.argv[1])
-c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-for _ in range(int(sys.argv[2])):
-    c.request("GET", u.path)
-    r = c.getresponse(); r.read()
-    if r.status != 200: sys.exit("status %d" % r.status)
-PY
-}
 
 printf '%-28s %9s %9s | %9s %7s | %9s %7s | %9s %7s\n' server "idle KiB" "2000 KiB" \
   "page r/s" "p99 ms" "css r/s" "p99 ms" "mini r/s" "p99 ms"
 
 report() {  # key name base_url pids...
   local key=$1 name=$2 base=$3; shift 3
-  n_requests "$base$PAGE" 1
+  sequential_gets "$base$PAGE" 1
   local idle; idle=$(rss_kib "$@")
-  n_requests "$base$PAGE" 1999
+  sequential_gets "$base$PAGE" 1999
   local after; after=$(rss_kib "$@")
   read -r prps pp99 _ < <(load "$base$PAGE")
   read -r crps cp99 _ < <(load "$base$CSS")
