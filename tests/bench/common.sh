@@ -111,3 +111,16 @@ CONF
   lighttpd -D -f "$work/lighttpd.conf" & PIDS+=($!)
   LIGHTTPD_PID=$!
 }
+
+# start_web2py_uwsgi ROOT PORT WORKDIR: uWSGI alone (one process, one thread) serving web2py's
+# handlers/wsgihandler.py and the welcome app's static files; sets UWSGI_PID. --http-socket,
+# not --http11-socket: web2py's pages carry no Content-Length and uWSGI's HTTP/1.1 socket then
+# holds each response until a 4 s timeout.
+start_web2py_uwsgi() {
+  local root=$1 port=$2 work=$3
+  (cd "$root" && exec uwsgi --plugin python3 --http-socket 127.0.0.1:$port \
+    --wsgi-file wsgihandler.py --callable application --processes 1 --threads 1 \
+    --disable-logging --static-map /welcome/static="$root/applications/welcome/static" \
+    >"$work/uwsgi.log" 2>&1) & PIDS+=($!)
+  UWSGI_PID=$!
+}

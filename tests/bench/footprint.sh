@@ -65,10 +65,8 @@ row "lighttpd + uWSGI FastCGI (4t)" "http://127.0.0.1:$port" "$FCGI_PID" "$LIGHT
 kill "$LIGHTTPD_PID"; kill -INT "$FCGI_PID"; wait "$LIGHTTPD_PID" "$FCGI_PID" 2>/dev/null || true
 
 port=$(free_port)
-(cd "$ROOT" && exec uwsgi --plugin python3 --http-socket 127.0.0.1:$port --wsgi-file wsgihandler.py \
-  --callable application --processes 1 --threads 1 --disable-logging \
-  --static-map /welcome/static="$ROOT/applications/welcome/static" >"$work/uwsgi.log" 2>&1) & PIDS+=($!)
-upid=$!
+start_web2py_uwsgi "$ROOT" "$port" "$work"
+upid=$UWSGI_PID
 wait_http "http://127.0.0.1:$port$CSS"
 row "uWSGI http (1 process, 1 thread)" "http://127.0.0.1:$port" "$upid"
 kill -INT "$upid"; wait "$upid" 2>/dev/null || true

@@ -63,13 +63,10 @@ echo "  (FastCGI Python process alone: $(rss_kib "$fpid") KiB)"
 fcgi_python=$(rss_kib "$fpid")
 kill "$lpid"; kill -INT "$fpid"; wait "$lpid" "$fpid" 2>/dev/null || true
 
-# uWSGI alone, static-map. --http-socket, not --http11-socket: web2py's pages carry no
-# Content-Length and uWSGI's HTTP/1.1 socket then holds each response until a 4 s timeout.
+# uWSGI alone, static-map.
 port=$(free_port)
-(cd "$ROOT" && exec uwsgi --plugin python3 --http-socket 127.0.0.1:$port --wsgi-file wsgihandler.py \
-  --callable application --processes 1 --threads 1 --disable-logging \
-  --static-map /welcome/static="$ROOT/applications/welcome/static" >"$work/uwsgi.log" 2>&1) & PIDS+=($!)
-upid=$!
+start_web2py_uwsgi "$ROOT" "$port" "$work"
+upid=$UWSGI_PID
 wait_http "http://127.0.0.1:$port$CSS"
 report uwsgi "uWSGI http+static-map" "http://127.0.0.1:$port" "$upid"
 kill -INT "$upid"; wait "$upid" 2>/dev/null || true
