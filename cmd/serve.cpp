@@ -28,6 +28,7 @@
 #include "server/config/option_table.hpp"
 #include "server/cron/scheduler.hpp"
 #include "server/log.hpp"
+#include "server/net/nghttp2_api.hpp"
 #include "server/net/server.hpp"
 #include "server/net/tls.hpp"
 #include "server/ops/key_helper.hpp"
@@ -141,6 +142,7 @@ std::unique_ptr<server::Server> start_server(const server::Options& options, std
   }
   std::unique_ptr<server::Server> srv;
   try {
+    if (options.h2c) server::nghttp2();  // loaded now: a missing library is a start-up error
     srv = std::make_unique<server::Server>(options);
   } catch (const std::exception& e) {
     err = e.what();

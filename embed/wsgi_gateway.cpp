@@ -177,7 +177,7 @@ struct Keys {
       server_name, server_port, server_protocol, remote_addr, remote_port, request_uri,
       wsgi_version, wsgi_url_scheme, wsgi_input, wsgi_errors, wsgi_multithread, wsgi_multiprocess,
       wsgi_run_once, wsgi_file_wrapper, wsgi_input_terminated, https, server_software;
-  py::object empty, http, https_str, on, http10, http11, version_tuple;
+  py::object empty, http, https_str, on, http10, http11, http2, version_tuple;
 };
 
 py::object intern(const char* s) {
@@ -396,6 +396,7 @@ WsgiGateway::WsgiGateway(py::object app, GatewayOptions options) : impl_(std::ma
   k.on = intern("on");
   k.http10 = intern("HTTP/1.0");
   k.http11 = intern("HTTP/1.1");
+  k.http2 = intern("HTTP/2");
   k.version_tuple = py::make_tuple(1, 0);
   py::module_ mod = py::module_::import("_w2pserve");
   impl_->start_response_type = mod.attr("StartResponse");
@@ -418,7 +419,11 @@ py::dict WsgiGateway::build_environ(const std::shared_ptr<AppRequest>& request) 
   set_item(d, k.path_info, r.path);
   set_item(d, k.query_string, r.query);
   set_item(d, k.request_uri, r.target);
-  PyDict_SetItem(d, k.server_protocol.ptr(), (r.version == 10 ? k.http10 : k.http11).ptr());
+  PyDict_SetItem(d, k.server_protocol.ptr(),
+                 (r.version == 10   ? k.http10
+                  : r.version == 20 ? k.http2
+                                    : k.http11)
+                     .ptr());
   set_item(d, k.remote_addr, r.remote_addr);
   set_item(d, k.remote_port, std::to_string(r.remote_port));
   set_item(d, k.server_port, std::to_string(r.server_port));

@@ -350,6 +350,15 @@ std::vector<OptionSpec> build_table() {
     add(s);
   }
 
+  add(flag("h2c", &Options::h2c,
+           "Plain (not TLS) listeners also speak HTTP/2 to clients that start with its preface "
+           "(\"prior knowledge\", e.g. curl --http2-prior-knowledge, or a proxy in front); "
+           "HTTP/1.1 clients are served as before. libnghttp2 is loaded only then"));
+
+  add(flag("no-http2", &Options::no_http2,
+           "TLS listeners offer only HTTP/1.1 (by default they offer HTTP/2 first by ALPN, as "
+           "lighttpd does, and libnghttp2 is loaded)"));
+
   // --- TLS ---
   add(string_option("tls-cert", ValueKind::path, &Options::tls_cert, "FILE",
                     "PEM certificate chain: the --listen addresses then speak TLS (1.2 and 1.3); "

@@ -51,6 +51,8 @@ struct Options {
   enum class Web2pyStatic { automatic, on, off } web2py_static = Web2pyStatic::automatic;
   bool web2py_view_cache = true;  // --web2py-compile cache|off
   bool lean = false;              // --lean
+  bool h2c = false;               // --h2c: plain listeners also speak HTTP/2 (prior knowledge)
+  bool no_http2 = false;          // --no-http2: TLS listeners offer only http/1.1 by ALPN
   std::vector<Cidr> trusted_proxies;
   std::vector<std::string> trusted_proxy_specs;
   std::uint16_t public_port = 0;  // SERVER_PORT override; 0 = the port the client connected to

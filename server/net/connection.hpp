@@ -17,6 +17,7 @@ struct PeerInfo {
   std::string remote_addr, local_addr;
   std::uint16_t remote_port = 0, local_port = 0;
   bool https = false;
+  bool h2 = false;  // an HTTP/2 stream: SERVER_PROTOCOL and the access log say HTTP/2
 };
 
 class Stoppable;

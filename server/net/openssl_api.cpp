@@ -43,6 +43,9 @@ void load() {
   bind(lib, a.SSL_read, "SSL_read");
   bind(lib, a.SSL_write, "SSL_write");
   bind(lib, a.SSL_shutdown, "SSL_shutdown");
+  bind(lib, a.SSL_CTX_set_alpn_select_cb, "SSL_CTX_set_alpn_select_cb");
+  bind(lib, a.SSL_get0_alpn_selected, "SSL_get0_alpn_selected");
+  bind(lib, a.SSL_select_next_proto, "SSL_select_next_proto");
   // libssl depends on libcrypto, so its symbols resolve through the same handle.
   bind(lib, a.ERR_get_error, "ERR_get_error");
   bind(lib, a.ERR_error_string_n, "ERR_error_string_n");

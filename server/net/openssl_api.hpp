@@ -40,6 +40,10 @@ struct OpenSslApi {
   int (*SSL_read)(SSL*, void*, int);
   int (*SSL_write)(SSL*, const void*, int);
   int (*SSL_shutdown)(SSL*);
+  void (*SSL_CTX_set_alpn_select_cb)(SSL_CTX*, SSL_CTX_alpn_select_cb_func, void*);
+  void (*SSL_get0_alpn_selected)(const SSL*, const unsigned char**, unsigned int*);
+  int (*SSL_select_next_proto)(unsigned char**, unsigned char*, const unsigned char*, unsigned int,
+                               const unsigned char*, unsigned int);
   unsigned long (*ERR_get_error)();
   void (*ERR_error_string_n)(unsigned long, char*, size_t);
   void (*ERR_clear_error)();

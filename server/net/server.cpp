@@ -23,6 +23,7 @@
 #include "server/log.hpp"
 #include "server/net/connection.hpp"
 #include "server/net/listener.hpp"
+#include "server/net/nghttp2_api.hpp"
 #include "server/net/server_context.hpp"
 #include "server/ops/systemd.hpp"
 #include "server/routing/web2py_static.hpp"
@@ -342,7 +343,18 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
         std::make_unique<AccessLog>(m.options.access_log, m.options.access_log_format);
   m.ctx.on_drained = [this] { impl_->finish(); };
   auto certs = tls_certs_from(m.options);
-  if (!certs.empty()) m.ctx.tls = std::make_unique<TlsContext>(certs);
+  if (!certs.empty()) {
+    bool http2 = !m.options.no_http2;
+    if (http2) {
+      try {
+        nghttp2();  // loaded now, once
+      } catch (const std::exception& e) {
+        log::warn(std::string(e.what()) + ": TLS listeners offer HTTP/1.1 only");
+        http2 = false;
+      }
+    }
+    m.ctx.tls = std::make_unique<TlsContext>(certs, http2);
+  }
   m.setup_listeners();
   m.watchdog = systemd::watchdog_interval();
   for (const auto& w : m.options.watch) {

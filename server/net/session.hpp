@@ -112,6 +112,7 @@ class Session final : public Stoppable,
   bool trusted_peer_ = false;        // may send X-Forwarded-* (--trusted-proxy)
   bool status_peer_ = false;         // may see the status page
   bool https_ = false;               // arrived through the TLS layer
+  bool h2_ = false;                  // one HTTP/2 stream (server/net/h2_connection.cpp)
   std::uint16_t redirect_port_ = 0;  // > 0: a --redirect-listen connection
   std::uint16_t remote_port_ = 0, local_port_ = 0;
 

@@ -114,6 +114,7 @@ void Session::run(const PeerInfo* peer, std::uint16_t redirect_port) {
     local_addr_ = peer->local_addr;
     local_port_ = peer->local_port;
     https_ = peer->https;
+    h2_ = peer->h2;
   } else {
     if (auto remote = socket_.remote_endpoint(ec); !ec) {
       remote_addr_ = remote.address().to_string();
@@ -254,7 +255,7 @@ void Session::begin_log() {
     log_.when = std::time(nullptr);
     log_.method.assign(msg.method_string().data(), msg.method_string().size());
     log_.target.assign(msg.target().data(), msg.target().size());
-    log_.version = version_;
+    log_.version = h2_ ? 20 : version_;
   }
 }
 
@@ -352,7 +353,7 @@ void Session::start_app_request(const RequestVerdict& verdict, Route& r) {
   req_->target.assign(msg.target().data(), msg.target().size());
   req_->path = std::move(r.app_path);
   req_->query = std::move(r.app_query);
-  req_->version = version_;
+  req_->version = h2_ ? 20 : version_;
   req_->headers.reserve(std::distance(msg.begin(), msg.end()));
   for (const auto& f : msg) {
     auto n = f.name_string();

@@ -13,6 +13,7 @@
 #include "server/config/options.hpp"
 #include "server/log.hpp"
 #include "server/net/connection.hpp"
+#include "server/net/h2_connection.hpp"
 #include "server/net/openssl_api.hpp"
 #include "server/net/server_context.hpp"
 #include "server/ops/key_helper.hpp"
@@ -75,7 +76,25 @@ void use_pem_key(SSL_CTX* ctx, const std::string& pem, const std::string& path,
   }
 }
 
-SSL_CTX* make_ctx(const TlsCertSpec& spec) {
+// ALPN (RFC 7301): h2 first when HTTP/2 is on, else http/1.1 only; a client that offers
+// neither gets no ALPN answer and speaks HTTP/1.1.
+constexpr unsigned char kAlpnH2[] = "\x02h2\x08http/1.1";
+constexpr unsigned char kAlpnHttp11[] = "\x08http/1.1";
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void* arg) {
+  const bool h2 = arg != nullptr;
+  const unsigned char* ours = h2 ? kAlpnH2 : kAlpnHttp11;
+  unsigned int ours_len = h2 ? sizeof kAlpnH2 - 1 : sizeof kAlpnHttp11 - 1;
+  unsigned char* chosen = nullptr;
+  if (openssl().SSL_select_next_proto(&chosen, outlen, ours, ours_len, in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+SSL_CTX* make_ctx(const TlsCertSpec& spec, bool http2) {
   const OpenSslApi& o = openssl();
   SSL_CTX* ctx = o.SSL_CTX_new(o.TLS_server_method());
   if (!ctx) throw std::runtime_error("TLS: " + openssl_error());
@@ -93,6 +112,8 @@ SSL_CTX* make_ctx(const TlsCertSpec& spec) {
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
                  nullptr);
   o.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_SERVER, nullptr);
+  o.SSL_CTX_set_alpn_select_cb(ctx, &select_alpn,
+                               http2 ? const_cast<unsigned char*>(kAlpnH2) : nullptr);
   // Read into memory first, directly or through the key helper (a key only root may read).
   try {
     use_pem_chain(ctx, read_pem(spec.cert, "certificate"), spec.cert);
@@ -141,18 +162,19 @@ struct TlsContext::Impl {
   }
 };
 
-TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs) : impl_(std::make_unique<Impl>()) {
+TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs, bool http2)
+    : impl_(std::make_unique<Impl>()) {
   const TlsCertSpec* fallback = nullptr;
   for (const auto& c : certs)
     if (c.hosts.empty()) fallback = &c;
   if (!fallback && !certs.empty()) fallback = &certs.front();
   if (!fallback) throw std::runtime_error("TLS: no certificate (give --tls-cert and --tls-key)");
-  SSL_CTX* main_ctx = make_ctx(*fallback);
+  SSL_CTX* main_ctx = make_ctx(*fallback, http2);
   impl_->main = main_ctx;
   impl_->owned.push_back(main_ctx);
   for (const auto& c : certs) {
     if (&c == fallback || c.hosts.empty()) continue;
-    SSL_CTX* ctx = make_ctx(c);
+    SSL_CTX* ctx = make_ctx(c, http2);
     impl_->owned.push_back(ctx);
     for (const auto& h : c.hosts)
       impl_->named.push_back(
@@ -320,7 +342,19 @@ class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsP
     inner_.assign(net::local::stream_protocol(), pair[0], ec);
     tcp::socket plain(sock_.get_executor());
     plain.assign(tcp::v4(), pair[1], ec);
-    connection_ = start_inner_connection(std::move(plain), ctx_, peer_);
+    const unsigned char* proto = nullptr;
+    unsigned int proto_len = 0;
+    api_.SSL_get0_alpn_selected(ssl_, &proto, &proto_len);
+    if (proto_len == 2 && std::memcmp(proto, "h2", 2) == 0) {
+      try {
+        connection_ = start_inner_h2_connection(std::move(plain), ctx_, peer_);
+      } catch (const std::exception& e) {  // libnghttp2 went missing after start-up
+        log::error(e.what());
+        return abort();
+      }
+    } else {
+      connection_ = start_inner_connection(std::move(plain), ctx_, peer_);
+    }
     read_client();
     read_server();
   }

@@ -22,7 +22,8 @@ struct TlsCertSpec {
 class TlsContext {
  public:
   // Loads every certificate and key; throws std::runtime_error naming the file and the problem.
-  explicit TlsContext(const std::vector<TlsCertSpec>& certs);
+  // `http2`: offer h2 by ALPN (the connections then speak HTTP/2, server/net/h2_connection.hpp).
+  explicit TlsContext(const std::vector<TlsCertSpec>& certs, bool http2 = false);
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;

@@ -124,7 +124,7 @@ void AccessFormat::append(std::string& out, const AccessRecord& r) const {
         append_escaped(out, r.method);
         out.push_back(' ');
         append_escaped(out, r.target);
-        out.append(r.version == 10 ? " HTTP/1.0" : " HTTP/1.1");
+        out.append(r.version == 10 ? " HTTP/1.0" : r.version == 20 ? " HTTP/2.0" : " HTTP/1.1");
         break;
       case 's':
         out.append(r.status ? std::to_string(r.status) : "-");
@@ -151,7 +151,7 @@ void AccessFormat::append(std::string& out, const AccessRecord& r) const {
         if (q != std::string_view::npos) append_escaped(out, r.target.substr(q));
         break;
       case 'H':
-        out.append(r.version == 10 ? "HTTP/1.0" : "HTTP/1.1");
+        out.append(r.version == 10 ? "HTTP/1.0" : r.version == 20 ? "HTTP/2.0" : "HTTP/1.1");
         break;
       case 'v':
         append_escaped(out, r.site.empty() ? std::string_view("-") : r.site);

@@ -1,0 +1,708 @@
+#include "server/net/h2_connection.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/config/options.hpp"
+#include "server/log.hpp"
+#include "server/net/connection.hpp"
+#include "server/net/nghttp2_api.hpp"
+#include "server/net/server_context.hpp"
+
+namespace w2p::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using local_socket = net::local::stream_protocol::socket;
+
+namespace {
+
+constexpr std::size_t kStreamBuffer = 64 * 1024;  // decoded response bytes held per stream
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::uint32_t kMaxStreams = 100;
+// Streams a client may cancel: a burst, then so many a second (rapid reset, CVE-2023-44487).
+// Browsers cancel a few on navigation; a loop of opened-and-cancelled streams is an attack.
+constexpr std::uint64_t kResetBurst = 200;
+constexpr std::uint64_t kResetRate = 33;
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Connection-specific header fields are not forwarded in HTTP/2 (RFC 9113 8.2.2).
+bool hop_by_hop(std::string_view name) {
+  for (const char* h :
+       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"})
+    if (iequal(name, h)) return true;
+  return false;
+}
+
+class H2Connection;
+
+// One request: the HTTP/1.1 Session that serves it, behind `inner`.
+struct Stream {
+  Stream(net::any_io_executor ex, std::int32_t id) : id(id), inner(ex) {}
+  std::int32_t id;
+  std::string method, path, authority, scheme;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::size_t header_bytes = 0;
+  bool too_large = false;
+  bool has_length = false;
+  bool chunked = false;  // request body sent to the Session with chunked framing
+  bool started = false;  // the Session exists
+  bool request_end = false;
+  local_socket inner;
+  std::deque<std::string> to_inner;   // request bytes not yet written to the Session
+  std::size_t to_inner_consumed = 0;  // DATA bytes to acknowledge once written
+  bool writing = false;
+  bool shut_sent = false;
+  // The response.
+  beast::flat_buffer in;
+  http::response_parser<http::buffer_body> parser;
+  std::array<char, kReadChunk> chunk{};
+  std::string body;  // decoded, not yet in DATA frames
+  bool head_submitted = false;
+  bool body_end = false;
+  bool reading = false;
+  bool deferred = false;
+  bool inner_eof = false;
+  bool closed = false;
+};
+
+class H2Connection : public std::enable_shared_from_this<H2Connection>, public Stoppable {
+ public:
+  H2Connection(tcp::socket socket, ServerContext& ctx)
+      : socket_(std::move(socket)), ctx_(ctx), timer_(socket_.get_executor()), api_(nghttp2()) {}
+
+  ~H2Connection() {
+    if (session_) api_.session_del(session_);
+    if (registered_) ctx_.remove(this);
+  }
+
+  void run(const PeerInfo* peer) {
+    if (!peer) {  // behind TLS, the layer in front is the registered connection
+      ctx_.add(this, std::weak_ptr<Stoppable>(shared_from_this()));
+      registered_ = true;
+    }
+    boost::system::error_code ec;
+    if (peer) {
+      peer_ = *peer;
+    } else {
+      socket_.set_option(tcp::no_delay(true), ec);
+      if (auto r = socket_.remote_endpoint(ec); !ec) {
+        peer_.remote_addr = r.address().to_string();
+        peer_.remote_port = r.port();
+      }
+      if (auto l = socket_.local_endpoint(ec); !ec) {
+        peer_.local_addr = l.address().to_string();
+        peer_.local_port = l.port();
+      }
+    }
+    peer_.h2 = true;
+    if (!make_session()) return close();
+    flush();
+    read();
+    arm_idle();
+  }
+
+  void shutdown() override {
+    net::post(socket_.get_executor(), [self = shared_from_this()] { self->go_away(); });
+  }
+
+ private:
+  bool make_session() {
+    nghttp2_session_callbacks* cb = nullptr;
+    if (api_.session_callbacks_new(&cb) != 0) return false;
+    api_.session_callbacks_set_on_begin_headers_callback(cb, &on_begin_headers);
+    api_.session_callbacks_set_on_header_callback(cb, &on_header);
+    api_.session_callbacks_set_on_frame_recv_callback(cb, &on_frame_recv);
+    api_.session_callbacks_set_on_data_chunk_recv_callback(cb, &on_data_chunk);
+    api_.session_callbacks_set_on_stream_close_callback(cb, &on_stream_close);
+    nghttp2_option* opt = nullptr;
+    api_.option_new(&opt);
+    // Request bodies are acknowledged as the Session takes them: a client cannot make this
+    // layer hold more than a window per stream.
+    api_.option_set_no_auto_window_update(opt, 1);
+    api_.option_set_max_settings(opt, 32);       // SETTINGS floods
+    api_.option_set_max_outbound_ack(opt, 100);  // PING/SETTINGS floods
+    api_.option_set_max_deflate_dynamic_table_size(opt, 4096);
+    if (api_.option_set_stream_reset_rate_limit)  // rapid reset (CVE-2023-44487)
+      api_.option_set_stream_reset_rate_limit(opt, kResetBurst, kResetRate);
+    if (api_.option_set_max_continuations)  // CONTINUATION floods (CVE-2024-27316 class)
+      api_.option_set_max_continuations(opt, 8);
+    int rv = api_.session_server_new2(&session_, cb, this, opt);
+    api_.option_del(opt);
+    api_.session_callbacks_del(cb);
+    if (rv != 0) return false;
+    const auto& o = ctx_.options;
+    nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxStreams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 65535},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, o.max_header},
+    };
+    return api_.submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3) == 0;
+  }
+
+  static H2Connection& self(void* user) { return *static_cast<H2Connection*>(user); }
+
+  Stream* stream(std::int32_t id) {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+  }
+  std::shared_ptr<Stream> shared(const Stream& s) { return streams_.at(s.id); }
+
+  // --- nghttp2 callbacks (all on this connection's strand: the I/O thread) ---
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto& c = self(user);
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    if (c.going_away_) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    c.streams_[frame->hd.stream_id] =
+        std::make_shared<Stream>(c.socket_.get_executor(), frame->hd.stream_id);
+    return 0;
+  }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    auto& c = self(user);
+    Stream* s = c.stream(frame->hd.stream_id);
+    if (!s || frame->hd.type != NGHTTP2_HEADERS) return 0;
+    std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    s->header_bytes += namelen + valuelen + 32;  // RFC 9113 6.5.2's accounting
+    if (s->header_bytes > c.ctx_.options.max_header) {
+      s->too_large = true;
+      return 0;
+    }
+    if (n == ":method") {
+      s->method = v;
+    } else if (n == ":path") {
+      s->path = v;
+    } else if (n == ":authority") {
+      s->authority = v;
+    } else if (n == ":scheme") {
+      s->scheme = v;
+    } else if (!n.empty() && n[0] != ':') {
+      if (n == "content-length") s->has_length = true;
+      if (n == "host" && !s->authority.empty()) return 0;  // :authority wins (RFC 9113 8.3.1)
+      // The Session would answer 100 Continue inside the response; HTTP/2 clients send the body
+      // without waiting for it anyway.
+      if (n == "expect") return 0;
+      s->headers.emplace_back(n, v);
+    }
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto& c = self(user);
+    Stream* s = c.stream(frame->hd.stream_id);
+    if (!s) return 0;
+    bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      s->request_end = end;
+      c.start_stream(*s);
+    } else if (frame->hd.type == NGHTTP2_DATA && end) {
+      s->request_end = true;
+      if (s->chunked) s->to_inner.emplace_back("0\r\n\r\n");
+      c.write_inner(*s);
+    }
+    return 0;
+  }
+
+  static int on_data_chunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                           void* user) {
+    auto& c = self(user);
+    Stream* s = c.stream(id);
+    if (!s || (s->to_inner.empty() && !s->started)) return 0;  // a stream refused at its head
+    std::string bytes(reinterpret_cast<const char*>(data), len);
+    if (s->chunked) {
+      char size[24];
+      std::snprintf(size, sizeof size, "%zx\r\n", len);
+      s->to_inner.emplace_back(size);
+      bytes.append("\r\n");
+    }
+    s->to_inner.push_back(std::move(bytes));
+    s->to_inner_consumed += len;
+    c.write_inner(*s);
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, int32_t id, uint32_t, void* user) {
+    auto& c = self(user);
+    auto it = c.streams_.find(id);
+    if (it == c.streams_.end()) return 0;
+    Stream& s = *it->second;
+    s.closed = true;
+    boost::system::error_code ec;
+    s.inner.close(ec);     // the Session sees its client gone
+    c.streams_.erase(it);  // pending handlers hold their own reference
+    c.maybe_finish();
+    return 0;
+  }
+
+  static ssize_t read_body(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
+                           uint32_t* flags, nghttp2_data_source*, void* user) {
+    auto& c = self(user);
+    Stream* s = c.stream(id);
+    if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    std::size_t n = std::min(length, s->body.size());
+    std::memcpy(buf, s->body.data(), n);
+    s->body.erase(0, n);
+    if (s->body.empty() && s->body_end) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return static_cast<ssize_t>(n);
+    }
+    // Room again: parse and read on, outside nghttp2's call (its functions are not reentrant).
+    net::post(c.socket_.get_executor(),
+              [self = c.shared_from_this(), sp = c.shared(*s)] { self->pump(*sp); });
+    if (n == 0) {
+      s->deferred = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    return static_cast<ssize_t>(n);
+  }
+
+  // --- streams ---
+
+  void start_stream(Stream& s) {
+    if (s.too_large) return respond_simple(s, 431);
+    if (s.method.empty() || (s.method != "CONNECT" && s.path.empty())) return reset(s);
+    if (s.method == "CONNECT") return respond_simple(s, 405);
+    // The Session starts once nghttp2 has returned: a stream the same read already cancelled
+    // (rapid reset) costs no Session at all.
+    net::post(socket_.get_executor(),
+              [self = shared_from_this(), sp = shared(s)] { self->start_session(*sp); });
+    // The request in HTTP/1.1 for the Session; it closes after the response, which ends it.
+    std::string head = s.method + " " + s.path + " HTTP/1.1\r\nHost: " + s.authority + "\r\n";
+    std::string cookies;  // split into fields in HTTP/2, one "; "-joined field in HTTP/1.1
+    for (const auto& [n, v] : s.headers) {
+      if (hop_by_hop(n) || n == "host") continue;
+      if (n == "cookie") {
+        cookies.append(cookies.empty() ? "" : "; ").append(v);
+        continue;
+      }
+      head.append(n).append(": ").append(v).append("\r\n");
+    }
+    if (!cookies.empty()) head.append("cookie: ").append(cookies).append("\r\n");
+    if (!s.request_end && !s.has_length) {
+      s.chunked = true;
+      head.append("transfer-encoding: chunked\r\n");
+    }
+    head.append("connection: close\r\n\r\n");
+    s.to_inner.push_back(std::move(head));
+    s.headers.clear();
+    s.headers.shrink_to_fit();
+    s.parser.body_limit(boost::none);
+    s.parser.header_limit(static_cast<std::uint32_t>(ctx_.options.max_header) + 1024);
+    if (s.method == "HEAD") s.parser.skip(true);
+  }
+
+  void start_session(Stream& s) {
+    if (s.closed || closed_) return;
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0) {
+      log::error(std::string("HTTP/2: socketpair: ") + std::strerror(errno));
+      return respond_simple(s, 503);
+    }
+    boost::system::error_code ec;
+    s.inner.assign(net::local::stream_protocol(), pair[0], ec);
+    tcp::socket plain(socket_.get_executor());
+    plain.assign(tcp::v4(), pair[1], ec);
+    start_inner_connection(std::move(plain), ctx_, peer_);
+    s.started = true;
+    write_inner(s);
+    read_inner(s);
+  }
+
+  void write_inner(Stream& s) {
+    if (s.writing || s.closed || !s.started) return;
+    if (s.to_inner.empty()) {
+      if (s.request_end && !s.shut_sent) {
+        s.shut_sent = true;
+        boost::system::error_code ec;
+        s.inner.shutdown(local_socket::shutdown_send, ec);
+      }
+      return;
+    }
+    s.writing = true;
+    net::async_write(
+        s.inner, net::buffer(s.to_inner.front()),
+        [self = shared_from_this(), sp = shared(s)](boost::system::error_code ec, std::size_t) {
+          Stream& s = *sp;
+          s.writing = false;
+          if (s.closed || self->closed_) return;
+          if (ec) return self->reset(s);
+          s.to_inner.pop_front();
+          if (s.to_inner.empty() && s.to_inner_consumed) {
+            self->api_.session_consume(self->session_, s.id, s.to_inner_consumed);
+            s.to_inner_consumed = 0;
+            self->flush();
+          }
+          self->write_inner(s);
+        });
+  }
+
+  void read_inner(Stream& s) {
+    if (s.reading || s.closed || s.body_end || s.inner_eof || s.body.size() >= kStreamBuffer)
+      return;
+    s.reading = true;
+    s.inner.async_read_some(
+        s.in.prepare(kReadChunk),
+        [self = shared_from_this(), sp = shared(s)](boost::system::error_code ec, std::size_t n) {
+          Stream& s = *sp;
+          s.reading = false;
+          if (s.closed || self->closed_) return;
+          s.in.commit(n);
+          if (ec) s.inner_eof = true;  // the Session closed: the end of its response
+          self->pump(s);
+        });
+  }
+
+  // Parses what the Session sent into the stream's body buffer (up to kStreamBuffer), submits
+  // the head once it is complete, and wakes the stream's DATA frames.
+  void pump(Stream& s) {
+    for (;;) {
+      if (s.closed || closed_) return;
+      bool need_input = parse(s);
+      if (s.closed) return;
+      flush();  // may take from s.body (DATA frames) and make room to parse further
+      if (need_input || s.in.size() == 0 || s.parser.is_done() || s.body.size() >= kStreamBuffer)
+        break;
+    }
+    read_inner(s);
+  }
+
+  // One round of parsing; true when the parser needs more input than `s.in` holds.
+  bool parse(Stream& s) {
+    beast::error_code ec;
+    bool need_input = false;
+    while (!s.parser.is_done() && s.in.size() > 0 && s.body.size() < kStreamBuffer) {
+      bool body_phase = s.parser.is_header_done();
+      if (body_phase) {
+        s.parser.get().body().data = s.chunk.data();
+        s.parser.get().body().size = s.chunk.size();
+      }
+      std::size_t used = s.parser.put(s.in.data(), ec);
+      s.in.consume(used);
+      if (body_phase) s.body.append(s.chunk.data(), s.chunk.size() - s.parser.get().body().size);
+      if (ec == http::error::need_buffer) {
+        ec = {};
+        continue;
+      }
+      if (ec == http::error::need_more) {
+        ec = {};
+        need_input = true;
+        break;
+      }
+      if (ec) {
+        reset(s);
+        return true;
+      }
+    }
+    if (s.inner_eof && s.in.size() == 0 && !s.parser.is_done()) {
+      // A body without length ends with the connection; one with a length or chunks that
+      // ends early was cut short (the application failed): the stream is reset, never
+      // passed off as complete.
+      s.parser.put_eof(ec);
+      if (ec) {
+        reset(s);
+        return true;
+      }
+    }
+    if (s.parser.is_done()) s.body_end = true;
+    if (s.parser.is_header_done() && !s.head_submitted) submit_head(s);
+    if (s.deferred && (!s.body.empty() || s.body_end)) {
+      s.deferred = false;
+      api_.session_resume_data(session_, s.id);
+    }
+    return need_input;
+  }
+
+  void submit_head(Stream& s) {
+    s.head_submitted = true;
+    const auto& res = s.parser.get();
+    std::string status = std::to_string(res.result_int());
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      if (hop_by_hop(name)) continue;
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      fields.emplace_back(std::move(name), std::string(f.value()));
+    }
+    std::vector<nghttp2_nv> nv;
+    auto add = [&](const std::string& n, const std::string& v) {
+      nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                    NGHTTP2_NV_FLAG_NONE});
+    };
+    static const std::string kStatus = ":status";
+    add(kStatus, status);
+    for (const auto& [n, v] : fields) add(n, v);
+    int code = res.result_int();
+    bool no_body = s.method == "HEAD" || code == 204 || code == 304 ||
+                   (s.parser.content_length() && *s.parser.content_length() == 0);
+    nghttp2_data_provider provider{};
+    provider.read_callback = &read_body;
+    api_.submit_response(session_, s.id, nv.data(), nv.size(), no_body ? nullptr : &provider);
+  }
+
+  void respond_simple(Stream& s, int code) {
+    static const std::string kStatus = ":status";
+    std::string status = std::to_string(code);
+    nghttp2_nv nv[] = {{reinterpret_cast<uint8_t*>(const_cast<char*>(kStatus.data())),
+                        reinterpret_cast<uint8_t*>(status.data()), kStatus.size(), status.size(),
+                        NGHTTP2_NV_FLAG_NONE}};
+    s.head_submitted = true;
+    api_.submit_response(session_, s.id, nv, 1, nullptr);
+    flush();
+  }
+
+  void reset(Stream& s) {
+    api_.submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
+    flush();
+  }
+
+  // --- the client's socket ---
+
+  void read() {
+    if (closed_) return;
+    socket_.async_read_some(net::buffer(rbuf_), [self = shared_from_this()](
+                                                    boost::system::error_code ec, std::size_t n) {
+      if (ec) return self->close();
+      self->last_activity_ = std::chrono::steady_clock::now();
+      self->in_nghttp2_ = true;
+      ssize_t rv = self->api_.session_mem_recv(
+          self->session_, reinterpret_cast<const uint8_t*>(self->rbuf_.data()), n);
+      self->in_nghttp2_ = false;
+      if (rv < 0) {
+        log::debug("HTTP/2 from " + self->peer_.remote_addr + ": " + self->api_.strerror(rv));
+        self->flush();
+        return self->close_after_flush();
+      }
+      self->flush();
+      self->read();
+    });
+  }
+
+  void flush() {
+    // Never from inside nghttp2's own calls (not reentrant): the caller flushes after them.
+    if (closed_ || writing_ || in_nghttp2_) return;
+    out_.clear();
+    for (;;) {
+      const uint8_t* data = nullptr;
+      in_nghttp2_ = true;
+      ssize_t n = api_.session_mem_send(session_, &data);
+      in_nghttp2_ = false;
+      if (n < 0) return close();
+      if (n == 0) break;
+      out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+      if (out_.size() >= 64 * 1024) break;
+    }
+    if (out_.empty()) {
+      if (!api_.session_want_read(session_) && !api_.session_want_write(session_))
+        close();
+      else if (closing_)
+        close();
+      return;
+    }
+    writing_ = true;
+    write_started_ = std::chrono::steady_clock::now();
+    net::async_write(socket_, net::buffer(out_),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       self->writing_ = false;
+                       if (ec) return self->close();
+                       self->last_activity_ = std::chrono::steady_clock::now();
+                       if (self->stall_since_) self->stall_since_ = self->last_activity_;
+                       self->flush();
+                     });
+  }
+
+  // Closes once everything queued has been written (flush closes when it finds nothing left).
+  void close_after_flush() {
+    closing_ = true;
+    flush();
+  }
+
+  void go_away() {
+    if (closed_ || going_away_) return;
+    going_away_ = true;
+    api_.submit_goaway(session_, NGHTTP2_FLAG_NONE, api_.session_get_last_proc_stream_id(session_),
+                       NGHTTP2_NO_ERROR, nullptr, 0);
+    flush();
+    maybe_finish();
+  }
+
+  void maybe_finish() {
+    if (going_away_ && streams_.empty()) close_after_flush();
+  }
+
+  // Idle (no stream) beyond --keepalive-timeout, or no progress in writing for --io-timeout
+  // (a client whose window stays shut), ends the connection.
+  void arm_idle() {
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->closed_) return;
+      auto now = std::chrono::steady_clock::now();
+      const auto& o = self->ctx_.options;
+      // A response waits for the client's flow-control window (or a write for the socket) and
+      // nothing has gone out for --io-timeout: the client stopped reading.
+      bool waiting = self->writing_;
+      for (const auto& [id, s] : self->streams_) waiting = waiting || !s->body.empty();
+      if (!waiting) {
+        self->stall_since_.reset();
+      } else if (!self->stall_since_) {
+        self->stall_since_ = now;
+      } else if (now - *self->stall_since_ > std::chrono::seconds(o.io_timeout)) {
+        log::debug("HTTP/2: " + self->peer_.remote_addr + " stopped reading: closed");
+        return self->close();
+      }
+      if (self->streams_.empty() &&
+          now - self->last_activity_ > std::chrono::seconds(std::max(1u, o.keepalive_timeout)))
+        return self->go_away();
+      self->arm_idle();
+    });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    timer_.cancel();
+    for (auto& [id, s] : streams_) s->inner.close(ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    if (registered_) {
+      registered_ = false;
+      ctx_.remove(this);
+    }
+  }
+
+  tcp::socket socket_;
+  ServerContext& ctx_;
+  net::steady_timer timer_;
+  const Nghttp2Api& api_;
+  PeerInfo peer_;
+  nghttp2_session* session_ = nullptr;
+  std::map<std::int32_t, std::shared_ptr<Stream>> streams_;
+  std::array<char, kReadChunk> rbuf_{};
+  std::string out_;
+  bool writing_ = false, closed_ = false, closing_ = false, going_away_ = false;
+  bool registered_ = false;
+  bool in_nghttp2_ = false;  // inside session_mem_recv/mem_send: their callbacks must not flush
+  std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point write_started_;
+  std::optional<std::chrono::steady_clock::time_point> stall_since_;  // waiting to send
+};
+
+// Reads the first bytes without consuming them: the preface, or not. Registered meanwhile, so
+// it counts against --max-connections like any connection.
+class Sniffer : public std::enable_shared_from_this<Sniffer>, public Stoppable {
+ public:
+  Sniffer(tcp::socket socket, ServerContext& ctx)
+      : socket_(std::move(socket)), ctx_(ctx), timer_(socket_.get_executor()) {}
+  ~Sniffer() { unregister(); }
+
+  void shutdown() override {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      boost::system::error_code e;
+      self->socket_.cancel(e);
+    });
+  }
+
+  void run() {
+    ctx_.add(this, std::weak_ptr<Stoppable>(shared_from_this()));
+    registered_ = true;
+    timer_.expires_after(std::chrono::seconds(std::max(1u, ctx_.options.io_timeout)));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) {
+        boost::system::error_code e;
+        self->socket_.cancel(e);
+      }
+    });
+    wait();
+  }
+
+ private:
+  void wait() {
+    socket_.async_wait(
+        tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+          if (ec) return self->hand_over(false);  // timed out or gone: HTTP/1.1 answers (408)
+          char buf[kH2PrefaceSize];
+          ssize_t n = ::recv(self->socket_.native_handle(), buf, sizeof buf, MSG_PEEK);
+          if (n <= 0) return self->hand_over(false);
+          bool prefix = std::memcmp(buf, kH2Preface, static_cast<std::size_t>(n)) == 0;
+          if (!prefix) return self->hand_over(false);
+          if (static_cast<std::size_t>(n) == kH2PrefaceSize) return self->hand_over(true);
+          self->wait();  // a prefix of the preface so far
+        });
+  }
+
+  void unregister() {
+    if (registered_) {
+      registered_ = false;
+      ctx_.remove(this);
+    }
+  }
+
+  void hand_over(bool h2) {
+    timer_.cancel();
+    unregister();
+    if (!socket_.is_open()) return;
+    if (h2) {
+      try {
+        return start_h2_connection(std::move(socket_), ctx_);
+      } catch (const std::exception& e) {
+        log::error(e.what());
+        return;
+      }
+    }
+    start_connection(std::move(socket_), ctx_);
+  }
+
+  tcp::socket socket_;
+  ServerContext& ctx_;
+  net::steady_timer timer_;
+  bool registered_ = false;
+};
+
+}  // namespace
+
+void start_h2_connection(tcp::socket socket, ServerContext& ctx) {
+  std::make_shared<H2Connection>(std::move(socket), ctx)->run(nullptr);
+}
+
+std::shared_ptr<Stoppable> start_inner_h2_connection(tcp::socket socket, ServerContext& ctx,
+                                                     const PeerInfo& peer) {
+  auto c = std::make_shared<H2Connection>(std::move(socket), ctx);
+  c->run(&peer);
+  return c;
+}
+
+void start_plain_or_h2c_connection(tcp::socket socket, ServerContext& ctx) {
+  std::make_shared<Sniffer>(std::move(socket), ctx)->run();
+}
+
+}  // namespace w2p::server

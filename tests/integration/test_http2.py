@@ -1,0 +1,423 @@
+"""HTTP/2 with prior knowledge on a plain listener (--h2c): real clients from Debian (curl,
+h2load) and Python's h2 (python3-h2) for exact frames and the hostile cases."""
+
+import hashlib
+import json
+import os
+import signal
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.settings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from w2ptest import IO_TIMEOUT, Server, app_dir, main  # noqa: E402
+
+APP = ("--app", "app:application", "--pythonpath", app_dir("h2"))
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
+
+
+class H2Client:
+    """One HTTP/2 connection spoken with python3-h2 over a blocking socket."""
+
+    def __init__(self, port, settings=None, window=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+        config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config=config)
+        self.conn.initiate_connection()
+        if settings:
+            self.conn.update_settings(settings)
+        self.flush()
+        self.streams = {}  # id -> {"status", "headers", "body", "ended", "reset"}
+        self.goaway = None
+        self.closed = False
+        self.window = window
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def request(self, path, method="GET", headers=(), body=None, authority="localhost"):
+        sid = self.conn.get_next_available_stream_id()
+        head = [(":method", method), (":path", path), (":scheme", "http"),
+                (":authority", authority), *headers]
+        self.conn.send_headers(sid, head, end_stream=body is None)
+        self.streams[sid] = {"status": None, "headers": [], "body": b"", "ended": False,
+                             "reset": None}
+        self.flush()
+        if body is not None:
+            self.send_body(sid, body)
+        return sid
+
+    def send_body(self, sid, body):
+        sent = 0
+        while sent < len(body):
+            room = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size)
+            if room == 0:
+                self.pump()
+                continue
+            chunk = body[sent:sent + room]
+            self.conn.send_data(sid, chunk)
+            sent += len(chunk)
+            self.flush()
+        self.conn.end_stream(sid)
+        self.flush()
+
+    def pump(self):
+        """Reads once and handles what arrived; False when the server closed."""
+        data = self.sock.recv(65536)
+        if not data:
+            self.closed = True
+            return False
+        for event in self.conn.receive_data(data):
+            s = self.streams.get(getattr(event, "stream_id", None))
+            if isinstance(event, h2.events.ResponseReceived):
+                s["headers"] = event.headers
+                s["status"] = int(dict(event.headers)[":status"])
+            elif isinstance(event, h2.events.DataReceived):
+                s["body"] += event.data
+                if self.window is None:
+                    self.conn.acknowledge_received_data(event.flow_controlled_length,
+                                                        event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                s["ended"] = True
+            elif isinstance(event, h2.events.StreamReset):
+                if s is not None:
+                    s["reset"] = event.error_code
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self.goaway = event
+        self.flush()
+        return True
+
+    def response(self, sid):
+        s = self.streams[sid]
+        while not s["ended"] and s["reset"] is None:
+            if not self.pump():
+                break
+        return s
+
+    def close(self):
+        self.sock.close()
+
+
+def curl(*args):
+    return subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--max-time",
+                           str(int(IO_TIMEOUT)), *args], capture_output=True, timeout=IO_TIMEOUT + 5)
+
+
+class Http2Basics(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp()
+        cls.static = os.path.join(cls.tmp, "static")
+        os.mkdir(cls.static)
+        cls.blob = os.urandom(300000)
+        with open(os.path.join(cls.static, "blob.bin"), "wb") as f:
+            f.write(cls.blob)
+        cls.log = os.path.join(cls.tmp, "access.log")
+        cls.server = Server(*APP, "--h2c", "--static", "/s=" + cls.static, "--access-log", cls.log)
+        cls.base = "http://127.0.0.1:%d" % cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_curl_speaks_http2_and_http11_on_the_same_port(self):
+        r = curl("-D", "-", self.base + "/")
+        self.assertTrue(r.stdout.startswith(b"HTTP/2 200"), r.stdout)
+        self.assertTrue(r.stdout.endswith(b"hello over HTTP/2"), r.stdout)
+        r = subprocess.run(["curl", "-s", "--http1.1", self.base + "/"], capture_output=True,
+                           timeout=IO_TIMEOUT)
+        self.assertEqual(r.stdout, b"hello over HTTP/1.1")
+
+    def test_environ_says_http2_and_authority_is_the_host(self):
+        c = H2Client(self.server.port)
+        sid = c.request("/env", authority="example.test:8443",
+                        headers=[("x-custom", "1"), ("x-custom", "2"), ("cookie", "a=1"),
+                                 ("cookie", "b=2")])
+        s = c.response(sid)
+        c.close()
+        self.assertEqual(s["status"], 200)
+        env = json.loads(s["body"])
+        self.assertEqual(env["SERVER_PROTOCOL"], "HTTP/2")
+        self.assertEqual(env["HTTP_HOST"], "example.test:8443")
+        self.assertEqual(env["REQUEST_METHOD"], "GET")
+        self.assertEqual(env["HTTP_X_CUSTOM"], "1, 2")  # joined as HTTP/1.1 would
+        self.assertEqual(env["HTTP_COOKIE"], "a=1; b=2")  # RFC 9113 8.2.3
+
+    def test_no_connection_specific_header_ever_reaches_the_client(self):
+        c = H2Client(self.server.port)
+        for path in ("/", "/s/blob.bin", "/env", "/stream?2", "/missing"):
+            s = c.response(c.request(path))
+            names = {n for n, _ in s["headers"]}
+            self.assertFalse(names & HOP_BY_HOP, (path, s["headers"]))
+        c.close()
+
+    def test_static_files_ranges_conditionals_and_head(self):
+        c = H2Client(self.server.port)
+        s = c.response(c.request("/s/blob.bin"))
+        self.assertEqual(s["status"], 200)
+        self.assertEqual(s["body"], self.blob)
+        etag = dict(s["headers"])["etag"]
+        s = c.response(c.request("/s/blob.bin", headers=[("range", "bytes=1000-1999")]))
+        self.assertEqual(s["status"], 206)
+        self.assertEqual(s["body"], self.blob[1000:2000])
+        self.assertEqual(dict(s["headers"])["content-range"], "bytes 1000-1999/300000")
+        s = c.response(c.request("/s/blob.bin", headers=[("if-none-match", etag)]))
+        self.assertEqual((s["status"], s["body"]), (304, b""))
+        s = c.response(c.request("/s/blob.bin", method="HEAD"))
+        self.assertEqual((s["status"], s["body"]), (200, b""))
+        self.assertEqual(dict(s["headers"])["content-length"], "300000")
+        c.close()
+
+    def test_request_bodies_with_and_without_length(self):
+        body = os.urandom(1 << 20)
+        c = H2Client(self.server.port)
+        for headers in ([("content-length", str(len(body)))], []):
+            s = c.response(c.request("/echo", method="POST", headers=headers, body=body))
+            got = json.loads(s["body"])
+            self.assertEqual(got["len"], len(body), headers)
+            self.assertEqual(got["sha256"], hashlib.sha256(body).hexdigest())
+        c.close()
+
+    def test_many_streams_at_once_each_complete(self):
+        c = H2Client(self.server.port)
+        sids = [c.request("/stream?32") for _ in range(20)] + [c.request("/s/blob.bin")
+                                                              for _ in range(20)]
+        for sid in sids:
+            s = c.response(sid)
+            self.assertEqual(s["status"], 200)
+            if len(s["body"]) != len(self.blob):
+                self.assertEqual(s["body"], b"".join(bytes([i]) * 16384 for i in range(32)))
+            else:
+                self.assertEqual(s["body"], self.blob)
+        c.close()
+
+    def test_h2load_multiplexed_load_all_succeed(self):
+        r = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "10",
+                            self.base + "/s/blob.bin"], capture_output=True, timeout=120)
+        self.assertIn(b"2000 succeeded, 0 failed, 0 errored", r.stdout, r.stdout)
+
+    def test_a_response_cut_short_is_reset_not_ended(self):
+        c = H2Client(self.server.port)
+        s = c.response(c.request("/cut"))
+        c.close()
+        self.assertIsNotNone(s["reset"], s)
+        self.assertFalse(s["ended"])
+        self.assertLess(len(s["body"]), 100000)
+
+    def test_access_log_names_the_protocol(self):
+        c = H2Client(self.server.port)
+        c.response(c.request("/?logged"))
+        c.close()
+        # The line is written when the stream's HTTP/1.1 side closes, after the response.
+        deadline = time.monotonic() + IO_TIMEOUT
+        while time.monotonic() < deadline:
+            with open(self.log) as f:
+                if '"GET /?logged HTTP/2.0" 200' in f.read():
+                    return
+            time.sleep(0.05)
+        self.fail("no HTTP/2.0 access-log line")
+
+
+class Http2OverTls(unittest.TestCase):
+    """ALPN: h2 offered first on TLS listeners by default, as lighttpd does; --no-http2 off."""
+
+    @classmethod
+    def setUpClass(cls):
+        from test_tls import make_pki
+        cls.tmp = tempfile.mkdtemp(prefix="w2p-h2tls-")
+        make_pki(cls.tmp)
+        cls.blob = os.urandom(2 * 1024 * 1024 + 3)
+        os.mkdir(os.path.join(cls.tmp, "www"))
+        with open(os.path.join(cls.tmp, "www", "big.bin"), "wb") as f:
+            f.write(cls.blob)
+        cls.tls = ("--tls-cert", os.path.join(cls.tmp, "server.pem"), "--tls-key",
+                   os.path.join(cls.tmp, "server.key"), "--static", "/s=" + os.path.join(cls.tmp, "www"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def curl(self, port, *args):
+        return subprocess.run(["curl", "-s", "--cacert", os.path.join(self.tmp, "ca.pem"),
+                               "--max-time", str(int(IO_TIMEOUT)), *args,
+                               "https://127.0.0.1:%d/" % port], capture_output=True,
+                              timeout=IO_TIMEOUT + 5)
+
+    def test_alpn_h2_by_default_http11_still_served(self):
+        with Server(*APP, *self.tls) as srv:
+            r = self.curl(srv.port, "--http2", "-D", "-")
+            self.assertTrue(r.stdout.startswith(b"HTTP/2 200"), r.stdout)
+            self.assertTrue(r.stdout.endswith(b"hello over HTTP/2"))
+            r = self.curl(srv.port, "--http1.1")
+            self.assertEqual(r.stdout, b"hello over HTTP/1.1")
+            # A real HTTP/2 client on the TLS stream: environ and a large file.
+            ctx = ssl.create_default_context(cafile=os.path.join(self.tmp, "ca.pem"))
+            ctx.set_alpn_protocols(["h2", "http/1.1"])
+            raw = socket.create_connection(("127.0.0.1", srv.port), timeout=IO_TIMEOUT)
+            tls = ctx.wrap_socket(raw, server_hostname="localhost")
+            self.assertEqual(tls.selected_alpn_protocol(), "h2")
+            c = H2Client.__new__(H2Client)
+            c.sock, c.window, c.goaway, c.closed, c.streams = tls, None, None, False, {}
+            c.conn = h2.connection.H2Connection(
+                config=h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+            c.conn.initiate_connection()
+            c.flush()
+            env = json.loads(c.response(c.request("/env", authority="localhost"))["body"])
+            self.assertEqual((env["SERVER_PROTOCOL"], env["HTTPS"]), ("HTTP/2", "on"))
+            self.assertEqual(c.response(c.request("/s/big.bin"))["body"], self.blob)
+            c.close()
+
+    def test_no_http2_offers_http11_only(self):
+        with Server(*APP, *self.tls, "--no-http2") as srv:
+            r = self.curl(srv.port, "--http2", "-D", "-")
+            self.assertTrue(r.stdout.startswith(b"HTTP/1.1 200"), r.stdout)
+
+
+class Http2Off(unittest.TestCase):
+    def test_without_h2c_the_preface_is_not_http2(self):
+        with Server(*APP) as srv:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=IO_TIMEOUT)
+            s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 "))
+            s.close()
+
+
+class Http2Hostile(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(*APP, "--h2c", "--io-timeout", "2")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def assert_others_served(self):
+        c = H2Client(self.server.port)
+        s = c.response(c.request("/"))
+        c.close()
+        self.assertEqual(s["body"], b"hello over HTTP/2")
+
+    def test_rapid_reset_is_cut_off(self):
+        # CVE-2023-44487: streams opened and cancelled in a loop.
+        c = H2Client(self.server.port)
+        rss = self.server.rss_kib()
+        try:
+            for _ in range(5000):
+                sid = c.conn.get_next_available_stream_id()
+                c.conn.send_headers(sid, [(":method", "GET"), (":path", "/"), (":scheme", "http"),
+                                          (":authority", "x")], end_stream=True)
+                c.conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+                c.flush()
+            while c.pump():
+                pass
+        except (BrokenPipeError, ConnectionResetError):
+            c.closed = True
+        c.close()
+        self.assertTrue(c.closed or c.goaway is not None)  # cut off, not served on
+        grown = self.server.rss_kib() - rss
+        print("rapid reset: RSS grew by %d KiB" % grown, file=sys.stderr)
+        if not os.environ.get("W2PSERVE_SANITIZED"):  # ASan's quarantine keeps what is freed
+            self.assertLess(grown, 8 * 1024)
+        self.assert_others_served()
+
+    def test_too_large_header_list_is_431(self):
+        c = H2Client(self.server.port)
+        s = c.response(c.request("/", headers=[("x-big", "a" * 70000)]))
+        c.close()
+        self.assertTrue(s["status"] == 431 or s["reset"] is not None or c.goaway, s)
+        self.assert_others_served()
+
+    def test_concurrent_streams_are_bounded(self):
+        c = H2Client(self.server.port)
+        sids = []
+        for _ in range(130):  # requests whose bodies never come
+            sid = c.conn.get_next_available_stream_id()
+            c.conn.send_headers(sid, [(":method", "POST"), (":path", "/echo"),
+                                      (":scheme", "http"), (":authority", "x")], end_stream=False)
+            c.streams[sid] = {"status": None, "headers": [], "body": b"", "ended": False,
+                              "reset": None}
+            sids.append(sid)
+        c.flush()
+        deadline = time.monotonic() + IO_TIMEOUT
+        while time.monotonic() < deadline and not any(c.streams[s]["reset"] for s in sids[100:]):
+            if not c.pump():
+                break
+        refused = [s for s in sids if c.streams[s]["reset"] == h2.errors.ErrorCodes.REFUSED_STREAM]
+        c.close()
+        self.assertTrue(refused, "no stream beyond the 100th was refused")
+        self.assertTrue(all(s > sids[99] for s in refused))
+        self.assert_others_served()
+
+    def test_settings_flood_ends_the_connection(self):
+        c = H2Client(self.server.port)
+        try:
+            for _ in range(2000):
+                c.conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 10})
+            c.flush()
+            # The flood's acknowledgements are never read: the server gives up on this client
+            # (it may already have closed, so the half-close may fail).
+            c.sock.shutdown(socket.SHUT_WR)
+            while c.pump():
+                pass
+        except OSError:  # reset, broken pipe, not connected: the server cut the connection
+            c.closed = True
+        c.close()
+        self.assertTrue(c.closed or c.goaway is not None)
+        self.assert_others_served()
+
+    def test_zero_window_stall_is_bounded_by_io_timeout(self):
+        # A client that never opens its window: the response waits, then the connection goes.
+        c = H2Client(self.server.port, window=0,
+                     settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+        c.request("/stream?64")
+        started = time.monotonic()
+        c.sock.settimeout(IO_TIMEOUT)
+        try:
+            while c.pump():
+                pass
+        except (ConnectionResetError, socket.timeout):
+            pass
+        took = time.monotonic() - started
+        c.close()
+        self.assertLess(took, IO_TIMEOUT)
+        self.assertGreater(took, 1.5)  # --io-timeout 2
+        self.assert_others_served()
+
+
+class Http2Shutdown(unittest.TestCase):
+    def test_sigterm_sends_goaway_and_finishes_the_stream_in_flight(self):
+        srv = Server(*APP, "--h2c")
+        client = subprocess.Popen(["nghttp", "-v", "http://127.0.0.1:%d/slow?1" % srv.port],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            # Until the request is in the worker (the status page counts it), then SIGTERM.
+            deadline = time.monotonic() + IO_TIMEOUT
+            while json.loads(srv.request("GET", "/server-status").body)["in_flight_requests"] < 1:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.01)
+            srv.proc.send_signal(signal.SIGTERM)
+            out = client.communicate(timeout=IO_TIMEOUT)[0].decode()
+        finally:
+            client.kill()
+        self.assertIn("recv GOAWAY frame", out)
+        self.assertIn(":status: 200", out)
+        self.assertIn("slow done", out)
+        self.assertEqual(srv.proc.wait(timeout=IO_TIMEOUT), 0)  # a clean exit after the stream
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
