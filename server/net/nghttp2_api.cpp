@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "server/net/dl_library.hpp"
+
 namespace w2p::server {
 namespace {
 
@@ -13,12 +15,10 @@ Nghttp2Api g_api;
 
 template <class F>
 void bind(void* lib, F& slot, const char* name, bool required = true) {
-  slot = reinterpret_cast<F>(::dlsym(lib, name));
-  if (!slot && required)
-    throw std::runtime_error(std::string("HTTP/2: libnghttp2.so.14 has no ") + name);
+  dl::bind(lib, "HTTP/2: libnghttp2.so.14", slot, name, required);
 }
 
-void load() {
+void load(Nghttp2Api& api) {
   void* lib = ::dlopen("libnghttp2.so.14", RTLD_NOW | RTLD_LOCAL);
   if (!lib)
     throw std::runtime_error(
@@ -65,23 +65,13 @@ void load() {
   bind(lib, a.session_get_stream_user_data, "nghttp2_session_get_stream_user_data");
   bind(lib, a.session_set_stream_user_data, "nghttp2_session_set_stream_user_data");
   bind(lib, a.strerror, "nghttp2_strerror");
-  g_api = a;
+  api = a;
 }
 
 }  // namespace
 
 const Nghttp2Api& nghttp2() {
-  static std::once_flag once;
-  static std::string error;
-  std::call_once(once, [] {
-    try {
-      load();
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-  });
-  if (!error.empty()) throw std::runtime_error(error);
-  return g_api;
+  return dl::load_once(g_api, load);
 }
 
 }  // namespace w2p::server

@@ -5,19 +5,19 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "server/net/dl_library.hpp"
+
 namespace w2p::server {
 namespace {
 
 OpenSslApi g_api;
-std::string g_error;
 
 template <class F>
 void bind(void* lib, F& slot, const char* name) {
-  slot = reinterpret_cast<F>(::dlsym(lib, name));
-  if (!slot) throw std::runtime_error(std::string("TLS: libssl.so.3 has no ") + name);
+  dl::bind(lib, "TLS: libssl.so.3", slot, name);
 }
 
-void load() {
+void load(OpenSslApi& api) {
   void* lib = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
   if (!lib)
     throw std::runtime_error(std::string("TLS: cannot load libssl.so.3 (install libssl3): ") +
@@ -57,22 +57,13 @@ void load() {
   bind(lib, a.PEM_read_bio_PrivateKey, "PEM_read_bio_PrivateKey");
   bind(lib, a.X509_free, "X509_free");
   bind(lib, a.EVP_PKEY_free, "EVP_PKEY_free");
-  g_api = a;
+  api = a;
 }
 
 }  // namespace
 
 const OpenSslApi& openssl() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    try {
-      load();
-    } catch (const std::exception& e) {
-      g_error = e.what();
-    }
-  });
-  if (!g_error.empty()) throw std::runtime_error(g_error);
-  return g_api;
+  return dl::load_once(g_api, load);
 }
 
 std::string openssl_error() {
