@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# HTTP/2 side by side on loopback (cleartext, prior knowledge: h2c): h2load against w2pserve
+# --h2c, lighttpd (h2c on) and nginx (listen ... http2), a 3 KiB and a 145 KiB static file, 10
+# connections x 10 concurrent streams, ROUNDS alternating runs each (medians and the ratios of
+# w2pserve to the others); then the RSS cost of 1,000 idle HTTP/2 connections on w2pserve.
+# Usage: tests/bench/http2.sh   (env: ROUNDS, REQUESTS)
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+source "$BENCH_DIR/common.sh"
+bash "$BENCH_DIR/../../scripts/deps.sh" bench >/dev/null
+ROUNDS="${ROUNDS:-6}"
+REQUESTS="${REQUESTS:-50000}"
+work=$(mktemp -d /tmp/w2p-bench-h2-XXXXXX)
+trap 'cleanup; rm -rf "$work"' EXIT
+mkdir -p "$work/www"
+head -c 3072 /dev/urandom >"$work/www/f3k.bin"
+head -c 148480 /dev/urandom >"$work/www/f145k.bin"
+
+w2p_port=$(free_port)
+"$W2PSERVE_BIN" "${W2P_ARGS[@]}" --listen 127.0.0.1:$w2p_port --static /="$work/www" --h2c \
+  --log-level warn & PIDS+=($!)
+w2p_pid=$!
+li_port=$(free_port)
+cat >"$work/lighttpd.conf" <<CONF
+server.document-root = "$work/www"
+server.port = $li_port
+server.bind = "127.0.0.1"
+server.errorlog = "$work/lighttpd.err"
+mimetype.assign = (".bin" => "application/octet-stream")
+server.feature-flags += ("server.h2proto" => "enable", "server.h2c" => "enable")
+CONF
+lighttpd -D -f "$work/lighttpd.conf" & PIDS+=($!)
+li_pid=$!
+ng_port=$(free_port)
+cat >"$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 2048; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:$ng_port http2; root $work/www; }
+}
+CONF
+nginx -c "$work/nginx.conf" -e "$work/nginx.err" & PIDS+=($!)
+ng_pid=$!
+for p in $w2p_port $li_port $ng_port; do  # until each answers over h2c (bounded: 30 s)
+  for _ in $(seq 300); do
+    curl -s --http2-prior-knowledge --max-time 1 -o /dev/null "http://127.0.0.1:$p/f3k.bin" && break
+    sleep 0.1
+  done
+done
+
+h2rps() {  # URL: req/s of one h2load run (every request must succeed)
+  local out
+  out=$(timeout 120 h2load -n "$REQUESTS" -c 10 -m 10 "$1" 2>&1)
+  grep -q "$REQUESTS succeeded, 0 failed" <<<"$out" || { echo "h2load failed on $1" >&2; echo 0; return; }
+  awk '/^finished in/ {print $4}' <<<"$out"
+}
+
+for file in f3k.bin f145k.bin; do
+  : >"$work/runs"
+  for _ in $(seq "$ROUNDS"); do
+    echo "$(h2rps "http://127.0.0.1:$w2p_port/$file") $(h2rps "http://127.0.0.1:$li_port/$file") $(h2rps "http://127.0.0.1:$ng_port/$file")" >>"$work/runs"
+  done
+  /usr/bin/python3.11 - "$work/runs" "$file" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+w, l, n = ([r[i] for r in rows] for i in range(3))
+med = statistics.median
+print("%s: w2pserve %.0f, lighttpd %.0f, nginx %.0f req/s (medians of %d); w2pserve/lighttpd %.3f, w2pserve/nginx %.3f (target >= 1.0 against lighttpd)"
+      % (sys.argv[2], med(w), med(l), med(n), len(rows), med([a / b for a, b in zip(w, l)]),
+         med([a / b for a, b in zip(w, n)])))
+PY
+done
+
+# 1,000 idle HTTP/2 connections (preface and SETTINGS exchanged, no stream) on w2pserve.
+before=$(rss_kib "$w2p_pid")
+timeout 120 /usr/bin/python3.11 - "$w2p_port" "$w2p_pid" "$before" <<'PY'
+import socket, sys, time
+port, pid, before = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+conns = []
+for _ in range(1000):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings)
+    conns.append(s)
+for s in conns:  # every connection answered with its SETTINGS: the server holds it
+    s.settimeout(10)
+    s.recv(100)
+rss = int([l.split()[1] for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS")][0])
+print("1,000 idle HTTP/2 connections: RSS %d -> %d KiB, %.1f KiB each (target <= 16)"
+      % (before, rss, (rss - before) / 1000))
+for s in conns:
+    s.close()
+PY
