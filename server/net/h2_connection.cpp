@@ -487,24 +487,31 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
 
   // --- the client's socket ---
 
+  // Waits for the socket to be readable, then reads into the I/O thread's own buffer and hands
+  // the bytes to nghttp2 at once: an idle connection holds no read buffer of its own.
   void read() {
     if (closed_) return;
-    socket_.async_read_some(net::buffer(rbuf_), [self = shared_from_this()](
-                                                    boost::system::error_code ec, std::size_t n) {
-      if (ec) return self->close();
-      self->last_activity_ = std::chrono::steady_clock::now();
-      self->in_nghttp2_ = true;
-      ssize_t rv = self->api_.session_mem_recv(
-          self->session_, reinterpret_cast<const uint8_t*>(self->rbuf_.data()), n);
-      self->in_nghttp2_ = false;
-      if (rv < 0) {
-        log::debug("HTTP/2 from " + self->peer_.remote_addr + ": " + self->api_.strerror(rv));
-        self->flush();
-        return self->close_after_flush();
-      }
-      self->flush();
-      self->read();
-    });
+    socket_.async_wait(
+        tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+          if (ec || self->closed_) return self->close();
+          thread_local std::array<char, kReadChunk> buf;
+          ssize_t n = ::recv(self->socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
+          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return self->read();
+          if (n <= 0) return self->close();
+          self->last_activity_ = std::chrono::steady_clock::now();
+          self->in_nghttp2_ = true;
+          ssize_t rv = self->api_.session_mem_recv(
+              self->session_, reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(n));
+          self->in_nghttp2_ = false;
+          if (rv < 0) {
+            log::debug("HTTP/2 from " + self->peer_.remote_addr + ": " + self->api_.strerror(rv));
+            self->flush();
+            return self->close_after_flush();
+          }
+          self->flush();
+          self->read();
+        });
   }
 
   void flush() {
@@ -522,6 +529,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
       if (out_.size() >= 64 * 1024) break;
     }
     if (out_.empty()) {
+      if (out_.capacity() > 4096) std::string().swap(out_);  // an idle connection holds none
       if (!api_.session_want_read(session_) && !api_.session_want_write(session_))
         close();
       else if (closing_)
@@ -607,7 +615,6 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
   PeerInfo peer_;
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::shared_ptr<Stream>> streams_;
-  std::array<char, kReadChunk> rbuf_{};
   std::string out_;
   bool writing_ = false, closed_ = false, closing_ = false, going_away_ = false;
   bool registered_ = false;

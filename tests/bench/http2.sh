@@ -13,6 +13,7 @@ REQUESTS="${REQUESTS:-50000}"
 work=$(mktemp -d /tmp/w2p-bench-h2-XXXXXX)
 trap 'cleanup; rm -rf "$work"' EXIT
 mkdir -p "$work/www"
+chmod 755 "$work" "$work/www"  # nginx reads as its worker user
 head -c 3072 /dev/urandom >"$work/www/f3k.bin"
 head -c 148480 /dev/urandom >"$work/www/f145k.bin"
 
@@ -40,6 +41,7 @@ error_log $work/nginx.err;
 events { worker_connections 2048; }
 http {
   access_log off;
+  keepalive_requests 1000000;  # HTTP/2 too: no GOAWAY after 1,000 streams
   server { listen 127.0.0.1:$ng_port http2; root $work/www; }
 }
 CONF
@@ -52,10 +54,15 @@ for p in $w2p_port $li_port $ng_port; do  # until each answers over h2c (bounded
   done
 done
 
+echo "ports: w2pserve $w2p_port, lighttpd $li_port, nginx $ng_port"
 h2rps() {  # URL: req/s of one h2load run (every request must succeed)
   local out
   out=$(timeout 120 h2load -n "$REQUESTS" -c 10 -m 10 "$1" 2>&1)
-  grep -q "$REQUESTS succeeded, 0 failed" <<<"$out" || { echo "h2load failed on $1" >&2; echo 0; return; }
+  if ! grep -q "$REQUESTS succeeded, 0 failed" <<<"$out"; then
+    echo "h2load on $1: $(grep -E '^requests:|^status codes:' <<<"$out" | tr '\n' ' ')" >&2
+    echo 0
+    return
+  fi
   awk '/^finished in/ {print $4}' <<<"$out"
 }
 
