@@ -88,6 +88,7 @@ struct Stream {
   bool reading = false;
   bool deferred = false;
   bool inner_eof = false;
+  bool body_refused = false;  // the Session no longer reads the request body
   bool closed = false;
 };
 
@@ -167,6 +168,15 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
 
   static H2Connection& self(void* user) { return *static_cast<H2Connection*>(user); }
 
+  // Acknowledges `n` received bytes (WINDOW_UPDATE) after nghttp2 has returned.
+  void consume_later(std::int32_t id, std::size_t n) {
+    net::post(socket_.get_executor(), [self = shared_from_this(), id, n] {
+      if (self->closed_) return;
+      self->api_.session_consume(self->session_, id, n);
+      self->flush();
+    });
+  }
+
   Stream* stream(std::int32_t id) {
     auto it = streams_.find(id);
     return it == streams_.end() ? nullptr : it->second.get();
@@ -235,7 +245,12 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
                            void* user) {
     auto& c = self(user);
     Stream* s = c.stream(id);
-    if (!s || (s->to_inner.empty() && !s->started)) return 0;  // a stream refused at its head
+    if (!s || (s->to_inner.empty() && !s->started) || s->body_refused) {
+      // Dropped (a stream gone or refused at its head, a body the Session stopped reading):
+      // the window is given back all the same, or the connection's would shrink for good.
+      c.consume_later(id, len);
+      return 0;
+    }
     std::string bytes(reinterpret_cast<const char*>(data), len);
     if (s->chunked) {
       char size[24];
@@ -255,6 +270,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     if (it == c.streams_.end()) return 0;
     Stream& s = *it->second;
     s.closed = true;
+    if (s.to_inner_consumed) c.consume_later(id, s.to_inner_consumed);  // never to be written
     boost::system::error_code ec;
     s.inner.close(ec);     // the Session sees its client gone
     c.streams_.erase(it);  // pending handlers hold their own reference
@@ -353,7 +369,16 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
           Stream& s = *sp;
           s.writing = false;
           if (s.closed || self->closed_) return;
-          if (ec) return self->reset(s);
+          if (ec) {
+            // The Session stopped reading the request (an answer before the whole body, such
+            // as 413 past --max-body): the rest of the body is dropped, its window given back,
+            // and the answer it wrote still goes out.
+            s.body_refused = true;
+            s.to_inner.clear();
+            self->api_.session_consume(self->session_, s.id, s.to_inner_consumed);
+            s.to_inner_consumed = 0;
+            return self->flush();
+          }
           s.to_inner.pop_front();
           if (s.to_inner.empty() && s.to_inner_consumed) {
             self->api_.session_consume(self->session_, s.id, s.to_inner_consumed);

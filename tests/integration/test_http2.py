@@ -18,6 +18,7 @@ import h2.config
 import h2.connection
 import h2.errors
 import h2.events
+import h2.exceptions
 import h2.settings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -298,7 +299,7 @@ class Http2Off(unittest.TestCase):
 class Http2Hostile(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(*APP, "--h2c", "--io-timeout", "2")
+        cls.server = Server(*APP, "--h2c", "--io-timeout", "2", "--max-body", "1M")
 
     @classmethod
     def tearDownClass(cls):
@@ -332,6 +333,27 @@ class Http2Hostile(unittest.TestCase):
         if not os.environ.get("W2PSERVE_SANITIZED"):  # ASan's quarantine keeps what is freed
             self.assertLess(grown, 8 * 1024)
         self.assert_others_served()
+
+    def test_body_past_max_body_gets_413_and_the_connection_goes_on(self):
+        body = b"z" * (3 << 20)
+        for headers in ([("content-length", str(len(body)))], []):
+            c = H2Client(self.server.port)
+            sid = c.conn.get_next_available_stream_id()
+            c.conn.send_headers(sid, [(":method", "POST"), (":path", "/echo"), (":scheme", "http"),
+                                      (":authority", "x"), *headers], end_stream=False)
+            c.streams[sid] = {"status": None, "headers": [], "body": b"", "ended": False,
+                              "reset": None}
+            c.flush()
+            try:  # the server may answer (and end the stream) before the body is all sent
+                c.send_body(sid, body)
+            except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                pass
+            s = c.response(sid)
+            self.assertEqual(s["status"], 413, (headers, s))
+            # The connection's window was given back: the next request on it is served.
+            s = c.response(c.request("/"))
+            self.assertEqual(s["body"], b"hello over HTTP/2")
+            c.close()
 
     def test_too_large_header_list_is_431(self):
         c = H2Client(self.server.port)
