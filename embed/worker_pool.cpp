@@ -20,6 +20,17 @@ WorkerPool::WorkerPool(unsigned workers, unsigned queue_limit, Handler handler,
       queue_limit_(queue_limit),
       slots_(workers),
       request_timeout_(request_timeout) {
+  // gc.get_count, looked up once here, before any worker exists: a lookup made by the first
+  // worker to need it (a function-local static) could deadlock, the import releasing the GIL to
+  // a second worker that then waits on the static's guard while holding the GIL.
+  {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject* gc = PyImport_ImportModule("gc");
+    gc_get_count_ = gc ? PyObject_GetAttrString(gc, "get_count") : nullptr;
+    Py_XDECREF(gc);
+    if (!gc_get_count_) PyErr_Clear();
+    PyGILState_Release(gil);
+  }
   alive_ = workers;
   threads_.reserve(workers);
   for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this, i] { run_worker(i); });
@@ -104,15 +115,8 @@ void WorkerPool::run_watchdog() {
 // /server-status (C calls and one small Python call; no allocation that survives).
 void WorkerPool::sample_python_stats() {
   stats_.allocated_blocks.store(_Py_GetAllocatedBlocks(), std::memory_order_relaxed);
-  static PyObject* get_count = [] {
-    PyObject* gc = PyImport_ImportModule("gc");
-    PyObject* f = gc ? PyObject_GetAttrString(gc, "get_count") : nullptr;
-    Py_XDECREF(gc);
-    if (!f) PyErr_Clear();
-    return f;
-  }();
-  if (!get_count) return;
-  PyObject* counts = PyObject_CallNoArgs(get_count);
+  if (!gc_get_count_) return;
+  PyObject* counts = PyObject_CallNoArgs(static_cast<PyObject*>(gc_get_count_));
   if (counts && PyTuple_Check(counts) && PyTuple_GET_SIZE(counts) == 3) {
     for (int i = 0; i < 3; ++i)
       stats_.gc_count[i].store(PyLong_AsLongLong(PyTuple_GET_ITEM(counts, i)),
@@ -153,7 +157,6 @@ void WorkerPool::run_worker(unsigned index) {
   // This thread state lives as long as the thread: threading.local data (web2py's `current`)
   // stays with it, and no per-request thread-state churn.
   PyGILState_STATE gil = PyGILState_Ensure();
-  sample_python_stats();  // imports gc now, so it is not counted as an application's import
   PyThreadState* ts = PyEval_SaveThread();
   {
     std::lock_guard lock(mutex_);

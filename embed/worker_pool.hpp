@@ -78,6 +78,7 @@ class WorkerPool : public server::Application {
   bool stopping_ = false;
   bool trim_pending_ = false;
   std::atomic<bool> collect_when_idle_{false};
+  void* gc_get_count_ = nullptr;  // PyObject*: gc.get_count (a new reference, kept for good)
   std::atomic<bool> track_imports_{false};
   bool startup_noted_ = false;                     // guarded by the GIL
   std::unordered_set<std::string> known_modules_;  // guarded by the GIL
