@@ -1,3 +1,8 @@
+// One class, H2Connection, over 600 lines on purpose: nghttp2's callbacks, the streams' pumps
+// to and from their Sessions, and the socket's read/write/timer loop all drive the same
+// nghttp2_session and must respect one rule (no nghttp2 call from inside another: in_nghttp2_);
+// split apart they would share every member. What stands alone lives elsewhere: the HTTP/1.1
+// translation (h2_translate.cpp) and the h2c preface sniffing (h2c_sniffer.cpp).
 #include "server/net/h2_connection.hpp"
 
 #include <sys/socket.h>
@@ -23,6 +28,7 @@
 #include "server/config/options.hpp"
 #include "server/log.hpp"
 #include "server/net/connection.hpp"
+#include "server/net/h2_translate.hpp"
 #include "server/net/nghttp2_api.hpp"
 #include "server/net/server_context.hpp"
 
@@ -44,21 +50,6 @@ constexpr std::uint32_t kMaxStreams = 100;
 constexpr std::uint64_t kResetBurst = 200;
 constexpr std::uint64_t kResetRate = 33;
 
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// Connection-specific header fields are not forwarded in HTTP/2 (RFC 9113 8.2.2).
-bool hop_by_hop(std::string_view name) {
-  for (const char* h :
-       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"})
-    if (iequal(name, h)) return true;
-  return false;
-}
-
 class H2Connection;
 
 // One request: the HTTP/1.1 Session that serves it, behind `inner`.
@@ -66,7 +57,7 @@ struct Stream {
   Stream(net::any_io_executor ex, std::int32_t id) : id(id), inner(ex) {}
   std::int32_t id;
   std::string method, path, authority, scheme;
-  std::vector<std::pair<std::string, std::string>> headers;
+  FieldList headers;
   std::size_t header_bytes = 0;
   bool too_large = false;
   bool has_length = false;
@@ -311,22 +302,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     net::post(socket_.get_executor(),
               [self = shared_from_this(), sp = shared(s)] { self->start_session(*sp); });
     // The request in HTTP/1.1 for the Session; it closes after the response, which ends it.
-    std::string head = s.method + " " + s.path + " HTTP/1.1\r\nHost: " + s.authority + "\r\n";
-    std::string cookies;  // split into fields in HTTP/2, one "; "-joined field in HTTP/1.1
-    for (const auto& [n, v] : s.headers) {
-      if (hop_by_hop(n) || n == "host") continue;
-      if (n == "cookie") {
-        cookies.append(cookies.empty() ? "" : "; ").append(v);
-        continue;
-      }
-      head.append(n).append(": ").append(v).append("\r\n");
-    }
-    if (!cookies.empty()) head.append("cookie: ").append(cookies).append("\r\n");
-    if (!s.request_end && !s.has_length) {
-      s.chunked = true;
-      head.append("transfer-encoding: chunked\r\n");
-    }
-    head.append("connection: close\r\n\r\n");
+    s.chunked = !s.request_end && !s.has_length;
+    std::string head = http11_request_head(s.method, s.path, s.authority, s.headers, s.chunked);
     s.to_inner.push_back(std::move(head));
     s.headers.clear();
     s.headers.shrink_to_fit();
@@ -466,43 +443,29 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
   }
 
   void submit_head(Stream& s) {
-    s.head_submitted = true;
     const auto& res = s.parser.get();
-    std::string status = std::to_string(res.result_int());
-    std::vector<std::pair<std::string, std::string>> fields;
-    for (const auto& f : res) {
-      std::string name(f.name_string());
-      if (hop_by_hop(name)) continue;
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-      fields.emplace_back(std::move(name), std::string(f.value()));
-    }
-    std::vector<nghttp2_nv> nv;
-    auto add = [&](const std::string& n, const std::string& v) {
-      nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
-                    NGHTTP2_NV_FLAG_NONE});
-    };
-    static const std::string kStatus = ":status";
-    add(kStatus, status);
-    for (const auto& [n, v] : fields) add(n, v);
     int code = res.result_int();
     bool no_body = s.method == "HEAD" || code == 204 || code == 304 ||
                    (s.parser.content_length() && *s.parser.content_length() == 0);
-    nghttp2_data_provider provider{};
-    provider.read_callback = &read_body;
-    api_.submit_response(session_, s.id, nv.data(), nv.size(), no_body ? nullptr : &provider);
+    submit(s, h2_response_fields(res), !no_body);
   }
 
   void respond_simple(Stream& s, int code) {
-    static const std::string kStatus = ":status";
-    std::string status = std::to_string(code);
-    nghttp2_nv nv[] = {{reinterpret_cast<uint8_t*>(const_cast<char*>(kStatus.data())),
-                        reinterpret_cast<uint8_t*>(status.data()), kStatus.size(), status.size(),
-                        NGHTTP2_NV_FLAG_NONE}};
-    s.head_submitted = true;
-    api_.submit_response(session_, s.id, nv, 1, nullptr);
+    submit(s, {{":status", std::to_string(code)}}, false);
     flush();
+  }
+
+  // HEADERS with `fields`; then DATA from the stream's body (read_body) or nothing.
+  void submit(Stream& s, const FieldList& fields, bool body) {
+    s.head_submitted = true;
+    std::vector<nghttp2_nv> nv;
+    for (const auto& [n, v] : fields)
+      nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                    NGHTTP2_NV_FLAG_NONE});
+    nghttp2_data_provider provider{};
+    provider.read_callback = &read_body;
+    api_.submit_response(session_, s.id, nv.data(), nv.size(), body ? &provider : nullptr);
   }
 
   void reset(Stream& s) {
@@ -649,77 +612,6 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
   std::optional<std::chrono::steady_clock::time_point> stall_since_;  // waiting to send
 };
 
-// Reads the first bytes without consuming them: the preface, or not. Registered meanwhile, so
-// it counts against --max-connections like any connection.
-class Sniffer : public std::enable_shared_from_this<Sniffer>, public Stoppable {
- public:
-  Sniffer(tcp::socket socket, ServerContext& ctx)
-      : socket_(std::move(socket)), ctx_(ctx), timer_(socket_.get_executor()) {}
-  ~Sniffer() { unregister(); }
-
-  void shutdown() override {
-    net::post(socket_.get_executor(), [self = shared_from_this()] {
-      boost::system::error_code e;
-      self->socket_.cancel(e);
-    });
-  }
-
-  void run() {
-    ctx_.add(this, std::weak_ptr<Stoppable>(shared_from_this()));
-    registered_ = true;
-    timer_.expires_after(std::chrono::seconds(std::max(1u, ctx_.options.io_timeout)));
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) {
-        boost::system::error_code e;
-        self->socket_.cancel(e);
-      }
-    });
-    wait();
-  }
-
- private:
-  void wait() {
-    socket_.async_wait(
-        tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
-          if (ec) return self->hand_over(false);  // timed out or gone: HTTP/1.1 answers (408)
-          char buf[kH2PrefaceSize];
-          ssize_t n = ::recv(self->socket_.native_handle(), buf, sizeof buf, MSG_PEEK);
-          if (n <= 0) return self->hand_over(false);
-          bool prefix = std::memcmp(buf, kH2Preface, static_cast<std::size_t>(n)) == 0;
-          if (!prefix) return self->hand_over(false);
-          if (static_cast<std::size_t>(n) == kH2PrefaceSize) return self->hand_over(true);
-          self->wait();  // a prefix of the preface so far
-        });
-  }
-
-  void unregister() {
-    if (registered_) {
-      registered_ = false;
-      ctx_.remove(this);
-    }
-  }
-
-  void hand_over(bool h2) {
-    timer_.cancel();
-    unregister();
-    if (!socket_.is_open()) return;
-    if (h2) {
-      try {
-        return start_h2_connection(std::move(socket_), ctx_);
-      } catch (const std::exception& e) {
-        log::error(e.what());
-        return;
-      }
-    }
-    start_connection(std::move(socket_), ctx_);
-  }
-
-  tcp::socket socket_;
-  ServerContext& ctx_;
-  net::steady_timer timer_;
-  bool registered_ = false;
-};
-
 }  // namespace
 
 void start_h2_connection(tcp::socket socket, ServerContext& ctx) {
@@ -731,10 +623,6 @@ std::shared_ptr<Stoppable> start_inner_h2_connection(tcp::socket socket, ServerC
   auto c = std::make_shared<H2Connection>(std::move(socket), ctx);
   c->run(&peer);
   return c;
-}
-
-void start_plain_or_h2c_connection(tcp::socket socket, ServerContext& ctx) {
-  std::make_shared<Sniffer>(std::move(socket), ctx)->run();
 }
 
 }  // namespace w2p::server

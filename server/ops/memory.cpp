@@ -127,14 +127,6 @@ std::vector<Mapping> read_smaps(const std::string& file) {
   return maps;
 }
 
-std::uint64_t status_kib(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line, key = std::string(field) + ":";
-  while (std::getline(in, line))
-    if (line.rfind(key, 0) == 0) return std::strtoull(line.c_str() + key.size(), nullptr, 10);
-  return 0;
-}
-
 std::string executable_path() {
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -214,7 +206,7 @@ MemoryReport measure_memory(const std::string& smaps_path) {
   MemoryReport r;
   std::vector<Mapping> maps = read_smaps(smaps_path);
   if (maps.empty()) return r;
-  r.vm_rss = status_kib("VmRSS") * 1024;
+  r.vm_rss = resident_bytes();
   std::string exe = executable_path();
   {
     std::lock_guard lock(apps_mutex);

@@ -1,0 +1,29 @@
+#pragma once
+// HTTP/2 ⇄ HTTP/1.1 for server/net/h2_connection.cpp, which serves each stream through an
+// HTTP/1.1 Session: the request head it writes, and the response fields it sends back.
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace w2p::server {
+
+using FieldList = std::vector<std::pair<std::string, std::string>>;
+
+// Connection-specific header fields, never forwarded in HTTP/2 (RFC 9113 8.2.2).
+bool h2_hop_by_hop(std::string_view name);
+
+// The HTTP/1.1 request head for a stream: Host from :authority, split `cookie` fields joined
+// with "; " (RFC 9113 8.2.3), hop-by-hop fields dropped, `Transfer-Encoding: chunked` when the
+// body has no length, and `Connection: close` (the Session's close ends the response).
+std::string http11_request_head(std::string_view method, std::string_view path,
+                                std::string_view authority, const FieldList& headers, bool chunked);
+
+// The response's fields for HEADERS: ":status" first, then the rest lower-cased, hop-by-hop
+// fields dropped.
+FieldList h2_response_fields(const boost::beast::http::response_header<>& head);
+
+}  // namespace w2p::server
