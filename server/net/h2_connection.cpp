@@ -2,7 +2,8 @@
 // to and from their Sessions, and the socket's read/write/timer loop all drive the same
 // nghttp2_session and must respect one rule (no nghttp2 call from inside another: in_nghttp2_);
 // split apart they would share every member. What stands alone lives elsewhere: the HTTP/1.1
-// translation (h2_translate.cpp) and the h2c preface sniffing (h2c_sniffer.cpp).
+// translation (h2_translate.cpp), static answers made without a Session (h2_static.cpp) and the
+// h2c preface sniffing (h2c_sniffer.cpp).
 #include "server/net/h2_connection.hpp"
 
 #include <sys/socket.h>
@@ -18,7 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,8 +27,10 @@
 #include <vector>
 
 #include "server/config/options.hpp"
+#include "server/http/response_head.hpp"
 #include "server/log.hpp"
 #include "server/net/connection.hpp"
+#include "server/net/h2_static.hpp"
 #include "server/net/h2_translate.hpp"
 #include "server/net/nghttp2_api.hpp"
 #include "server/net/server_context.hpp"
@@ -44,6 +47,7 @@ namespace {
 
 constexpr std::size_t kStreamBuffer = 64 * 1024;  // decoded response bytes held per stream
 constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kKeptOutput = 16 * 1024;  // output buffer kept while streams are open
 constexpr std::uint32_t kMaxStreams = 100;
 // Streams a client may cancel: a burst, then so many a second (rapid reset, CVE-2023-44487).
 // Browsers cancel a few on navigation; a loop of opened-and-cancelled streams is an attack.
@@ -52,9 +56,10 @@ constexpr std::uint64_t kResetRate = 33;
 
 class H2Connection;
 
-// One request: the HTTP/1.1 Session that serves it, behind `inner`.
+// One request: answered natively from a file (`native`), or by the HTTP/1.1 Session that
+// serves it behind `inner`.
 struct Stream {
-  Stream(net::any_io_executor ex, std::int32_t id) : id(id), inner(ex) {}
+  explicit Stream(std::int32_t id) : id(id) {}
   std::int32_t id;
   std::string method, path, authority, scheme;
   FieldList headers;
@@ -64,16 +69,17 @@ struct Stream {
   bool chunked = false;  // request body sent to the Session with chunked framing
   bool started = false;  // the Session exists
   bool request_end = false;
-  local_socket inner;
-  std::deque<std::string> to_inner;   // request bytes not yet written to the Session
+  std::optional<local_socket> inner;  // the Session's side of the pair, once it runs
+  std::list<std::string> to_inner;    // request bytes not yet written to the Session (a list:
+                                      // nothing allocated for a stream that needs none)
   std::size_t to_inner_consumed = 0;  // DATA bytes to acknowledge once written
   bool writing = false;
   bool shut_sent = false;
   // The response.
   beast::flat_buffer in;
-  http::response_parser<http::buffer_body> parser;
-  std::array<char, kReadChunk> chunk{};
-  std::string body;  // decoded, not yet in DATA frames
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::unique_ptr<char[]> chunk;  // kReadChunk bytes, while a Session answers
+  std::string body;               // decoded, not yet in DATA frames
   bool head_submitted = false;
   bool body_end = false;
   bool reading = false;
@@ -81,12 +87,17 @@ struct Stream {
   bool inner_eof = false;
   bool body_refused = false;  // the Session no longer reads the request body
   bool closed = false;
+  std::unique_ptr<H2StaticAnswer> native;
 };
 
 class H2Connection : public std::enable_shared_from_this<H2Connection>, public Stoppable {
  public:
   H2Connection(tcp::socket socket, ServerContext& ctx)
-      : socket_(std::move(socket)), ctx_(ctx), timer_(socket_.get_executor()), api_(nghttp2()) {}
+      : socket_(std::move(socket)),
+        ctx_(ctx),
+        timer_(socket_.get_executor()),
+        api_(nghttp2()),
+        responder_(ctx.files, ctx.compress.get(), ctx.options.root, ctx.web2py_apps_real) {}
 
   ~H2Connection() {
     if (session_) api_.session_del(session_);
@@ -180,8 +191,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     auto& c = self(user);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     if (c.going_away_) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    c.streams_[frame->hd.stream_id] =
-        std::make_shared<Stream>(c.socket_.get_executor(), frame->hd.stream_id);
+    c.streams_[frame->hd.stream_id] = std::make_shared<Stream>(frame->hd.stream_id);
     return 0;
   }
 
@@ -261,10 +271,11 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     if (it == c.streams_.end()) return 0;
     Stream& s = *it->second;
     s.closed = true;
+    if (s.native) c.finish_native(s);
     if (s.to_inner_consumed) c.consume_later(id, s.to_inner_consumed);  // never to be written
     boost::system::error_code ec;
-    s.inner.close(ec);     // the Session sees its client gone
-    c.streams_.erase(it);  // pending handlers hold their own reference
+    if (s.inner) s.inner->close(ec);  // the Session sees its client gone
+    c.streams_.erase(it);             // pending handlers hold their own reference
     c.maybe_finish();
     return 0;
   }
@@ -274,6 +285,16 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     auto& c = self(user);
     Stream* s = c.stream(id);
     if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (s->native) {
+      bool eof = false;
+      ssize_t got = s->native->read(buf, length, eof);
+      if (got < 0) {
+        log::warn("file truncated while being sent; HTTP/2 stream reset");
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      }
+      if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return got;
+    }
     std::size_t n = std::min(length, s->body.size());
     std::memcpy(buf, s->body.data(), n);
     s->body.erase(0, n);
@@ -297,6 +318,14 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     if (s.too_large) return respond_simple(s, 431);
     if (s.method.empty() || (s.method != "CONNECT" && s.path.empty())) return reset(s);
     if (s.method == "CONNECT") return respond_simple(s, 405);
+    if (s.request_end && !s.has_length) {
+      s.native = h2_static_answer(s.method, s.path, s.authority, s.headers, ctx_, responder_);
+      if (s.native) {
+        submit(s, s.native->fields, s.native->has_body);  // nghttp2 copies them
+        s.native->fields = {};
+        return;
+      }
+    }
     // The Session starts once nghttp2 has returned: a stream the same read already cancelled
     // (rapid reset) costs no Session at all.
     net::post(socket_.get_executor(),
@@ -307,9 +336,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     s.to_inner.push_back(std::move(head));
     s.headers.clear();
     s.headers.shrink_to_fit();
-    s.parser.body_limit(boost::none);
-    s.parser.header_limit(static_cast<std::uint32_t>(ctx_.options.max_header) + 1024);
-    if (s.method == "HEAD") s.parser.skip(true);
+    s.parser.emplace();
+    s.parser->body_limit(boost::none);
+    s.parser->header_limit(static_cast<std::uint32_t>(ctx_.options.max_header) + 1024);
+    if (s.method == "HEAD") s.parser->skip(true);
   }
 
   void start_session(Stream& s) {
@@ -320,11 +350,13 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
       return respond_simple(s, 503);
     }
     boost::system::error_code ec;
-    s.inner.assign(net::local::stream_protocol(), pair[0], ec);
+    s.inner.emplace(socket_.get_executor());
+    s.inner->assign(net::local::stream_protocol(), pair[0], ec);
     tcp::socket plain(socket_.get_executor());
     plain.assign(tcp::v4(), pair[1], ec);
     start_inner_connection(std::move(plain), ctx_, peer_);
     s.started = true;
+    s.chunk = std::make_unique<char[]>(kReadChunk);
     write_inner(s);
     read_inner(s);
   }
@@ -335,13 +367,13 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
       if (s.request_end && !s.shut_sent) {
         s.shut_sent = true;
         boost::system::error_code ec;
-        s.inner.shutdown(local_socket::shutdown_send, ec);
+        s.inner->shutdown(local_socket::shutdown_send, ec);
       }
       return;
     }
     s.writing = true;
     net::async_write(
-        s.inner, net::buffer(s.to_inner.front()),
+        *s.inner, net::buffer(s.to_inner.front()),
         [self = shared_from_this(), sp = shared(s)](boost::system::error_code ec, std::size_t) {
           Stream& s = *sp;
           s.writing = false;
@@ -370,7 +402,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     if (s.reading || s.closed || s.body_end || s.inner_eof || s.body.size() >= kStreamBuffer)
       return;
     s.reading = true;
-    s.inner.async_read_some(
+    s.inner->async_read_some(
         s.in.prepare(kReadChunk),
         [self = shared_from_this(), sp = shared(s)](boost::system::error_code ec, std::size_t n) {
           Stream& s = *sp;
@@ -390,7 +422,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
       bool need_input = parse(s);
       if (s.closed) return;
       flush();  // may take from s.body (DATA frames) and make room to parse further
-      if (need_input || s.in.size() == 0 || s.parser.is_done() || s.body.size() >= kStreamBuffer)
+      if (need_input || s.in.size() == 0 || s.parser->is_done() || s.body.size() >= kStreamBuffer)
         break;
     }
     read_inner(s);
@@ -400,15 +432,15 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
   bool parse(Stream& s) {
     beast::error_code ec;
     bool need_input = false;
-    while (!s.parser.is_done() && s.in.size() > 0 && s.body.size() < kStreamBuffer) {
-      bool body_phase = s.parser.is_header_done();
+    while (!s.parser->is_done() && s.in.size() > 0 && s.body.size() < kStreamBuffer) {
+      bool body_phase = s.parser->is_header_done();
       if (body_phase) {
-        s.parser.get().body().data = s.chunk.data();
-        s.parser.get().body().size = s.chunk.size();
+        s.parser->get().body().data = s.chunk.get();
+        s.parser->get().body().size = kReadChunk;
       }
-      std::size_t used = s.parser.put(s.in.data(), ec);
+      std::size_t used = s.parser->put(s.in.data(), ec);
       s.in.consume(used);
-      if (body_phase) s.body.append(s.chunk.data(), s.chunk.size() - s.parser.get().body().size);
+      if (body_phase) s.body.append(s.chunk.get(), kReadChunk - s.parser->get().body().size);
       if (ec == http::error::need_buffer) {
         ec = {};
         continue;
@@ -423,18 +455,18 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
         return true;
       }
     }
-    if (s.inner_eof && s.in.size() == 0 && !s.parser.is_done()) {
+    if (s.inner_eof && s.in.size() == 0 && !s.parser->is_done()) {
       // A body without length ends with the connection; one with a length or chunks that
       // ends early was cut short (the application failed): the stream is reset, never
       // passed off as complete.
-      s.parser.put_eof(ec);
+      s.parser->put_eof(ec);
       if (ec) {
         reset(s);
         return true;
       }
     }
-    if (s.parser.is_done()) s.body_end = true;
-    if (s.parser.is_header_done() && !s.head_submitted) submit_head(s);
+    if (s.parser->is_done()) s.body_end = true;
+    if (s.parser->is_header_done() && !s.head_submitted) submit_head(s);
     if (s.deferred && (!s.body.empty() || s.body_end)) {
       s.deferred = false;
       api_.session_resume_data(session_, s.id);
@@ -443,22 +475,27 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
   }
 
   void submit_head(Stream& s) {
-    const auto& res = s.parser.get();
+    const auto& res = s.parser->get();
     int code = res.result_int();
     bool no_body = s.method == "HEAD" || code == 204 || code == 304 ||
-                   (s.parser.content_length() && *s.parser.content_length() == 0);
+                   (s.parser->content_length() && *s.parser->content_length() == 0);
     submit(s, h2_response_fields(res), !no_body);
   }
 
   void respond_simple(Stream& s, int code) {
-    submit(s, {{":status", std::to_string(code)}}, false);
+    submit(s, FieldList{{":status", std::to_string(code)}}, false);
     flush();
   }
 
   // HEADERS with `fields`; then DATA from the stream's body (read_body) or nothing.
   void submit(Stream& s, const FieldList& fields, bool body) {
+    FieldViews views(fields.begin(), fields.end());
+    submit(s, views, body);
+  }
+  void submit(Stream& s, const FieldViews& fields, bool body) {
     s.head_submitted = true;
     std::vector<nghttp2_nv> nv;
+    nv.reserve(fields.size());
     for (const auto& [n, v] : fields)
       nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
@@ -471,6 +508,17 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
   void reset(Stream& s) {
     api_.submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
     flush();
+  }
+
+  // A natively answered stream ended (sent, or reset): counted and logged like a Session's.
+  void finish_native(Stream& s) {
+    finish_request_log(ctx_, s.native->log, peer_.remote_addr,
+                       [&s](std::string_view name) -> std::string_view {
+                         for (const auto& [n, v] : s.headers)
+                           if (iequals(n, name)) return v;
+                         return {};
+                       });
+    s.native.reset();
   }
 
   // --- the client's socket ---
@@ -513,11 +561,14 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
       in_nghttp2_ = false;
       if (n < 0) return close();
       if (n == 0) break;
+      if (out_.empty() && !streams_.empty()) out_.reserve(kKeptOutput);
       out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
       if (out_.size() >= 64 * 1024) break;
     }
     if (out_.empty()) {
-      if (out_.capacity() > 4096) std::string().swap(out_);  // an idle connection holds none
+      // An idle connection holds none; one with streams open keeps 16 KiB rather than grow it
+      // anew each turn (the most a stalled client can make it hold between writes).
+      if (out_.capacity() > (streams_.empty() ? 4096u : kKeptOutput)) std::string().swap(out_);
       if (!api_.session_want_read(session_) && !api_.session_want_write(session_))
         close();
       else if (closing_)
@@ -566,7 +617,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
       // A response waits for the client's flow-control window (or a write for the socket) and
       // nothing has gone out for --io-timeout: the client stopped reading.
       bool waiting = self->writing_;
-      for (const auto& [id, s] : self->streams_) waiting = waiting || !s->body.empty();
+      for (const auto& [id, s] : self->streams_)
+        waiting = waiting || !s->body.empty() || (s->native && s->native->has_body);
       if (!waiting) {
         self->stall_since_.reset();
       } else if (!self->stall_since_) {
@@ -587,7 +639,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     closed_ = true;
     boost::system::error_code ec;
     timer_.cancel();
-    for (auto& [id, s] : streams_) s->inner.close(ec);
+    for (auto& [id, s] : streams_) {
+      if (s->inner) s->inner->close(ec);
+      if (s->native) finish_native(*s);
+    }
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     if (registered_) {
@@ -600,6 +655,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
   ServerContext& ctx_;
   net::steady_timer timer_;
   const Nghttp2Api& api_;
+  StaticResponder responder_;
   PeerInfo peer_;
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::shared_ptr<Stream>> streams_;

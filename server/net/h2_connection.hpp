@@ -1,6 +1,8 @@
 #pragma once
 // HTTP/2 (RFC 9113) on a connection: framing, HPACK and flow control by libnghttp2 (loaded on
-// first use). Each stream is served by an ordinary HTTP/1.1 Session through a socket pair, the
+// first use). A GET or HEAD for a static file is answered by this layer itself from the static
+// responder's plan (h2_static.hpp), its DATA read from the file as the client's window allows.
+// Every other stream is served by an ordinary HTTP/1.1 Session through a socket pair, the
 // way TLS hands its decrypted stream over, so every response path (static files with their
 // conditionals and ranges, the application, X-Sendfile, redirects, the status page, limits,
 // timeouts and the access log) behaves exactly as over HTTP/1.1; this layer translates the

@@ -12,6 +12,7 @@
 namespace w2p::server {
 
 using FieldList = std::vector<std::pair<std::string, std::string>>;
+using FieldViews = std::vector<std::pair<std::string_view, std::string_view>>;
 
 // Connection-specific header fields, never forwarded in HTTP/2 (RFC 9113 8.2.2).
 bool h2_hop_by_hop(std::string_view name);
@@ -25,5 +26,10 @@ std::string http11_request_head(std::string_view method, std::string_view path,
 // The response's fields for HEADERS: ":status" first, then the rest lower-cased, hop-by-hop
 // fields dropped.
 FieldList h2_response_fields(const boost::beast::http::response_header<>& head);
+
+// The same from a head this server wrote itself ("HTTP/1.1 NNN reason", then "Name: value"
+// lines, each ending in CRLF, then CRLF): names lower-cased in place in `head`, the views into
+// it. False when `head` is not such a head.
+bool h2_response_fields_in_place(std::string& head, FieldViews& fields);
 
 }  // namespace w2p::server

@@ -21,6 +21,7 @@
 #include "server/http/request_rules.hpp"
 #include "server/net/app_framing.hpp"
 #include "server/net/connection.hpp"
+#include "server/net/request_plan.hpp"
 #include "server/net/response_channel.hpp"
 #include "server/net/server_context.hpp"
 #include "server/ops/status.hpp"
@@ -87,7 +88,6 @@ class Session final : public Stoppable,
   void close_file();
   void unregister();
   void fail_channel();
-  void log_response(int status, std::uint64_t bytes, ServedBy served);
   void write_access_log();
 
   boost::asio::ip::tcp::socket socket_;
@@ -131,21 +131,10 @@ class Session final : public Stoppable,
   BodyFile file_;
   std::shared_ptr<const CachedFile> file_ref_;  // set when file_.fd belongs to the file cache
   bool file_chunked_ = false;
-  std::deque<FilePlan::Segment> segments_;  // multipart/byteranges parts still to send
+  std::vector<FilePlan::Segment> segments_;  // multipart/byteranges parts still to send
 
   // What the access log and the status page say of the request in progress.
-  struct LogState {
-    bool active = false;
-    std::chrono::steady_clock::time_point start;
-    std::time_t when = 0;
-    std::string method, target;
-    unsigned version = 11;
-    int status = 0;
-    std::uint64_t bytes = 0;
-    int served = -1;  // a ServedBy, or -1 before any response was made
-    const Site* site = nullptr;
-    bool in_app = false;
-  } log_;
+  RequestLog log_;
 };
 
 }  // namespace w2p::server

@@ -244,19 +244,8 @@ void Session::on_header_error(beast::error_code ec) {
 // Every request is counted (status page); the access log also keeps its request line.
 void Session::begin_log() {
   auto& msg = parser_->get();
-  log_.active = true;
-  log_.in_app = false;
-  log_.status = 0;
-  log_.bytes = 0;
-  log_.served = -1;
-  log_.site = nullptr;
-  log_.start = std::chrono::steady_clock::now();
-  if (ctx_.access_log) {
-    log_.when = std::time(nullptr);
-    log_.method.assign(msg.method_string().data(), msg.method_string().size());
-    log_.target.assign(msg.target().data(), msg.target().size());
-    log_.version = h2_ ? 20 : version_;
-  }
+  log_.begin(ctx_.access_log != nullptr, {msg.method_string().data(), msg.method_string().size()},
+             {msg.target().data(), msg.target().size()}, h2_ ? 20 : version_);
 }
 
 // A request that went through a proxy (it says so with a forwarding header) is not a local one,
@@ -320,24 +309,14 @@ void Session::act(Route& r, const RequestVerdict& verdict) {
       return answer_status_page();
     case RouteKind::error:
       if (!r.log.empty())
-        log::error(r.log + " (" + remote_addr_ + " " + log_.method + " " + verdict.raw_path + ")");
+        log::error(r.log + " (" + remote_addr_ + " " + std::string(parser_->get().method_string()) +
+                   " " + verdict.raw_path + ")");
       return send_simple(r.status, r.headers);
     case RouteKind::static_file:
-      return send_plan(responder_.serve(r.dir, r.relative, *r.site, verdict.path, verdict.raw_path,
-                                        verdict.query, file_request()));
-    case RouteKind::web2py_static: {
-      FilePlan plan;
-      if (responder_.serve_web2py(r.dir, r.relative, r.versioned, verdict.query, file_request(),
-                                  plan))
-        return send_plan(std::move(plan));
-      // /favicon.ico: web2py's welcome keeps its icon in static/images/ (and web2py itself
-      // would answer 400 for the URL).
-      if (r.relative == "favicon.ico" &&
-          responder_.serve_web2py(r.dir, "images/favicon.ico", false, verdict.query, file_request(),
-                                  plan))
-        return send_plan(std::move(plan));
+    case RouteKind::web2py_static:
+      if (auto plan = plan_static(responder_, r, verdict, file_request()))
+        return send_plan(std::move(*plan));
       break;  // not a regular file: web2py answers it
-    }
     case RouteKind::application:
       break;
   }

@@ -39,35 +39,15 @@ FileRequest Session::file_request() const {
   rq.head = head_request_;
   rq.version = version_;
   rq.keep_alive = keep_alive_ && !ctx_.stopping.load();
-  if (!parser_) return rq;
-  auto& msg = parser_->get();
-  rq.get = msg.method() == http::verb::get;
-  auto field = [&](http::field name) {
-    auto v = msg[name];
-    return std::string_view(v.data(), v.size());
-  };
-  rq.accept_encoding = field(http::field::accept_encoding);
-  rq.range = field(http::field::range);
-  rq.if_range = field(http::field::if_range);
-  rq.if_match = field(http::field::if_match);
-  rq.if_unmodified_since = field(http::field::if_unmodified_since);
-  rq.if_none_match = field(http::field::if_none_match);
-  rq.if_modified_since = field(http::field::if_modified_since);
+  if (parser_) fill_file_request(parser_->get(), rq);
   return rq;
-}
-
-void Session::log_response(int status, std::uint64_t bytes, ServedBy served) {
-  if (!log_.active) return;
-  log_.status = status;
-  log_.bytes = bytes;
-  log_.served = static_cast<int>(served);
 }
 
 // Executes what the static responder planned: the head (and any small body), then the file.
 void Session::send_plan(FilePlan plan) {
   if (plan.close) return close();
   keep_alive_ = keep_alive_ && !ctx_.stopping.load();
-  log_response(plan.status, plan.body_bytes,
+  log_.respond(plan.status, plan.body_bytes,
                plan.error      ? ServedBy::error
                : plan.redirect ? ServedBy::redirect
                                : ServedBy::static_file);
@@ -97,7 +77,7 @@ void Session::answer_options_asterisk() {
   head.headers.push_back({"Allow", "OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE"});
   out_.clear();
   serialize_head(out_, version_, head, Framing::content_length, 0, keep_alive_);
-  log_response(200, 0, ServedBy::static_file);
+  log_.respond(200, 0, ServedBy::static_file);
   state_ = State::writing;
   write_out(false, true);
 }
@@ -127,7 +107,7 @@ void Session::answer_status_page() {
   out_.clear();
   serialize_head(out_, version_, head, Framing::content_length, body.size(), keep_alive_);
   if (!head_request_) out_.append(body);
-  log_response(200, head_request_ ? 0 : body.size(), ServedBy::static_file);
+  log_.respond(200, head_request_ ? 0 : body.size(), ServedBy::static_file);
   state_ = State::writing;
   write_out(false, true);
 }
@@ -160,7 +140,7 @@ void Session::on_part(ResponsePart part) {
     out = part.file_body.fd >= 0
               ? framing_.start_file(std::move(part.head), part.file_body)
               : framing_.start(std::move(part.head), std::move(part.data), part.last);
-    log_response(out.status, 0, ServedBy::app);
+    log_.respond(out.status, 0, ServedBy::app);
     if (out.handoff) {
       handoff_ = std::move(out.handoff);
       if (!out.last) return channel_->done(true);
@@ -275,7 +255,7 @@ void Session::do_sendfile() {
     // The next part of a multipart/byteranges body: its head, then its bytes (or the closing
     // boundary, which has none).
     FilePlan::Segment next = std::move(segments_.front());
-    segments_.pop_front();
+    segments_.erase(segments_.begin());
     out_ = std::move(next.text);
     if (next.length == 0) {
       close_file();
@@ -390,41 +370,11 @@ void Session::fail_channel() {
 }
 
 void Session::write_access_log() {
-  log_.active = false;
-  if (log_.in_app) {
-    log_.in_app = false;
-    ctx_.stats.in_app.fetch_sub(1, std::memory_order_relaxed);
-  }
-  std::uint64_t micros =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::steady_clock::now() - log_.start)
-                                     .count());
-  // Application and redirect answers count as such; anything else unanswered or failed is an
-  // error.
-  ServedBy by = ServedBy::error;
-  if (log_.served == static_cast<int>(ServedBy::app) ||
-      log_.served == static_cast<int>(ServedBy::redirect) ||
-      (log_.served >= 0 && log_.status != 0 && log_.status < 400))
-    by = static_cast<ServedBy>(log_.served);
-  ctx_.stats.record(by, log_.bytes, micros);
-  if (!ctx_.access_log) return;
-  AccessRecord r;
-  r.remote = remote_addr_;
-  r.method = log_.method;
-  r.target = log_.target;
-  r.version = log_.version;
-  r.status = log_.status;
-  r.bytes = log_.bytes;
-  r.micros = micros;
-  r.served = log_.served < 0 ? std::string_view() : served_name(static_cast<ServedBy>(log_.served));
-  r.site = log_.site ? std::string_view(log_.site->spec.name) : std::string_view();
-  r.when = log_.when;
-  r.header = [this](std::string_view name) -> std::string_view {
+  finish_request_log(ctx_, log_, remote_addr_, [this](std::string_view name) -> std::string_view {
     if (!parser_) return {};
     auto v = parser_->get()[beast::string_view(name.data(), name.size())];
     return {v.data(), v.size()};
-  };
-  ctx_.access_log->write(r);
+  });
 }
 
 }  // namespace w2p::server

@@ -207,6 +207,7 @@ FilePlan StaticResponder::file(std::shared_ptr<const CachedFile> f, std::vector<
   const std::time_t mtime = f->st.st_mtim.tv_sec;
   ResponseHead head;
   head.headers = std::move(extra);
+  head.headers.reserve(head.headers.size() + 6);
   head.headers.push_back({"Last-Modified", f->last_modified});
   head.headers.push_back({"ETag", f->etag});
   int cond = evaluate_conditionals(

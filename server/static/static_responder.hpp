@@ -43,7 +43,9 @@ struct FilePlan {
     std::string text;                      // a multipart part head, or the closing boundary
     std::uint64_t offset = 0, length = 0;  // then these bytes of the file (length 0: none)
   };
-  std::deque<Segment> segments;  // multipart/byteranges: the parts after the first
+  // multipart/byteranges: the parts after the first (a vector: a deque allocates even empty,
+  // and every plan has this member)
+  std::vector<Segment> segments;
   std::uint64_t body_bytes = 0;  // what the body holds, for the access log
   bool close = false;            // the file shrank while read: end the connection
 };

@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from w2ptest import FIXTURES, Server, main  # noqa: E402
+from w2ptest import FIXTURES, Server, main, wait_until  # noqa: E402
 
 MODEL = '''
 import os, sqlite3
@@ -78,15 +78,6 @@ def children(pid):
         except OSError:
             pass
     return out
-
-
-def wait_until(predicate, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class Cron(unittest.TestCase):

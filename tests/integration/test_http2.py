@@ -1,6 +1,7 @@
 """HTTP/2 with prior knowledge on a plain listener (--h2c): real clients from Debian (curl,
 h2load) and Python's h2 (python3-h2) for exact frames and the hostile cases."""
 
+import gzip
 import hashlib
 import json
 import os
@@ -11,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -22,19 +24,31 @@ import h2.exceptions
 import h2.settings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from w2ptest import IO_TIMEOUT, Server, app_dir, main  # noqa: E402
+from w2ptest import IO_TIMEOUT, Server, app_dir, main, wait_until  # noqa: E402
 
 APP = ("--app", "app:application", "--pythonpath", app_dir("h2"))
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
 
 
+class GracefulGoawayMachine(h2.connection.H2ConnectionStateMachine):
+    """python3-h2 (4.1) ends the connection when a GOAWAY arrives, and fails on the frames of
+    streams still in flight; RFC 9113 6.8 says streams up to its last-stream-id go on. This one
+    stays open to read them (the client sends no new request after a GOAWAY)."""
+    _transitions = dict(h2.connection.H2ConnectionStateMachine._transitions)
+    _transitions[(h2.connection.ConnectionState.CLIENT_OPEN,
+                  h2.connection.ConnectionInputs.RECV_GOAWAY)] = (
+        None, h2.connection.ConnectionState.CLIENT_OPEN)
+
+
 class H2Client:
     """One HTTP/2 connection spoken with python3-h2 over a blocking socket."""
 
-    def __init__(self, port, settings=None, window=None):
+    def __init__(self, port, settings=None, window=None, graceful_goaway=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
         config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
         self.conn = h2.connection.H2Connection(config=config)
+        if graceful_goaway:
+            self.conn.state_machine = GracefulGoawayMachine()
         self.conn.initiate_connection()
         if settings:
             self.conn.update_settings(settings)
@@ -126,6 +140,11 @@ class Http2Basics(unittest.TestCase):
         cls.blob = os.urandom(300000)
         with open(os.path.join(cls.static, "blob.bin"), "wb") as f:
             f.write(cls.blob)
+        cls.text = b"a page of text, compressed beside itself\n" * 200
+        with open(os.path.join(cls.static, "page.txt"), "wb") as f:
+            f.write(cls.text)
+        with open(os.path.join(cls.static, "page.txt.gz"), "wb") as f:
+            f.write(gzip.compress(cls.text))
         cls.log = os.path.join(cls.tmp, "access.log")
         cls.server = Server(*APP, "--h2c", "--static", "/s=" + cls.static, "--access-log", cls.log)
         cls.base = "http://127.0.0.1:%d" % cls.server.port
@@ -182,6 +201,52 @@ class Http2Basics(unittest.TestCase):
         self.assertEqual(dict(s["headers"])["content-length"], "300000")
         c.close()
 
+    def test_static_multipart_ranges_and_encoded_variants(self):
+        # Served by the HTTP/2 layer itself: the same plan as over HTTP/1.1, read from the file.
+        c = H2Client(self.server.port)
+        s = c.response(c.request("/s/blob.bin", headers=[("range", "bytes=0-9,200000-200009")]))
+        self.assertEqual(s["status"], 206)
+        ctype = dict(s["headers"])["content-type"]
+        self.assertTrue(ctype.startswith("multipart/byteranges; boundary="), ctype)
+        boundary = ctype.split("boundary=")[1].encode()
+        parts = [p for p in s["body"].split(b"--" + boundary) if p.strip(b"\r\n-")]
+        self.assertEqual(len(parts), 2, s["body"][:300])
+        self.assertTrue(parts[0].endswith(b"\r\n\r\n" + self.blob[0:10] + b"\r\n"))
+        self.assertTrue(parts[1].endswith(b"\r\n\r\n" + self.blob[200000:200010] + b"\r\n"))
+        self.assertEqual(len(s["body"]), int(dict(s["headers"])["content-length"]))
+        s = c.response(c.request("/s/page.txt", headers=[("accept-encoding", "gzip")]))
+        self.assertEqual(dict(s["headers"]).get("content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(s["body"]), self.text)
+        s = c.response(c.request("/s/page.txt"))
+        self.assertNotIn("content-encoding", dict(s["headers"]))
+        self.assertEqual(s["body"], self.text)
+        s = c.response(c.request("/s/blob.bin", headers=[("range", "bytes=400000-")]))
+        self.assertEqual(s["status"], 416)
+        s = c.response(c.request("/s/missing.bin"))
+        self.assertEqual(s["status"], 404)
+        c.close()
+
+    def test_a_file_that_shrinks_while_sent_resets_its_stream_only(self):
+        path = os.path.join(self.static, "shrinks.bin")
+        with open(path, "wb") as f:
+            f.write(self.blob)
+        # The client's window holds the response at 64 KiB; the file is cut meanwhile.
+        c = H2Client(self.server.port, window=0)
+        sid = c.request("/s/shrinks.bin")
+        while len(c.streams[sid]["body"]) < 65535 and c.pump():
+            pass
+        self.assertEqual(c.streams[sid]["status"], 200)
+        os.truncate(path, 70000)
+        c.conn.acknowledge_received_data(65535, sid)
+        c.flush()
+        s = c.response(sid)
+        self.assertIsNotNone(s["reset"], (s["ended"], len(s["body"])))
+        self.assertFalse(s["ended"])
+        other = c.request("/s/page.txt")
+        c.window = None
+        self.assertEqual(c.response(other)["body"], self.text)  # the connection goes on
+        c.close()
+
     def test_request_bodies_with_and_without_length(self):
         body = os.urandom(1 << 20)
         c = H2Client(self.server.port)
@@ -220,16 +285,20 @@ class Http2Basics(unittest.TestCase):
 
     def test_access_log_names_the_protocol(self):
         c = H2Client(self.server.port)
-        c.response(c.request("/?logged"))
+        c.response(c.request("/?logged"))  # the application, through a Session
+        c.response(c.request("/s/page.txt?logged", headers=[("user-agent", "h2-agent")]))
         c.close()
-        # The line is written when the stream's HTTP/1.1 side closes, after the response.
+        # Lines are written when a stream ends, after the response.
+        wanted = ['"GET /?logged HTTP/2.0" 200',
+                  '"GET /s/page.txt?logged HTTP/2.0" 200 %d "-" "h2-agent"' % len(self.text)]
         deadline = time.monotonic() + IO_TIMEOUT
         while time.monotonic() < deadline:
             with open(self.log) as f:
-                if '"GET /?logged HTTP/2.0" 200' in f.read():
-                    return
+                text = f.read()
+            if all(w in text for w in wanted):
+                return
             time.sleep(0.05)
-        self.fail("no HTTP/2.0 access-log line")
+        self.fail("no HTTP/2.0 access-log lines: " + text)
 
 
 class Http2OverTls(unittest.TestCase):
@@ -439,6 +508,79 @@ class Http2Shutdown(unittest.TestCase):
         self.assertIn("slow done", out)
         self.assertEqual(srv.proc.wait(timeout=IO_TIMEOUT), 0)  # a clean exit after the stream
         srv.stop()
+
+    def test_five_reloads_under_http2_load_lose_nothing(self):
+        # Each client keeps one HTTP/2 connection and sends a request at a time, alternately to
+        # the application and to a static file. A reload sends GOAWAY: streams up to its
+        # last-stream-id must complete; a later one was never processed, and the client retries
+        # it on a new connection (RFC 9113 6.8), as browsers do. Anything else is a failure.
+        www = tempfile.mkdtemp(prefix="w2p-h2-reload-")
+        with open(os.path.join(www, "f.txt"), "wb") as f:
+            f.write(b"static over h2\n" * 100)
+        srv = Server(*APP, "--h2c", "--static", "/s=" + www)
+        pid = srv.pid
+        stop = threading.Event()
+        lock = threading.Lock()
+        results = {"ok": 0, "retried": 0, "failed": []}
+
+        def client():
+            c = None
+            n = 0
+            deadline = time.monotonic() + 120
+            while not stop.is_set() and time.monotonic() < deadline:
+                if c is None or c.closed or c.goaway is not None:
+                    if c is not None:
+                        c.close()
+                    c = H2Client(srv.port, graceful_goaway=True)
+                n += 1
+                path = "/" if n % 2 else "/s/f.txt"
+                sid = None
+                try:
+                    sid = c.request(path)
+                    s = c.response(sid)
+                except (OSError, h2.exceptions.ProtocolError) as e:  # counted below
+                    s = {"ended": False, "status": None, "error": repr(e)}
+                    c.closed = True
+                done = s["ended"] and s.get("status") == 200 and s.get("body")
+                refused = (not done and c.goaway is not None and sid is not None
+                           and sid > c.goaway.last_stream_id)
+                with lock:
+                    if done:
+                        results["ok"] += 1
+                    elif refused:
+                        results["retried"] += 1
+                    else:
+                        results["failed"].append((path, sid, c.goaway and c.goaway.last_stream_id,
+                                                  {k: v for k, v in s.items() if k != "body"}))
+            if c is not None:
+                c.close()
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(5):
+                before = results["ok"]
+                self.assertTrue(wait_until(lambda: results["ok"] >= before + 100), results)
+                mark = srv.log_mark()
+                os.kill(pid, signal.SIGHUP)
+                self.assertIsNotNone(
+                    srv.wait_for_log(r"listening on http://127\.0\.0\.1:%d" % srv.port, start=mark),
+                    srv.log_text()[-3000:])
+                self.assertIsNotNone(srv.wait_for_log(r"serving", start=mark))
+            after = results["ok"]
+            self.assertTrue(wait_until(lambda: results["ok"] >= after + 100), results)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(60)
+        self.assertEqual(results["failed"], [])
+        self.assertEqual(srv.pid, pid)
+        print("\n  HTTP/2 reloads: %d requests, none failed, %d retried after GOAWAY"
+              % (results["ok"], results["retried"]), file=sys.stderr)
+        srv.stop()
+        srv.check_sanitizers()
+        shutil.rmtree(www)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from w2ptest import BIN, IO_TIMEOUT, Server, app_dir, main, read_response, run_cli, send_request  # noqa: E402
+from w2ptest import (BIN, IO_TIMEOUT, Server, app_dir, main, read_response, run_cli,  # noqa: E402
+                     send_request, wait_until)
 
 Q = r'"((?:[^"\\]|\\.)*)"'  # a quoted field, with \" and \\ escapes
 COMBINED = re.compile(r'^(\S+) - - \[(\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] ' + Q +
@@ -34,15 +35,6 @@ def public_copy(case):
         for f in files:
             os.chmod(os.path.join(dirpath, f), 0o644)
     return tmp, dst
-
-
-def wait_until(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def status_ids(pid, field):

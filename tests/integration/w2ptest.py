@@ -374,6 +374,16 @@ def posts_then_sigterm(server, path, total=200, per_thread=10, stop_after=50, pr
     return acked, code
 
 
+def wait_until(predicate, timeout=30):
+    """Polls `predicate` until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def app_dir(case):
     return os.path.join(APPS, case)
 
