@@ -25,6 +25,7 @@
 #include "embed/web2py_loader.hpp"
 #include "embed/worker_pool.hpp"
 #include "embed/wsgi_gateway.hpp"
+#include "server/acme/acme_manager.hpp"
 #include "server/config/option_table.hpp"
 #include "server/cron/scheduler.hpp"
 #include "server/log.hpp"
@@ -309,6 +310,29 @@ int serve(const server::Options& options, int argc, char** argv) {
   pool->collect_when_idle(options.lean);
   pool->track_imports_by_app(!options.root.empty());
   srv->set_application(pool.get());
+  std::unique_ptr<server::acme::AcmeManager> acme;
+  if (!options.domains.empty()) {
+    // Automatic HTTPS: stored certificates in service now; the thread orders what is missing
+    // and renews, while the server already serves (HTTP at once, HTTPS once a certificate is
+    // there).
+    server::acme::AcmeConfig ac;
+    ac.certificates = {options.domains};
+    ac.settings = {options.acme_directory, options.acme_email, options.acme_ca_root,
+                   options.acme_agree_tos};
+    ac.dir = options.acme_dir;
+    ac.renew_before = options.acme_renew_before;
+    try {
+      acme = std::make_unique<server::acme::AcmeManager>(
+          ac, [&s = *srv](const std::vector<std::string>& names, const std::string& cert,
+                          const std::string& key) { s.install_certificate(names, cert, key); });
+      acme->load_stored();
+    } catch (const std::exception& e) {
+      return fail_with_python(e.what());
+    }
+    srv->set_acme([m = acme.get()](std::string_view token) { return m->board().get(token); },
+                  [m = acme.get()] { return m->status_json(); });
+    acme->start();
+  }
   if (std::string rss_err = check_max_rss(options, *srv); !rss_err.empty())
     return fail_with_python(rss_err);
   wlog::info("serving " + app.spec + " with " + std::to_string(options.workers) +
@@ -341,6 +365,7 @@ int serve(const server::Options& options, int argc, char** argv) {
   server::release_idle_memory();
   srv->run();
 
+  acme.reset();
   cron.reset();
   if (srv->reload_requested()) return reload_in_place(std::move(srv), *pool, argv);
   if (!pool->stop(std::chrono::seconds(5))) {

@@ -371,6 +371,32 @@ std::vector<OptionSpec> build_table() {
                        "With TLS: plain HTTP here that redirects every request to HTTPS (ACME "
                        "/.well-known/acme-challenge/ excepted; repeatable)"));
 
+  // --- automatic HTTPS (ACME) ---
+  add(strings_option("domain", ValueKind::text, &Options::domains, "NAME",
+                     "Get a certificate for NAME from an ACME CA (Let's Encrypt by default) and "
+                     "renew it: the --listen addresses then speak TLS, --redirect-listen (or "
+                     "--http-listen) answers the CA's HTTP-01 challenge. Repeatable: one "
+                     "certificate for all the names"));
+  add(string_option("acme-email", ValueKind::text, &Options::acme_email, "ADDRESS",
+                    "Contact address given to the CA (expiry notices)"));
+  add(flag("acme-agree-tos", &Options::acme_agree_tos,
+           "Agree to the CA's terms of service (required with --domain: read them first)"));
+  add(string_option("acme-directory", ValueKind::text, &Options::acme_directory, "URL",
+                    "The CA's ACME directory (default: Let's Encrypt, "
+                    "https://acme-v02.api.letsencrypt.org/directory)"));
+  add(flag("acme-staging", &Options::acme_staging,
+           "Use Let's Encrypt's staging CA (untrusted certificates, generous rate limits: for "
+           "trying a setup)"));
+  add(string_option("acme-ca-root", ValueKind::path, &Options::acme_ca_root, "FILE",
+                    "PEM file of the CA certificates that the ACME server's HTTPS is checked "
+                    "against (a private or company CA); default: the system's"));
+  add(string_option("acme-dir", ValueKind::path, &Options::acme_dir, "DIR",
+                    "State folder for the account key and the certificates, created if needed "
+                    "and owned by the service user (default /var/lib/w2pserve/acme)"));
+  add(count("acme-renew-before", &Options::acme_renew_before, 0, 10LL * 365 * 86400, "SECONDS",
+            "Renew a certificate this long before it expires (default 0: when a third of its "
+            "lifetime is left, 30 days for Let's Encrypt's 90)"));
+
   // --- operations ---
   add(string_option("access-log", ValueKind::path, &Options::access_log, "FILE",
                     "Write an access log line per response (static hits too) to FILE; SIGUSR1 "

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -154,6 +155,50 @@ void check_flag_names(int argc, char** argv) {
   }
 }
 
+// --domain and the rest of automatic HTTPS: names a CA can validate by HTTP-01, the terms
+// agreed, a plain listener for the challenge, an https:// directory.
+void check_acme(Options& o) {
+  if (o.domains.empty()) return;
+  std::vector<std::string> names;
+  for (std::string d : o.domains) {
+    std::transform(d.begin(), d.end(), d.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!d.empty() && d.back() == '.') d.pop_back();
+    if (d.find('*') != std::string::npos)
+      throw OptionError("--domain " + d +
+                        ": wildcard certificates need the DNS-01 challenge, which w2pserve does "
+                        "not do; name each host");
+    bool ok = !d.empty() && d.size() <= 253 && d.find('.') != std::string::npos;
+    std::size_t label = 0;
+    for (char c : d) {
+      if (c == '.') {
+        ok = ok && label > 0;
+        label = 0;
+      } else {
+        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-') && ++label <= 63;
+      }
+    }
+    if (!ok || label == 0)
+      throw OptionError("--domain '" + d +
+                        "': not a DNS name a CA can issue for (e.g. example.com)");
+    if (std::find(names.begin(), names.end(), d) == names.end()) names.push_back(d);
+  }
+  o.domains = names;
+  if (o.acme_directory.empty())
+    o.acme_directory = o.acme_staging ? "https://acme-staging-v02.api.letsencrypt.org/directory"
+                                      : "https://acme-v02.api.letsencrypt.org/directory";
+  if (!o.acme_directory.starts_with("https://"))
+    throw OptionError("--acme-directory " + o.acme_directory +
+                      ": an ACME directory is an https:// URL");
+  if (!o.acme_agree_tos)
+    throw OptionError("--domain orders certificates from " + o.acme_directory +
+                      ": read the CA's terms of service, then give --acme-agree-tos");
+  if (o.redirect_listen.empty() && o.http_listen.empty())
+    throw OptionError(
+        "--domain: the CA checks each name over plain HTTP on port 80 (HTTP-01): give "
+        "--redirect-listen 0.0.0.0:80 (or --http-listen)");
+}
+
 // The checks that involve several options, after all of them are set.
 void check_together(Options& o, const RawOptions& given) {
   auto origin = [&](std::string_view name) {
@@ -171,7 +216,9 @@ void check_together(Options& o, const RawOptions& given) {
   if (o.tls_cert.empty() != o.tls_key.empty())
     throw OptionError(origin(o.tls_cert.empty() ? "tls-key" : "tls-cert") +
                       ": TLS needs both --tls-cert and --tls-key");
-  if (o.tls_cert.empty() && (!o.http_listen.empty() || !o.redirect_listen.empty())) {
+  check_acme(o);
+  if (o.tls_cert.empty() && o.domains.empty() &&
+      (!o.http_listen.empty() || !o.redirect_listen.empty())) {
     bool site_certs = false;
     for (const auto& s : o.sites) site_certs = site_certs || !s.tls_cert.empty();
     if (!site_certs)

@@ -72,6 +72,16 @@ struct Options {
   std::string tls_cert, tls_key;
   std::vector<ListenAddress> http_listen, redirect_listen;
 
+  // Automatic HTTPS (server/acme/): certificates for these names from an ACME CA.
+  std::vector<std::string> domains;
+  std::string acme_email;
+  bool acme_agree_tos = false;
+  std::string acme_directory;  // empty: Let's Encrypt (production, or staging with the flag)
+  bool acme_staging = false;
+  std::string acme_ca_root;  // trust for the CA's HTTPS (a private ACME CA)
+  std::string acme_dir = "/var/lib/w2pserve/acme";
+  std::uint64_t acme_renew_before = 0;  // seconds; 0: a third of the certificate's lifetime
+
   // Logs.
   std::string access_log;  // path; empty: no access log
   std::string access_log_format = "combined";

@@ -343,7 +343,7 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
         std::make_unique<AccessLog>(m.options.access_log, m.options.access_log_format);
   m.ctx.on_drained = [this] { impl_->finish(); };
   auto certs = tls_certs_from(m.options);
-  if (!certs.empty()) {
+  if (!certs.empty() || !m.options.domains.empty()) {
     bool http2 = !m.options.no_http2;
     if (http2) {
       try {
@@ -353,7 +353,7 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
         http2 = false;
       }
     }
-    m.ctx.tls = std::make_unique<TlsContext>(certs, http2);
+    m.ctx.tls = std::make_unique<TlsContext>(certs, http2, m.options.domains);
   }
   m.setup_listeners();
   m.watchdog = systemd::watchdog_interval();
@@ -371,6 +371,18 @@ Server::~Server() = default;
 void Server::set_application(Application* app) {
   impl_->ctx.app = app;
   impl_->ctx.route.has_app = app != nullptr;
+}
+
+void Server::install_certificate(const std::vector<std::string>& names, const std::string& cert,
+                                 const std::string& key) {
+  if (!impl_->ctx.tls) throw std::runtime_error("no TLS listener for " + names.front());
+  impl_->ctx.tls->install(names, cert, key);
+}
+
+void Server::set_acme(std::function<std::optional<std::string>(std::string_view)> challenge,
+                      std::function<std::string()> status) {
+  impl_->ctx.acme_challenge = std::move(challenge);
+  impl_->ctx.acme_status = std::move(status);
 }
 
 void Server::add_static(StaticMount mount) {

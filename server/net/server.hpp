@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/app_interface.hpp"
@@ -24,6 +26,13 @@ class Server {
 
   void set_application(Application* app);
   void add_static(StaticMount mount);
+  // Automatic HTTPS (before run()): a certificate into service for `names` (any thread; throws
+  // std::runtime_error when it does not load), and what answers HTTP-01 challenges and the
+  // status page's "acme" part.
+  void install_certificate(const std::vector<std::string>& names, const std::string& cert,
+                           const std::string& key);
+  void set_acme(std::function<std::optional<std::string>(std::string_view token)> challenge,
+                std::function<std::string()> status);
   std::vector<std::uint16_t> bound_ports() const;
 
   // Serves until SIGTERM/SIGINT and the graceful shutdown that follows. The calling thread is

@@ -8,6 +8,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -67,6 +70,11 @@ struct ServerContext {
 
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> requests{0};  // request heads read, all connections
+
+  // Automatic HTTPS (set before serving when --domain is given): the key authorization for an
+  // HTTP-01 token being validated, and the certificates' state for the status page (JSON).
+  std::function<std::optional<std::string>(std::string_view token)> acme_challenge;
+  std::function<std::string()> acme_status;
 
   // Called (on an I/O thread) when the last connection ends after stopping was set.
   std::function<void()> on_drained;

@@ -74,6 +74,8 @@ class Session final : public Stoppable,
   void send_simple(int status, const std::vector<Header>& extra = {});
   void send_simple_and_close(int status, const std::vector<Header>& extra = {});
   void answer_status_page();
+  // 200 with `body` of `type`, not cached (the status page, an ACME challenge).
+  void send_text(const std::string& type, const std::string& body);
   void answer_options_asterisk();
   void serve_handoff(Handoff h);
   void send_out_then_file();

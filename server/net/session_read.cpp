@@ -280,6 +280,13 @@ void Session::on_read_header(beast::error_code ec) {
     if (verdict.has_body) keep_alive_ = false;  // its body is not read
     return answer_options_asterisk();
   }
+  // HTTP-01 (automatic HTTPS): the CA reads a token's key authorization over plain HTTP.
+  constexpr std::string_view kChallenge = "/.well-known/acme-challenge/";
+  if (ctx_.acme_challenge && !https_ && verdict.path.starts_with(kChallenge) &&
+      (msg.method() == http::verb::get || head_request_)) {
+    if (auto answer = ctx_.acme_challenge(std::string_view(verdict.path).substr(kChallenge.size())))
+      return send_text("application/octet-stream", *answer);
+  }
   RouteRequest rq;
   rq.get_or_head = msg.method() == http::verb::get || head_request_;
   rq.has_body = verdict.has_body;

@@ -100,6 +100,10 @@ void Session::answer_status_page() {
                                  : has("format=memory")   ? "memory"
                                                           : "json",
                                  type, has("memory"));
+  send_text(type, body);
+}
+
+void Session::send_text(const std::string& type, const std::string& body) {
   ResponseHead head;
   head.status = 200;
   head.headers.push_back({"Content-Type", type});

@@ -2,12 +2,14 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #include "server/config/options.hpp"
@@ -94,7 +96,8 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_OK;
 }
 
-SSL_CTX* make_ctx(const TlsCertSpec& spec, bool http2) {
+// A server context with this server's settings and no certificate yet.
+SSL_CTX* new_ctx(bool http2) {
   const OpenSslApi& o = openssl();
   SSL_CTX* ctx = o.SSL_CTX_new(o.TLS_server_method());
   if (!ctx) throw std::runtime_error("TLS: " + openssl_error());
@@ -114,10 +117,17 @@ SSL_CTX* make_ctx(const TlsCertSpec& spec, bool http2) {
   o.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_SERVER, nullptr);
   o.SSL_CTX_set_alpn_select_cb(ctx, &select_alpn,
                                http2 ? const_cast<unsigned char*>(kAlpnH2) : nullptr);
-  // Read into memory first, directly or through the key helper (a key only root may read).
+  return ctx;
+}
+
+// A context serving the certificate chain `cert_pem` with `key_pem` (labelled by their files).
+SSL_CTX* ctx_with(const std::string& cert_pem, const std::string& cert_label,
+                  const std::string& key_pem, const std::string& key_label, bool http2) {
+  const OpenSslApi& o = openssl();
+  SSL_CTX* ctx = new_ctx(http2);
   try {
-    use_pem_chain(ctx, read_pem(spec.cert, "certificate"), spec.cert);
-    use_pem_key(ctx, read_pem(spec.key, "key"), spec.key, spec.cert);
+    use_pem_chain(ctx, cert_pem, cert_label);
+    use_pem_key(ctx, key_pem, key_label, cert_label);
   } catch (...) {
     o.SSL_CTX_free(ctx);
     throw;
@@ -125,10 +135,16 @@ SSL_CTX* make_ctx(const TlsCertSpec& spec, bool http2) {
   if (o.SSL_CTX_check_private_key(ctx) != 1) {
     o.ERR_clear_error();
     o.SSL_CTX_free(ctx);
-    throw std::runtime_error("TLS key " + spec.key + " does not match the certificate " +
-                             spec.cert);
+    throw std::runtime_error("TLS key " + key_label + " does not match the certificate " +
+                             cert_label);
   }
   return ctx;
+}
+
+SSL_CTX* make_ctx(const TlsCertSpec& spec, bool http2) {
+  // Read into memory first, directly or through the key helper (a key only root may read).
+  return ctx_with(read_pem(spec.cert, "certificate"), spec.cert, read_pem(spec.key, "key"),
+                  spec.key, http2);
 }
 
 }  // namespace
@@ -141,7 +157,10 @@ struct TlsContext::Impl {
   };
   std::vector<Named> named;
   std::vector<SSL_CTX*> owned;
+  bool http2 = false;
+  std::mutex mutex;  // guards `named` and `owned` once serving (install() swaps certificates in)
 
+  // Under `mutex`.
   SSL_CTX* for_name(std::string_view name) {
     std::string host = normalize_host(name);
     for (const auto& n : named)
@@ -156,20 +175,28 @@ struct TlsContext::Impl {
     auto* self = static_cast<Impl*>(arg);
     const char* name = openssl().SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
     if (name) {
+      // The handshake takes its own reference to the context while the lock keeps install()
+      // from freeing it.
+      std::lock_guard lock(self->mutex);
       if (SSL_CTX* ctx = self->for_name(name)) openssl().SSL_set_SSL_CTX(s, ctx);
     }
     return SSL_TLSEXT_ERR_OK;
   }
 };
 
-TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs, bool http2)
+TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs, bool http2,
+                       const std::vector<std::string>& acme_names)
     : impl_(std::make_unique<Impl>()) {
+  impl_->http2 = http2;
   const TlsCertSpec* fallback = nullptr;
   for (const auto& c : certs)
     if (c.hosts.empty()) fallback = &c;
   if (!fallback && !certs.empty()) fallback = &certs.front();
-  if (!fallback) throw std::runtime_error("TLS: no certificate (give --tls-cert and --tls-key)");
-  SSL_CTX* main_ctx = make_ctx(*fallback, http2);
+  if (!fallback && acme_names.empty())
+    throw std::runtime_error("TLS: no certificate (give --tls-cert and --tls-key)");
+  // With ACME names only, the default context has no certificate: a client that names none of
+  // them (or none at all) fails its handshake rather than see a certificate for another name.
+  SSL_CTX* main_ctx = fallback ? make_ctx(*fallback, http2) : new_ctx(http2);
   impl_->main = main_ctx;
   impl_->owned.push_back(main_ctx);
   for (const auto& c : certs) {
@@ -180,6 +207,7 @@ TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs, bool http2)
       impl_->named.push_back(
           {h.starts_with("*.") ? normalize_host(h.substr(1)) : normalize_host(h), ctx});
   }
+  for (const auto& h : acme_names) impl_->named.push_back({normalize_host(h), nullptr});
   if (!impl_->named.empty()) {
     const OpenSslApi& o = openssl();
     o.SSL_CTX_callback_ctrl(main_ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
@@ -190,6 +218,35 @@ TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs, bool http2)
 
 TlsContext::~TlsContext() {
   for (SSL_CTX* c : impl_->owned) openssl().SSL_CTX_free(c);
+}
+
+void TlsContext::install(const std::vector<std::string>& names, const std::string& cert_pem,
+                         const std::string& key_pem) {
+  SSL_CTX* ctx = ctx_with(cert_pem, "(ACME) for " + names.front(), key_pem,
+                          "(ACME) for " + names.front(), impl_->http2);
+  std::vector<SSL_CTX*> unused;
+  {
+    std::lock_guard lock(impl_->mutex);
+    std::vector<SSL_CTX*> replaced;
+    for (auto& n : impl_->named)
+      for (const auto& name : names)
+        if (n.host == normalize_host(name)) {
+          if (n.ctx) replaced.push_back(n.ctx);
+          n.ctx = ctx;
+        }
+    impl_->owned.push_back(ctx);
+    // A replaced context still in use by another name stays; handshakes in flight hold their
+    // own references, so the rest can go.
+    for (SSL_CTX* old : replaced) {
+      bool used = false;
+      for (const auto& n : impl_->named) used = used || n.ctx == old;
+      if (!used && std::find(unused.begin(), unused.end(), old) == unused.end()) {
+        unused.push_back(old);
+        std::erase(impl_->owned, old);
+      }
+    }
+  }
+  for (SSL_CTX* old : unused) openssl().SSL_CTX_free(old);
 }
 
 std::vector<TlsCertSpec> tls_certs_from(const Options& o) {

@@ -23,10 +23,19 @@ class TlsContext {
  public:
   // Loads every certificate and key; throws std::runtime_error naming the file and the problem.
   // `http2`: offer h2 by ALPN (the connections then speak HTTP/2, server/net/h2_connection.hpp).
-  explicit TlsContext(const std::vector<TlsCertSpec>& certs, bool http2 = false);
+  // `acme_names`: names whose certificate comes later (install()); until then a handshake for
+  // one gets the default certificate, or fails when there is none.
+  explicit TlsContext(const std::vector<TlsCertSpec>& certs, bool http2 = false,
+                      const std::vector<std::string>& acme_names = {});
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
+  // Puts a certificate (PEM chain and key, in memory) in service for `names`: new handshakes
+  // use it, connections in flight keep theirs. Thread-safe; throws std::runtime_error when the
+  // certificate or key does not load.
+  void install(const std::vector<std::string>& names, const std::string& cert_pem,
+               const std::string& key_pem);
+
   struct Impl;
   Impl& impl() { return *impl_; }
 

@@ -258,6 +258,7 @@ void json(std::ostringstream& o, const ServerContext& ctx, const Figures& f) {
     first_job = false;
   }
   o << "]";
+  if (ctx.acme_status) o << ", \"acme\": " << ctx.acme_status();
   o << ", \"sites\": {";
   bool first = true;
   for (const auto& site : ctx.sites->sites()) {

@@ -16,6 +16,7 @@ MAY_INCLUDE = {
     "server/routing": {TOP, "server/http", "server/static"},
     "server/static": {TOP, "server/http", "server/routing"},
     "server/cron": {TOP},
+    "server/acme": {TOP, "server/net"},
     "server/config": {TOP, "server/http", "server/routing", "server/static", "server/ops"},
     "server/ops": {TOP, "server/http", "server/routing", "server/net", "server/static"},
     "server/net": {TOP, "server/http", "server/routing", "server/static", "server/config",

@@ -1,0 +1,76 @@
+#pragma once
+// The ACME protocol (RFC 8555) as a client: the directory, nonces, the account (created or
+// found again by its key), an order for a set of names, their authorizations answered by
+// HTTP-01 (the key authorizations posted on a ChallengeBoard the plain listeners read), the
+// finalisation with a CSR and the certificate's download. Blocking: it runs on the ACME thread.
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/acme/acme_openssl.hpp"
+
+namespace w2p::server::acme {
+
+// HTTP-01 tokens being validated -> their key authorizations. Written by the ACME thread, read
+// by I/O threads answering /.well-known/acme-challenge/<token>.
+class ChallengeBoard {
+ public:
+  void put(const std::string& token, const std::string& key_authorization);
+  void remove(const std::string& token);
+  std::optional<std::string> get(std::string_view token) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::string, std::less<>> tokens_;
+};
+
+// A failure, with the CA's own words when it answered (an RFC 7807 problem document), and how
+// long the CA asked to wait (Retry-After, 0 when it did not say).
+class AcmeError : public std::runtime_error {
+ public:
+  AcmeError(const std::string& what, unsigned retry_after = 0)
+      : std::runtime_error(what), retry_after(retry_after) {}
+  unsigned retry_after;
+};
+
+struct AcmeSettings {
+  std::string directory;  // the CA's directory URL
+  std::string email;      // contact, optional
+  std::string ca_file;    // trust for the CA's HTTPS (empty: the system's)
+  bool agree_tos = false;
+};
+
+class AcmeClient {
+ public:
+  // `wait(seconds)` sleeps between polls and returns false when the server stops.
+  AcmeClient(AcmeSettings settings, Key account_key, ChallengeBoard& board,
+             std::function<bool(unsigned)> wait);
+
+  // A certificate chain (PEM) for `domains`, whose key is `cert_key`. Throws AcmeError.
+  std::string obtain(const std::vector<std::string>& domains, const Key& cert_key);
+
+ private:
+  struct Answer;
+  void directory();
+  std::string fresh_nonce();
+  Answer post(const std::string& url, const std::string& payload, bool with_jwk = false);
+  void account();
+  void authorize(const std::string& authz_url);
+  Answer poll(const std::string& url, std::string_view pending_state, const std::string& what);
+
+  AcmeSettings settings_;
+  Key key_;
+  ChallengeBoard& board_;
+  std::function<bool(unsigned)> wait_;
+  std::string thumbprint_, jwk_;
+  std::string new_nonce_, new_account_, new_order_;
+  std::string nonce_, kid_;
+};
+
+}  // namespace w2p::server::acme

@@ -1,0 +1,252 @@
+#include "server/acme/acme_manager.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "server/log.hpp"
+
+namespace w2p::server::acme {
+
+namespace {
+
+using clock = std::chrono::system_clock;
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::ostringstream s;
+  s << f.rdbuf();
+  out = s.str();
+  return true;
+}
+
+// Written whole or not at all: a temporary file beside it, then rename(2).
+void write_file(const std::string& path, const std::string& data, mode_t mode) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw AcmeError("cannot write " + tmp + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string err = std::strerror(errno);
+      ::close(fd);
+      throw AcmeError("cannot write " + tmp + ": " + err);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    throw AcmeError("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+}
+
+void make_folder(const std::string& path) {
+  for (std::size_t at = 1; at != std::string::npos;) {
+    at = path.find('/', at + 1);
+    std::string part = path.substr(0, at);
+    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
+      throw AcmeError("cannot create " + part + ": " + std::strerror(errno));
+  }
+}
+
+std::string iso_time(std::time_t t) {
+  char buf[32];
+  struct tm tm {};
+  ::gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+AcmeManager::AcmeManager(AcmeConfig config, Install install)
+    : config_(std::move(config)), install_(std::move(install)) {
+  for (auto& names : config_.certificates) {
+    Entry e;
+    e.names = names;
+    entries_.push_back(std::move(e));
+  }
+}
+
+AcmeManager::~AcmeManager() {
+  stop();
+}
+
+std::string AcmeManager::folder(const Entry& e) const {
+  return config_.dir + "/" + e.names.front();
+}
+
+void AcmeManager::load_stored() {
+  for (auto& e : entries_) {
+    std::string cert, key;
+    if (!read_file(folder(e) + "/cert.pem", cert) || !read_file(folder(e) + "/key.pem", key))
+      continue;
+    std::time_t nb = 0, na = 0;
+    if (!certificate_validity(cert, nb, na)) {
+      log::warn("ACME: " + folder(e) + "/cert.pem does not parse: a new one will be ordered");
+      continue;
+    }
+    if (na <= std::time(nullptr)) {
+      log::warn("ACME: the stored certificate for " + e.names.front() + " expired " + iso_time(na));
+      continue;
+    }
+    try {
+      install_(e.names, cert, key);
+    } catch (const std::exception& ex) {
+      log::warn("ACME: the stored certificate for " + e.names.front() + ": " + ex.what());
+      continue;
+    }
+    e.not_before = nb;
+    e.not_after = na;
+    log::info("ACME: certificate for " + e.names.front() + " loaded from " + folder(e) +
+              " (valid until " + iso_time(na) + ")");
+  }
+}
+
+void AcmeManager::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void AcmeManager::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool AcmeManager::wait(unsigned seconds) {
+  std::unique_lock lock(mutex_);
+  return !wake_.wait_for(lock, std::chrono::seconds(seconds), [this] { return stopping_; });
+}
+
+clock::time_point AcmeManager::due(const Entry& e) const {
+  if (e.not_after == 0) return e.next_attempt;
+  std::time_t lifetime = std::max<std::time_t>(e.not_after - e.not_before, 0);
+  std::time_t before =
+      config_.renew_before ? static_cast<std::time_t>(config_.renew_before) : lifetime / 3;
+  return std::max(clock::from_time_t(e.not_after - before), e.next_attempt);
+}
+
+Key AcmeManager::account_key() {
+  std::string path = config_.dir + "/account.key";
+  std::string pem;
+  if (read_file(path, pem)) {
+    if (Key k = key_from_pem(pem)) return k;
+    throw AcmeError(path + " holds no private key (move it away to make a new account)");
+  }
+  make_folder(config_.dir);
+  Key k = generate_p256_key();
+  write_file(path, key_to_pem(k), 0600);
+  log::info("ACME: account key created in " + path);
+  return k;
+}
+
+void AcmeManager::attempt(Entry& e) {
+  std::string names;
+  for (const auto& n : e.names) names.append(names.empty() ? "" : ", ").append(n);
+  log::info("ACME: ordering a certificate for " + names + " from " + config_.settings.directory);
+  try {
+    AcmeClient client(config_.settings, account_key(), board_,
+                      [this](unsigned s) { return wait(s); });
+    Key key = generate_p256_key();
+    std::string chain = client.obtain(e.names, key);
+    std::string key_pem = key_to_pem(key);
+    std::time_t nb = 0, na = 0;
+    if (!certificate_validity(chain, nb, na))
+      throw AcmeError("the CA's certificate does not parse");
+    make_folder(folder(e));
+    write_file(folder(e) + "/key.pem", key_pem, 0600);
+    write_file(folder(e) + "/cert.pem", chain, 0644);
+    install_(e.names, chain, key_pem);
+    std::lock_guard lock(mutex_);
+    e.not_before = nb;
+    e.not_after = na;
+    e.error.clear();
+    e.failures = 0;
+    ++e.orders;
+    e.next_attempt = {};
+    log::info("ACME: certificate for " + names + " in service (valid until " + iso_time(na) + ")");
+  } catch (const std::exception& ex) {
+    unsigned retry = 0;
+    if (const auto* ae = dynamic_cast<const AcmeError*>(&ex)) retry = ae->retry_after;
+    std::lock_guard lock(mutex_);
+    ++e.failures;
+    // Backoff: the first retry after config_.first_retry seconds, doubled each time, at most a
+    // day; never sooner than the CA asked (rate limits).
+    std::uint64_t backoff = std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(config_.first_retry) << std::min(e.failures - 1, 20u), 86400);
+    backoff = std::max<std::uint64_t>(backoff, retry);
+    e.next_attempt = clock::now() + std::chrono::seconds(backoff);
+    e.error = ex.what();
+    log::error("ACME: no certificate for " + names + ": " + e.error + "; next attempt in " +
+               std::to_string(backoff) + " s");
+  }
+}
+
+void AcmeManager::run() {
+  for (;;) {
+    Entry* next = nullptr;
+    clock::time_point when = clock::time_point::max();
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      for (auto& e : entries_) {
+        auto d = due(e);
+        if (d < when) {
+          when = d;
+          next = &e;
+        }
+      }
+    }
+    if (!next) return;
+    if (when <= clock::now()) {
+      attempt(*next);
+      continue;
+    }
+    // Asleep until the next one is due (checked at least hourly: the clock may jump).
+    auto sleep = std::min<clock::duration>(when - clock::now(), std::chrono::hours(1));
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, sleep, [this] { return stopping_; })) return;
+  }
+}
+
+std::string AcmeManager::status_json() const {
+  namespace json = boost::json;
+  json::array out;
+  std::lock_guard lock(mutex_);
+  auto now = clock::now();
+  for (const auto& e : entries_) {
+    json::object o;
+    json::array names;
+    for (const auto& n : e.names) names.push_back(json::value(n));
+    o["names"] = std::move(names);
+    o["state"] = e.not_after == 0 ? (e.error.empty() ? "ordering" : "failing")
+                                  : (e.error.empty() ? "valid" : "renewal failing");
+    if (e.not_after) {
+      o["not_after"] = iso_time(e.not_after);
+      o["expires_in_seconds"] = static_cast<std::int64_t>(e.not_after - std::time(nullptr));
+    }
+    if (!e.error.empty()) o["error"] = e.error;
+    o["failures"] = e.failures;
+    o["orders"] = e.orders;
+    if (e.next_attempt > now)
+      o["next_attempt_in_seconds"] =
+          std::chrono::duration_cast<std::chrono::seconds>(e.next_attempt - now).count();
+    out.push_back(std::move(o));
+  }
+  return json::serialize(out);
+}
+
+}  // namespace w2p::server::acme
