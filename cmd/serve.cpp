@@ -311,20 +311,30 @@ int serve(const server::Options& options, int argc, char** argv) {
   pool->track_imports_by_app(!options.root.empty());
   srv->set_application(pool.get());
   std::unique_ptr<server::acme::AcmeManager> acme;
-  if (!options.domains.empty()) {
+  if (auto acme_certificates = options.acme_certificates(); !acme_certificates.empty()) {
     // Automatic HTTPS: stored certificates in service now; the thread orders what is missing
     // and renews, while the server already serves (HTTP at once, HTTPS once a certificate is
     // there).
     server::acme::AcmeConfig ac;
-    ac.certificates = {options.domains};
+    ac.certificates = acme_certificates;
     ac.settings = {options.acme_directory, options.acme_email, options.acme_ca_root,
-                   options.acme_agree_tos};
+                   options.acme_agree_tos, options.acme_challenge};
     ac.dir = options.acme_dir;
     ac.renew_before = options.acme_renew_before;
+    // An order touches code and heap nothing else uses (libcrypto's EC and X.509, the HTTPS
+    // client, JSON): given back once it is done, as after a burst of requests.
+    ac.after_attempt = [] { server::release_idle_memory(); };
     try {
       acme = std::make_unique<server::acme::AcmeManager>(
           ac, [&s = *srv](const std::vector<std::string>& names, const std::string& cert,
                           const std::string& key) { s.install_certificate(names, cert, key); });
+      acme->board().set_alpn = [&s = *srv](const std::string& name, const std::string& cert,
+                                           const std::string& key) {
+        s.set_alpn_challenge(name, cert, key);
+      };
+      acme->board().clear_alpn = [&s = *srv](const std::string& name) {
+        s.clear_alpn_challenge(name);
+      };
       acme->load_stored();
     } catch (const std::exception& e) {
       return fail_with_python(e.what());

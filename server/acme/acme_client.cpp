@@ -176,27 +176,43 @@ void AcmeClient::authorize(const std::string& authz_url) {
   if (const auto* id = a.body.if_contains("identifier"); id && id->is_object())
     name = str(id->as_object(), "value");
   if (str(a.body, "status") == "valid") return;  // validated before (authorization reuse)
+  const std::string& type = settings_.challenge;
   std::string token, challenge_url;
   if (const auto* cs = a.body.if_contains("challenges"); cs && cs->is_array())
     for (const auto& c : cs->as_array())
-      if (c.is_object() && str(c.as_object(), "type") == "http-01") {
+      if (c.is_object() && str(c.as_object(), "type") == type) {
         token = str(c.as_object(), "token");
         challenge_url = str(c.as_object(), "url");
       }
   if (token.empty() || challenge_url.empty())
-    throw AcmeError("the CA offers no http-01 challenge for " + name);
+    throw AcmeError("the CA offers no " + type + " challenge for " + name);
   // The token is the CA's: only base64url characters are ever served back.
   if (token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
       std::string::npos)
-    throw AcmeError("the CA's http-01 token for " + name + " is not base64url");
-  board_.put(token, token + "." + thumbprint_);
+    throw AcmeError("the CA's " + type + " token for " + name + " is not base64url");
+  std::string key_authorization = token + "." + thumbprint_;
+  // Published for the CA's check, taken away again whatever happens.
   struct Unpost {
     ChallengeBoard& board;
-    std::string token;
-    ~Unpost() { board.remove(token); }
-  } unpost{board_, token};
+    std::string token, name;
+    bool alpn;
+    ~Unpost() {
+      if (alpn) {
+        if (board.clear_alpn) board.clear_alpn(name);
+      } else {
+        board.remove(token);
+      }
+    }
+  } unpost{board_, token, name, type == "tls-alpn-01"};
+  if (unpost.alpn) {
+    if (!board_.set_alpn) throw AcmeError("no TLS listener answers tls-alpn-01");
+    ChallengeCertificate c = tls_alpn_certificate(name, key_authorization);
+    board_.set_alpn(name, c.cert, c.key);
+  } else {
+    board_.put(token, key_authorization);
+  }
   Answer c = post(challenge_url, "{}");
-  if (c.http.status != 200) refused(c.http, "the http-01 challenge for " + name);
+  if (c.http.status != 200) refused(c.http, "the " + type + " challenge for " + name);
   Answer done = poll(authz_url, "pending", "the authorization of " + name);
   if (str(done.body, "status") != "valid") {
     std::string detail;
@@ -205,7 +221,7 @@ void AcmeClient::authorize(const std::string& authz_url) {
         if (ch.is_object())
           if (const auto* e = ch.as_object().if_contains("error"); e && e->is_object())
             detail = str(e->as_object(), "type") + ": " + str(e->as_object(), "detail");
-    throw AcmeError("the CA could not validate " + name + " by http-01" +
+    throw AcmeError("the CA could not validate " + name + " by " + type +
                     (detail.empty() ? std::string() : " (" + detail + ")"));
   }
 }

@@ -25,6 +25,12 @@ class ChallengeBoard {
   void remove(const std::string& token);
   std::optional<std::string> get(std::string_view token) const;
 
+  // TLS-ALPN-01: what puts a challenge certificate in service for a name, and takes it away
+  // (the TLS listener's, set before the ACME thread starts).
+  std::function<void(const std::string& name, const std::string& cert, const std::string& key)>
+      set_alpn;
+  std::function<void(const std::string& name)> clear_alpn;
+
  private:
   mutable std::mutex mutex_;
   std::map<std::string, std::string, std::less<>> tokens_;
@@ -44,6 +50,7 @@ struct AcmeSettings {
   std::string email;      // contact, optional
   std::string ca_file;    // trust for the CA's HTTPS (empty: the system's)
   bool agree_tos = false;
+  std::string challenge = "http-01";  // or "tls-alpn-01"
 };
 
 class AcmeClient {

@@ -213,6 +213,7 @@ void AcmeManager::run() {
     if (!next) return;
     if (when <= clock::now()) {
       attempt(*next);
+      if (config_.after_attempt) config_.after_attempt();
       continue;
     }
     // Asleep until the next one is due (checked at least hourly: the clock may jump).

@@ -25,6 +25,7 @@ struct AcmeConfig {
   std::string dir;                 // the state folder
   std::uint64_t renew_before = 0;  // seconds before expiry; 0: a third of the lifetime
   unsigned first_retry = 60;       // seconds after a first failure (then doubled)
+  std::function<void()> after_attempt;  // e.g. give the memory an order used back
 };
 
 // Puts a certificate (PEM chain, PEM key) in service for `names`.

@@ -60,6 +60,25 @@ void load(AcmeOpenSsl& api) {
   bind(a.X509_get0_notAfter, "X509_get0_notAfter");
   bind(a.X509_get0_notBefore, "X509_get0_notBefore");
   bind(a.ASN1_TIME_to_tm, "ASN1_TIME_to_tm");
+  bind(a.X509_new, "X509_new");
+  bind(a.X509_set_version, "X509_set_version");
+  bind(a.X509_get_serialNumber, "X509_get_serialNumber");
+  bind(a.ASN1_INTEGER_set, "ASN1_INTEGER_set");
+  bind(a.X509_gmtime_adj, "X509_gmtime_adj");
+  bind(a.X509_getm_notBefore, "X509_getm_notBefore");
+  bind(a.X509_getm_notAfter, "X509_getm_notAfter");
+  bind(a.X509_get_subject_name, "X509_get_subject_name");
+  bind(a.X509_set_issuer_name, "X509_set_issuer_name");
+  bind(a.X509_set_pubkey, "X509_set_pubkey");
+  bind(a.X509_add_ext, "X509_add_ext");
+  bind(a.X509_sign, "X509_sign");
+  bind(a.OBJ_txt2obj, "OBJ_txt2obj");
+  bind(a.ASN1_OBJECT_free, "ASN1_OBJECT_free");
+  bind(a.ASN1_OCTET_STRING_new, "ASN1_OCTET_STRING_new");
+  bind(a.ASN1_OCTET_STRING_set, "ASN1_OCTET_STRING_set");
+  bind(a.ASN1_OCTET_STRING_free, "ASN1_OCTET_STRING_free");
+  bind(a.X509_EXTENSION_create_by_OBJ, "X509_EXTENSION_create_by_OBJ");
+  bind(a.PEM_write_bio_X509, "PEM_write_bio_X509");
   bind(a.TLS_client_method, "TLS_client_method");
   bind(a.SSL_CTX_new, "SSL_CTX_new");
   bind(a.SSL_CTX_free, "SSL_CTX_free");
@@ -246,6 +265,53 @@ std::string csr_der(const Key& key, const std::vector<std::string>& domains) {
   a.X509_REQ_free(req);
   if (!ok) fail("making the CSR for " + domains.front());
   return der;
+}
+
+ChallengeCertificate tls_alpn_certificate(const std::string& name,
+                                          const std::string& key_authorization) {
+  const AcmeOpenSsl& a = acme_openssl();
+  Key key = generate_p256_key();
+  X509* x = a.X509_new();
+  if (!x) fail("making the TLS-ALPN-01 certificate");
+  // The extension's value is the DER of an OCTET STRING holding the 32-byte digest.
+  std::string digest = sha256(key_authorization);
+  std::string der = std::string("\x04\x20", 2) + digest;
+  ASN1_OBJECT* oid = a.OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);  // id-pe-acmeIdentifier
+  ASN1_OCTET_STRING* value = a.ASN1_OCTET_STRING_new();
+  X509_EXTENSION* acme_ext = nullptr;
+  if (oid && value &&
+      a.ASN1_OCTET_STRING_set(value, reinterpret_cast<const unsigned char*>(der.data()),
+                              static_cast<int>(der.size())) == 1)
+    acme_ext = a.X509_EXTENSION_create_by_OBJ(nullptr, oid, 1, value);
+  std::string san = "DNS:" + name;
+  X509_EXTENSION* san_ext =
+      a.X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str());
+  X509_NAME* subject = a.X509_get_subject_name(x);
+  bool ok = acme_ext && san_ext && a.X509_set_version(x, 2) == 1 &&
+            a.ASN1_INTEGER_set(a.X509_get_serialNumber(x), 1) == 1 &&
+            a.X509_gmtime_adj(a.X509_getm_notBefore(x), -3600) &&
+            a.X509_gmtime_adj(a.X509_getm_notAfter(x), 7 * 86400) &&
+            a.X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                                         reinterpret_cast<const unsigned char*>(name.c_str()), -1,
+                                         -1, 0) == 1 &&
+            a.X509_set_issuer_name(x, subject) == 1 && a.X509_set_pubkey(x, key.get()) == 1 &&
+            a.X509_add_ext(x, san_ext, -1) == 1 && a.X509_add_ext(x, acme_ext, -1) == 1 &&
+            a.X509_sign(x, key.get(), a.EVP_sha256()) > 0;
+  ChallengeCertificate out;
+  if (ok) {
+    BIO* bio = a.BIO_new(a.BIO_s_mem());
+    ok = bio && a.PEM_write_bio_X509(bio, x) == 1;
+    if (ok) out.cert = bio_text(bio);
+    if (bio) a.BIO_free(bio);
+  }
+  if (acme_ext) a.X509_EXTENSION_free(acme_ext);
+  if (san_ext) a.X509_EXTENSION_free(san_ext);
+  if (value) a.ASN1_OCTET_STRING_free(value);
+  if (oid) a.ASN1_OBJECT_free(oid);
+  a.X509_free(x);
+  if (!ok) fail("making the TLS-ALPN-01 certificate for " + name);
+  out.key = key_to_pem(key);
+  return out;
 }
 
 bool certificate_validity(const std::string& pem, std::time_t& not_before, std::time_t& not_after) {

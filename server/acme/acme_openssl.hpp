@@ -61,6 +61,27 @@ struct AcmeOpenSsl {
   const ASN1_TIME* (*X509_get0_notAfter)(const X509*);
   const ASN1_TIME* (*X509_get0_notBefore)(const X509*);
   int (*ASN1_TIME_to_tm)(const ASN1_TIME*, struct tm*);
+  // The TLS-ALPN-01 certificate.
+  X509* (*X509_new)();
+  int (*X509_set_version)(X509*, long);
+  ASN1_INTEGER* (*X509_get_serialNumber)(X509*);
+  int (*ASN1_INTEGER_set)(ASN1_INTEGER*, long);
+  ASN1_TIME* (*X509_gmtime_adj)(ASN1_TIME*, long);
+  ASN1_TIME* (*X509_getm_notBefore)(const X509*);
+  ASN1_TIME* (*X509_getm_notAfter)(const X509*);
+  X509_NAME* (*X509_get_subject_name)(const X509*);
+  int (*X509_set_issuer_name)(X509*, const X509_NAME*);
+  int (*X509_set_pubkey)(X509*, EVP_PKEY*);
+  int (*X509_add_ext)(X509*, X509_EXTENSION*, int);
+  int (*X509_sign)(X509*, EVP_PKEY*, const EVP_MD*);
+  ASN1_OBJECT* (*OBJ_txt2obj)(const char*, int);
+  void (*ASN1_OBJECT_free)(ASN1_OBJECT*);
+  ASN1_OCTET_STRING* (*ASN1_OCTET_STRING_new)();
+  int (*ASN1_OCTET_STRING_set)(ASN1_OCTET_STRING*, const unsigned char*, int);
+  void (*ASN1_OCTET_STRING_free)(ASN1_OCTET_STRING*);
+  X509_EXTENSION* (*X509_EXTENSION_create_by_OBJ)(X509_EXTENSION**, const ASN1_OBJECT*, int,
+                                                  ASN1_OCTET_STRING*);
+  int (*PEM_write_bio_X509)(BIO*, const X509*);
   // The TLS client (the CA's API is HTTPS).
   const SSL_METHOD* (*TLS_client_method)();
   SSL_CTX* (*SSL_CTX_new)(const SSL_METHOD*);
@@ -113,6 +134,14 @@ std::string sign_es256(const Key& key, std::string_view data);
 
 // A certificate signing request (DER) for `domains` (the first also the subject's CN).
 std::string csr_der(const Key& key, const std::vector<std::string>& domains);
+
+// TLS-ALPN-01 (RFC 8737 3): a self-signed certificate for `name` whose critical
+// acmeIdentifier extension holds SHA-256(key_authorization); PEM certificate and key.
+struct ChallengeCertificate {
+  std::string cert, key;
+};
+ChallengeCertificate tls_alpn_certificate(const std::string& name,
+                                          const std::string& key_authorization);
 
 // The validity of the first certificate in a PEM chain; false when it does not parse.
 bool certificate_validity(const std::string& pem, std::time_t& not_before, std::time_t& not_after);

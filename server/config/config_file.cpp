@@ -333,6 +333,8 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index,
       s.tls_cert = r.path(value, k);
     } else if (name == "tls-key") {
       s.tls_key = r.path(value, k);
+    } else if (name == "acme") {
+      s.acme = r.boolean(value, k);
     } else {
       std::vector<std::string_view> known;
       for (const auto& sk : site_keys()) known.push_back(sk.name);
@@ -346,6 +348,20 @@ SiteSpec read_site(const Reader& r, const toml::node& n, std::size_t index,
   if (s.hosts.empty() && s.host_regex.empty() && !s.is_default)
     r.fail(n.source(), prefix + "hosts",
            "a site needs hosts = [\"example.com\"], host-regex = \"...\", or default = true");
+  if (s.acme) {
+    // Certificates are ordered for configured names only, never for what a client sends.
+    if (s.hosts.empty())
+      r.fail(n.source(), prefix + "acme",
+             "acme = true needs the site's hosts = [...] (exact names)");
+    for (const auto& h : s.hosts)
+      if (h.starts_with("*."))
+        r.fail(n.source(), prefix + "acme",
+               "'" + h +
+                   "': a wildcard certificate needs the DNS-01 challenge, which w2pserve "
+                   "does not do; list each host");
+    if (!s.tls_cert.empty())
+      r.fail(n.source(), prefix + "acme", "a site has tls-cert or acme = true, not both");
+  }
   // Each host regex compiles (the router reports which one is bad).
   try {
     SiteSpec probe = s;
@@ -540,6 +556,7 @@ std::string describe_config(const Options& o) {
     if (!s.tls_cert.empty())
       out << "tls-cert = " << toml_quote(s.tls_cert) << "\ntls-key = " << toml_quote(s.tls_key)
           << "\n";
+    if (s.acme) out << "acme = true\n";
     describe_site_rules(out, s, "");
   }
   return out.str();

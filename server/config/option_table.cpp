@@ -387,6 +387,21 @@ std::vector<OptionSpec> build_table() {
   add(flag("acme-staging", &Options::acme_staging,
            "Use Let's Encrypt's staging CA (untrusted certificates, generous rate limits: for "
            "trying a setup)"));
+  {
+    OptionSpec s = spec("acme-challenge", ValueKind::choice, false, "TYPE",
+                        "How the CA checks each name: http-01 (plain HTTP on port 80, answered "
+                        "by --redirect-listen or --http-listen) or tls-alpn-01 (TLS on port 443, "
+                        "answered by the --listen addresses), or auto (the default): http-01 "
+                        "when there is a plain listener, else tls-alpn-01",
+                        0, 0, {"auto", "http-01", "tls-alpn-01"});
+    s.set = [](Options& o, const Values& v) {
+      o.acme_challenge = v.front() == "auto" ? "" : v.front();
+    };
+    s.get = [](const Options& o) {
+      return Values{o.acme_challenge.empty() ? "auto" : o.acme_challenge};
+    };
+    add(s);
+  }
   add(string_option("acme-ca-root", ValueKind::path, &Options::acme_ca_root, "FILE",
                     "PEM file of the CA certificates that the ACME server's HTTPS is checked "
                     "against (a private or company CA); default: the system's"));
@@ -537,6 +552,10 @@ const std::vector<SiteKeySpec>& site_keys() {
       {"apps", "web2py: the only applications reachable on this site", false},
       {"static", "Folders served natively: [\"/prefix=DIR\"]", false},
       {"tls-cert", "The site's certificate (chosen by SNI among its hosts)", false},
+      {"acme",
+       "true: a certificate for the site's hosts from the ACME CA (as --domain: one "
+       "certificate for all its hosts, exact names only)",
+       false},
       {"tls-key", "The key of tls-cert", false},
       {"document-root", "Folder of \"static\" rewrite targets (default: root)", true},
       {"index", "Files served for a directory URL ending in /", true},

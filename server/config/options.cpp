@@ -121,6 +121,22 @@ std::uint64_t parse_size(const std::string& spec) {
   return v * mult;
 }
 
+std::vector<std::vector<std::string>> Options::acme_certificates() const {
+  std::vector<std::vector<std::string>> out;
+  if (!domains.empty()) out.push_back(domains);
+  for (const auto& s : sites) {
+    if (!s.acme) continue;
+    std::vector<std::string> hosts;
+    for (std::string h : s.hosts) {
+      std::transform(h.begin(), h.end(), h.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      hosts.push_back(h);
+    }
+    out.push_back(hosts);
+  }
+  return out;
+}
+
 namespace {
 
 std::string folder_of(const std::string& file) {
@@ -158,7 +174,8 @@ void check_flag_names(int argc, char** argv) {
 // --domain and the rest of automatic HTTPS: names a CA can validate by HTTP-01, the terms
 // agreed, a plain listener for the challenge, an https:// directory.
 void check_acme(Options& o) {
-  if (o.domains.empty()) return;
+  auto certificates = o.acme_certificates();
+  if (certificates.empty()) return;
   std::vector<std::string> names;
   for (std::string d : o.domains) {
     std::transform(d.begin(), d.end(), d.begin(),
@@ -193,10 +210,12 @@ void check_acme(Options& o) {
   if (!o.acme_agree_tos)
     throw OptionError("--domain orders certificates from " + o.acme_directory +
                       ": read the CA's terms of service, then give --acme-agree-tos");
-  if (o.redirect_listen.empty() && o.http_listen.empty())
+  bool plain = !o.redirect_listen.empty() || !o.http_listen.empty();
+  if (o.acme_challenge.empty()) o.acme_challenge = plain ? "http-01" : "tls-alpn-01";
+  if (o.acme_challenge == "http-01" && !plain)
     throw OptionError(
-        "--domain: the CA checks each name over plain HTTP on port 80 (HTTP-01): give "
-        "--redirect-listen 0.0.0.0:80 (or --http-listen)");
+        "--acme-challenge http-01: the CA checks each name over plain HTTP on port 80: give "
+        "--redirect-listen 0.0.0.0:80 (or --http-listen), or use --acme-challenge tls-alpn-01");
 }
 
 // The checks that involve several options, after all of them are set.
@@ -217,7 +236,7 @@ void check_together(Options& o, const RawOptions& given) {
     throw OptionError(origin(o.tls_cert.empty() ? "tls-key" : "tls-cert") +
                       ": TLS needs both --tls-cert and --tls-key");
   check_acme(o);
-  if (o.tls_cert.empty() && o.domains.empty() &&
+  if (o.tls_cert.empty() && o.acme_certificates().empty() &&
       (!o.http_listen.empty() || !o.redirect_listen.empty())) {
     bool site_certs = false;
     for (const auto& s : o.sites) site_certs = site_certs || !s.tls_cert.empty();

@@ -78,9 +78,13 @@ struct Options {
   bool acme_agree_tos = false;
   std::string acme_directory;  // empty: Let's Encrypt (production, or staging with the flag)
   bool acme_staging = false;
-  std::string acme_ca_root;  // trust for the CA's HTTPS (a private ACME CA)
+  std::string acme_challenge;  // "http-01" or "tls-alpn-01"; empty: http-01 with a plain listener
+  std::string acme_ca_root;    // trust for the CA's HTTPS (a private ACME CA)
   std::string acme_dir = "/var/lib/w2pserve/acme";
   std::uint64_t acme_renew_before = 0;  // seconds; 0: a third of the certificate's lifetime
+  // The certificates automatic HTTPS manages: --domain's names, then each acme = true site's
+  // hosts (lower-case, in order). Empty: no ACME.
+  std::vector<std::vector<std::string>> acme_certificates() const;
 
   // Logs.
   std::string access_log;  // path; empty: no access log

@@ -46,6 +46,9 @@ void load(OpenSslApi& api) {
   bind(lib, a.SSL_CTX_set_alpn_select_cb, "SSL_CTX_set_alpn_select_cb");
   bind(lib, a.SSL_get0_alpn_selected, "SSL_get0_alpn_selected");
   bind(lib, a.SSL_select_next_proto, "SSL_select_next_proto");
+  bind(lib, a.SSL_CTX_set_client_hello_cb, "SSL_CTX_set_client_hello_cb");
+  bind(lib, a.SSL_client_hello_get0_ext, "SSL_client_hello_get0_ext");
+  bind(lib, a.SSL_get_SSL_CTX, "SSL_get_SSL_CTX");
   // libssl depends on libcrypto, so its symbols resolve through the same handle.
   bind(lib, a.ERR_get_error, "ERR_get_error");
   bind(lib, a.ERR_error_string_n, "ERR_error_string_n");

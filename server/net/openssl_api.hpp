@@ -44,6 +44,9 @@ struct OpenSslApi {
   void (*SSL_get0_alpn_selected)(const SSL*, const unsigned char**, unsigned int*);
   int (*SSL_select_next_proto)(unsigned char**, unsigned char*, const unsigned char*, unsigned int,
                                const unsigned char*, unsigned int);
+  void (*SSL_CTX_set_client_hello_cb)(SSL_CTX*, SSL_client_hello_cb_fn, void*);
+  int (*SSL_client_hello_get0_ext)(SSL*, unsigned int, const unsigned char**, size_t*);
+  SSL_CTX* (*SSL_get_SSL_CTX)(const SSL*);
   unsigned long (*ERR_get_error)();
   void (*ERR_error_string_n)(unsigned long, char*, size_t);
   void (*ERR_clear_error)();

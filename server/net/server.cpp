@@ -343,7 +343,10 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
         std::make_unique<AccessLog>(m.options.access_log, m.options.access_log_format);
   m.ctx.on_drained = [this] { impl_->finish(); };
   auto certs = tls_certs_from(m.options);
-  if (!certs.empty() || !m.options.domains.empty()) {
+  std::vector<std::string> acme_names;
+  for (const auto& names : m.options.acme_certificates())
+    acme_names.insert(acme_names.end(), names.begin(), names.end());
+  if (!certs.empty() || !acme_names.empty()) {
     bool http2 = !m.options.no_http2;
     if (http2) {
       try {
@@ -353,7 +356,7 @@ Server::Server(const Options& options) : impl_(std::make_unique<Impl>(options)) 
         http2 = false;
       }
     }
-    m.ctx.tls = std::make_unique<TlsContext>(certs, http2, m.options.domains);
+    m.ctx.tls = std::make_unique<TlsContext>(certs, http2, acme_names);
   }
   m.setup_listeners();
   m.watchdog = systemd::watchdog_interval();
@@ -377,6 +380,15 @@ void Server::install_certificate(const std::vector<std::string>& names, const st
                                  const std::string& key) {
   if (!impl_->ctx.tls) throw std::runtime_error("no TLS listener for " + names.front());
   impl_->ctx.tls->install(names, cert, key);
+}
+
+void Server::set_alpn_challenge(const std::string& name, const std::string& cert,
+                                const std::string& key) {
+  if (impl_->ctx.tls) impl_->ctx.tls->set_alpn_challenge(name, cert, key);
+}
+
+void Server::clear_alpn_challenge(const std::string& name) {
+  if (impl_->ctx.tls) impl_->ctx.tls->clear_alpn_challenge(name);
 }
 
 void Server::set_acme(std::function<std::optional<std::string>(std::string_view)> challenge,

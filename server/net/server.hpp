@@ -31,6 +31,8 @@ class Server {
   // status page's "acme" part.
   void install_certificate(const std::vector<std::string>& names, const std::string& cert,
                            const std::string& key);
+  void set_alpn_challenge(const std::string& name, const std::string& cert, const std::string& key);
+  void clear_alpn_challenge(const std::string& name);
   void set_acme(std::function<std::optional<std::string>(std::string_view token)> challenge,
                 std::function<std::string()> status);
   std::vector<std::uint16_t> bound_ports() const;

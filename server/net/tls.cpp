@@ -97,6 +97,51 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 }
 
 // A server context with this server's settings and no certificate yet.
+// TLS-ALPN-01 (RFC 8737): a challenge handshake negotiates "acme-tls/1" and nothing else.
+constexpr unsigned char kAlpnAcme[] =
+    "\x0a"
+    "acme-tls/1";
+
+int select_acme_alpn(SSL*, const unsigned char** out, unsigned char* outlen,
+                     const unsigned char* in, unsigned int inlen, void*) {
+  unsigned char* chosen = nullptr;
+  if (openssl().SSL_select_next_proto(&chosen, outlen, kAlpnAcme, sizeof kAlpnAcme - 1, in,
+                                      inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// From a ClientHello: the SNI host name (RFC 6066 3) and whether ALPN offers acme-tls/1.
+struct HelloFacts {
+  std::string host;
+  bool acme = false;
+};
+
+HelloFacts hello_facts(SSL* s) {
+  const OpenSslApi& o = openssl();
+  HelloFacts f;
+  const unsigned char* p = nullptr;
+  size_t n = 0;
+  if (o.SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &p, &n) == 1 && n > 5 &&
+      p[2] == TLSEXT_NAMETYPE_host_name) {
+    size_t len = (static_cast<size_t>(p[3]) << 8) | p[4];
+    if (len <= n - 5) f.host.assign(reinterpret_cast<const char*>(p + 5), len);
+  }
+  if (o.SSL_client_hello_get0_ext(s, TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &n) ==
+          1 &&
+      n > 2) {
+    for (size_t at = 2; at < n;) {
+      size_t len = p[at];
+      if (at + 1 + len > n) break;
+      if (len == 10 && std::memcmp(p + at + 1, "acme-tls/1", 10) == 0) f.acme = true;
+      at += 1 + len;
+    }
+  }
+  return f;
+}
+
+// A server context with this server's settings and no certificate yet.
 SSL_CTX* new_ctx(bool http2) {
   const OpenSslApi& o = openssl();
   SSL_CTX* ctx = o.SSL_CTX_new(o.TLS_server_method());
@@ -157,6 +202,7 @@ struct TlsContext::Impl {
   };
   std::vector<Named> named;
   std::vector<SSL_CTX*> owned;
+  std::vector<std::pair<std::string, SSL_CTX*>> challenges;  // TLS-ALPN-01, by host
   bool http2 = false;
   std::mutex mutex;  // guards `named` and `owned` once serving (install() swaps certificates in)
 
@@ -171,6 +217,19 @@ struct TlsContext::Impl {
     return nullptr;
   }
 
+  // A ClientHello offering acme-tls/1 for a name being validated gets the challenge's context
+  // (its certificate and ALPN); every other handshake goes on as usual.
+  static int on_client_hello(SSL* s, int*, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    HelloFacts f = hello_facts(s);
+    if (!f.acme) return SSL_CLIENT_HELLO_SUCCESS;
+    std::string host = normalize_host(f.host);
+    std::lock_guard lock(self->mutex);
+    for (const auto& [h, ctx] : self->challenges)
+      if (h == host) openssl().SSL_set_SSL_CTX(s, ctx);
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+
   static int on_servername(SSL* s, int*, void* arg) {
     auto* self = static_cast<Impl*>(arg);
     const char* name = openssl().SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
@@ -178,6 +237,9 @@ struct TlsContext::Impl {
       // The handshake takes its own reference to the context while the lock keeps install()
       // from freeing it.
       std::lock_guard lock(self->mutex);
+      SSL_CTX* current = openssl().SSL_get_SSL_CTX(s);
+      for (const auto& [h, ctx] : self->challenges)
+        if (ctx == current) return SSL_TLSEXT_ERR_OK;  // a challenge handshake stays one
       if (SSL_CTX* ctx = self->for_name(name)) openssl().SSL_set_SSL_CTX(s, ctx);
     }
     return SSL_TLSEXT_ERR_OK;
@@ -208,6 +270,8 @@ TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs, bool http2,
           {h.starts_with("*.") ? normalize_host(h.substr(1)) : normalize_host(h), ctx});
   }
   for (const auto& h : acme_names) impl_->named.push_back({normalize_host(h), nullptr});
+  if (!acme_names.empty())
+    openssl().SSL_CTX_set_client_hello_cb(main_ctx, &Impl::on_client_hello, impl_.get());
   if (!impl_->named.empty()) {
     const OpenSslApi& o = openssl();
     o.SSL_CTX_callback_ctrl(main_ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
@@ -218,6 +282,31 @@ TlsContext::TlsContext(const std::vector<TlsCertSpec>& certs, bool http2,
 
 TlsContext::~TlsContext() {
   for (SSL_CTX* c : impl_->owned) openssl().SSL_CTX_free(c);
+  for (auto& [h, c] : impl_->challenges) openssl().SSL_CTX_free(c);
+}
+
+void TlsContext::set_alpn_challenge(const std::string& name, const std::string& cert_pem,
+                                    const std::string& key_pem) {
+  SSL_CTX* ctx =
+      ctx_with(cert_pem, "(TLS-ALPN-01) for " + name, key_pem, "(TLS-ALPN-01) for " + name, false);
+  openssl().SSL_CTX_set_alpn_select_cb(ctx, &select_acme_alpn, nullptr);
+  clear_alpn_challenge(name);
+  std::lock_guard lock(impl_->mutex);
+  impl_->challenges.emplace_back(normalize_host(name), ctx);
+}
+
+void TlsContext::clear_alpn_challenge(const std::string& name) {
+  std::vector<SSL_CTX*> gone;
+  {
+    std::lock_guard lock(impl_->mutex);
+    std::string host = normalize_host(name);
+    std::erase_if(impl_->challenges, [&](const auto& c) {
+      if (c.first != host) return false;
+      gone.push_back(c.second);
+      return true;
+    });
+  }
+  for (SSL_CTX* c : gone) openssl().SSL_CTX_free(c);
 }
 
 void TlsContext::install(const std::vector<std::string>& names, const std::string& cert_pem,
@@ -390,6 +479,15 @@ class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsP
 
   void on_handshake() {
     disarm();
+    const unsigned char* proto = nullptr;
+    unsigned int proto_len = 0;
+    api_.SSL_get0_alpn_selected(ssl_, &proto, &proto_len);
+    if (proto_len == 10 && std::memcmp(proto, "acme-tls/1", 10) == 0) {
+      // A TLS-ALPN-01 validation: the handshake was all of it (RFC 8737 3).
+      log::debug("TLS-ALPN-01 handshake from " + peer_.remote_addr);
+      api_.SSL_shutdown(ssl_);
+      return abort();
+    }
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0) {
       log::error(std::string("TLS: socketpair: ") + std::strerror(errno));
@@ -399,9 +497,6 @@ class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsP
     inner_.assign(net::local::stream_protocol(), pair[0], ec);
     tcp::socket plain(sock_.get_executor());
     plain.assign(tcp::v4(), pair[1], ec);
-    const unsigned char* proto = nullptr;
-    unsigned int proto_len = 0;
-    api_.SSL_get0_alpn_selected(ssl_, &proto, &proto_len);
     if (proto_len == 2 && std::memcmp(proto, "h2", 2) == 0) {
       try {
         connection_ = start_inner_h2_connection(std::move(plain), ctx_, peer_);

@@ -36,6 +36,12 @@ class TlsContext {
   void install(const std::vector<std::string>& names, const std::string& cert_pem,
                const std::string& key_pem);
 
+  // TLS-ALPN-01 (RFC 8737): while set, a handshake for `name` that offers only acme-tls/1 gets
+  // this certificate (with its acmeIdentifier) and ends there. Thread-safe.
+  void set_alpn_challenge(const std::string& name, const std::string& cert_pem,
+                          const std::string& key_pem);
+  void clear_alpn_challenge(const std::string& name);
+
   struct Impl;
   Impl& impl() { return *impl_; }
 

@@ -51,6 +51,7 @@ struct SiteSpec {
   std::vector<RewriteSpec> rewrites;
   std::vector<CacheRuleSpec> cache_rules;
   std::string tls_cert, tls_key;  // chosen by SNI for the site's hosts
+  bool acme = false;              // its hosts get a certificate by ACME (automatic HTTPS)
   std::string file;               // the configuration file it came from, for messages
   int line = 0;
 };

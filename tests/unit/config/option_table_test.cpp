@@ -48,7 +48,10 @@ class OptionTable : public ::testing::Test {
                                                                  {"public-port", "8443"},
                                                                  {"listen", "127.0.0.1:8123"},
                                                                  {"http-listen", "127.0.0.1:8124"},
-                                                                 {"redirect-listen", "[::1]:8125"}};
+                                                                 {"redirect-listen", "[::1]:8125"},
+                                                                 {"domain", "example.com"},
+                                                                 {"acme-directory",
+                                                                  "https://ca.test/dir"}};
     if (auto it = special.find(s.name); it != special.end()) return it->second;
     if (s.name == "root") return dir_ + "/web2py";
     switch (s.kind) {
@@ -86,6 +89,7 @@ class OptionTable : public ::testing::Test {
     if (name == "cron" || name == "cron-ledger" || name == "default-app")
       return {"--root", dir_ + "/web2py"};
     if (name == "group") return {"--user", "nobody"};
+    if (name == "domain") return {"--acme-agree-tos", "--redirect-listen", "127.0.0.1:8127"};
     if (name == "app") return {};
     return {};
   }
