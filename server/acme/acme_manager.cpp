@@ -179,6 +179,10 @@ void AcmeManager::attempt(Entry& e) {
     e.next_attempt = {};
     log::info("ACME: certificate for " + names + " in service (valid until " + iso_time(na) + ")");
   } catch (const std::exception& ex) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;  // cut short by the server's stop: nothing failed
+    }
     unsigned retry = 0;
     if (const auto* ae = dynamic_cast<const AcmeError*>(&ex)) retry = ae->retry_after;
     std::lock_guard lock(mutex_);

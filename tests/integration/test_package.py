@@ -80,6 +80,7 @@ class DebianPackage(unittest.TestCase):
         self.assertIn("\\fB\\-\\-listen\\fR", man)
         self.assertEqual(owner("/var/log/w2pserve"), "www-data")
         self.assertEqual(owner("/var/cache/w2pserve"), "www-data")
+        self.assertEqual(owner("/var/lib/w2pserve"), "www-data")  # --acme-dir's default
         # The unit as installed: systemd reads it without a complaint.
         _, out = run("systemd-analyze", "verify", "--man=no", UNIT)
         self.assertEqual(out.strip(), "", out)
@@ -106,7 +107,7 @@ class DebianPackage(unittest.TestCase):
         self.assertTrue(os.path.exists("/etc/w2pserve/w2pserve.toml"))  # kept until purge
         run("apt-get", "purge", "-y", "w2pserve")
         for path in ("/etc/w2pserve", "/etc/logrotate.d/w2pserve", "/var/log/w2pserve",
-                     "/var/cache/w2pserve", "/usr/share/doc/w2pserve"):
+                     "/var/cache/w2pserve", "/var/lib/w2pserve", "/usr/share/doc/w2pserve"):
             self.assertFalse(os.path.exists(path), path)
         self.assertFalse(installed())
 
