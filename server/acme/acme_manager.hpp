@@ -22,9 +22,9 @@ namespace w2p::server::acme {
 struct AcmeConfig {
   std::vector<std::vector<std::string>> certificates;  // the names of each certificate
   AcmeSettings settings;
-  std::string dir;                 // the state folder
-  std::uint64_t renew_before = 0;  // seconds before expiry; 0: a third of the lifetime
-  unsigned first_retry = 60;       // seconds after a first failure (then doubled)
+  std::string dir;                      // the state folder
+  std::uint64_t renew_before = 0;       // seconds before expiry; 0: a third of the lifetime
+  unsigned first_retry = 60;            // seconds after a first failure (then doubled)
   std::function<void()> after_attempt;  // e.g. give the memory an order used back
 };
 

@@ -280,6 +280,18 @@ std::vector<OptionSpec> build_table() {
     };
     add(s);
   }
+  add(string_option("health-path", ValueKind::text, &Options::health_path, "PATH",
+                    "For a load balancer's health checks (HAProxy option httpchk): PATH answers "
+                    "200 while the node takes work, 503 while it drains for a stop or a reload "
+                    "and while its request queue is full; from any peer (it says nothing else)"));
+  add(count("drain-delay", &Options::drain_delay, 0, 3600, "SECONDS",
+            "On SIGTERM, serve on this long with --health-path answering 503 before stopping, so "
+            "the balancer takes the node out first (default 0: stop at once)"));
+  add(flag("proxy-protocol", &Options::proxy_protocol,
+           "The --listen addresses expect HAProxy's PROXY protocol (v1 or v2, e.g. HAProxy's "
+           "send-proxy-v2): each connection must come from a --trusted-proxy and start with the "
+           "header, whose client address, port and (v2) TLS are then the request's; anything "
+           "else is cut"));
   {
     OptionSpec s = count("public-port", &Options::public_port, 0, 65535, "PORT",
                          "Port clients connect to, when it differs from the listening one (port "

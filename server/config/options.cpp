@@ -229,6 +229,9 @@ void check_together(Options& o, const RawOptions& given) {
   // Watched files named relative to the web2py folder (routes.py), else to the start folder.
   for (auto& w : o.watch)
     if (!w.empty() && w[0] != '/') w = (o.root.empty() ? current_folder() : o.root) + "/" + w;
+  if (!o.health_path.empty() && o.health_path[0] != '/')
+    throw OptionError(origin("health-path") + ": '" + o.health_path +
+                      "': write a path starting with /, or \"\" to turn it off");
   if (!o.status_path.empty() && o.status_path[0] != '/')
     throw OptionError(origin("status-path") + ": '" + o.status_path +
                       "': write a path starting with /, or \"\" to turn it off");
@@ -236,6 +239,10 @@ void check_together(Options& o, const RawOptions& given) {
     throw OptionError(origin(o.tls_cert.empty() ? "tls-key" : "tls-cert") +
                       ": TLS needs both --tls-cert and --tls-key");
   check_acme(o);
+  if (o.proxy_protocol && o.trusted_proxies.empty())
+    throw OptionError(origin("proxy-protocol") +
+                      ": the PROXY protocol is accepted from --trusted-proxy addresses only: "
+                      "name the proxy (e.g. --trusted-proxy 10.0.0.5)");
   if (o.tls_cert.empty() && o.acme_certificates().empty() &&
       (!o.http_listen.empty() || !o.redirect_listen.empty())) {
     bool site_certs = false;

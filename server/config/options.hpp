@@ -72,6 +72,15 @@ struct Options {
   std::string tls_cert, tls_key;
   std::vector<ListenAddress> http_listen, redirect_listen;
 
+  // The --listen addresses expect a PROXY protocol header (v1 or v2) from a trusted proxy.
+  bool proxy_protocol = false;
+  // For a load balancer: the path answering 200 while this node takes work, 503 while it
+  // drains (a stop, a reload) or its request queue is full. Empty: none.
+  std::string health_path;
+  // On SIGTERM: seconds of serving on with the health path at 503 before the stop begins, so
+  // the balancer takes the node out before its connections close.
+  unsigned drain_delay = 0;
+
   // Automatic HTTPS (server/acme/): certificates for these names from an ACME CA.
   std::vector<std::string> domains;
   std::string acme_email;

@@ -33,9 +33,10 @@ enum class ListenKind { plain, tls, redirect };
 
 // Takes ownership of an accepted socket and starts serving it; the connection enters the
 // server's registry. `redirect_port` > 0 answers every request with a redirect to HTTPS on
-// that port (a --redirect-listen listener).
+// that port (a --redirect-listen listener). `proxied`: the client as a PROXY protocol header
+// named it (server/net/proxy_reader.cpp), instead of the socket's peer.
 void start_connection(boost::asio::ip::tcp::socket socket, ServerContext& ctx,
-                      std::uint16_t redirect_port = 0);
+                      std::uint16_t redirect_port = 0, const PeerInfo* proxied = nullptr);
 
 // The connection behind the TLS layer: `peer` is what the TLS socket says about the client, and
 // the TLS layer, not this connection, is in the registry. Returns what the layer tells when the

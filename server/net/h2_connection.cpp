@@ -104,16 +104,18 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     if (registered_) ctx_.remove(this);
   }
 
-  void run(const PeerInfo* peer) {
-    if (!peer) {  // behind TLS, the layer in front is the registered connection
+  // `peer`: the client when the socket does not say it; `inner`: behind TLS, whose layer is
+  // the registered connection.
+  void run(const PeerInfo* peer, bool inner) {
+    if (!inner) {
       ctx_.add(this, std::weak_ptr<Stoppable>(shared_from_this()));
       registered_ = true;
     }
     boost::system::error_code ec;
+    if (!inner) socket_.set_option(tcp::no_delay(true), ec);
     if (peer) {
       peer_ = *peer;
     } else {
-      socket_.set_option(tcp::no_delay(true), ec);
       if (auto r = socket_.remote_endpoint(ec); !ec) {
         peer_.remote_addr = r.address().to_string();
         peer_.remote_port = r.port();
@@ -670,14 +672,14 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
 
 }  // namespace
 
-void start_h2_connection(tcp::socket socket, ServerContext& ctx) {
-  std::make_shared<H2Connection>(std::move(socket), ctx)->run(nullptr);
+void start_h2_connection(tcp::socket socket, ServerContext& ctx, const PeerInfo* proxied) {
+  std::make_shared<H2Connection>(std::move(socket), ctx)->run(proxied, false);
 }
 
 std::shared_ptr<Stoppable> start_inner_h2_connection(tcp::socket socket, ServerContext& ctx,
                                                      const PeerInfo& peer) {
   auto c = std::make_shared<H2Connection>(std::move(socket), ctx);
-  c->run(&peer);
+  c->run(&peer, true);
   return c;
 }
 

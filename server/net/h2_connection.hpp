@@ -27,7 +27,8 @@ class Stoppable;
 // Serves HTTP/2 on an accepted `socket` (the client's preface may still be unread); the
 // connection enters the server's registry. Throws std::runtime_error when libnghttp2 cannot be
 // loaded.
-void start_h2_connection(boost::asio::ip::tcp::socket socket, ServerContext& ctx);
+void start_h2_connection(boost::asio::ip::tcp::socket socket, ServerContext& ctx,
+                         const PeerInfo* proxied = nullptr);
 
 // Behind TLS (ALPN "h2"): serves HTTP/2 on the decrypted stream; the TLS layer in front is the
 // registered connection and forwards shutdown() to the one returned.
@@ -36,6 +37,7 @@ std::shared_ptr<Stoppable> start_inner_h2_connection(boost::asio::ip::tcp::socke
 
 // On a plain listener with --h2c: reads (without consuming) the first bytes; the HTTP/2
 // preface starts an HTTP/2 connection, anything else an HTTP/1.1 one.
-void start_plain_or_h2c_connection(boost::asio::ip::tcp::socket socket, ServerContext& ctx);
+void start_plain_or_h2c_connection(boost::asio::ip::tcp::socket socket, ServerContext& ctx,
+                                   const PeerInfo* proxied = nullptr);
 
 }  // namespace w2p::server

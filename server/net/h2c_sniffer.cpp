@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "server/config/options.hpp"
 #include "server/log.hpp"
@@ -27,8 +28,13 @@ namespace {
 // it counts against --max-connections like any connection.
 class Sniffer : public std::enable_shared_from_this<Sniffer>, public Stoppable {
  public:
-  Sniffer(tcp::socket socket, ServerContext& ctx)
-      : socket_(std::move(socket)), ctx_(ctx), timer_(socket_.get_executor()) {}
+  Sniffer(tcp::socket socket, ServerContext& ctx, const PeerInfo* proxied)
+      : socket_(std::move(socket)),
+        ctx_(ctx),
+        timer_(socket_.get_executor()),
+        retry_(socket_.get_executor()) {
+    if (proxied) proxied_ = *proxied;
+  }
   ~Sniffer() { unregister(); }
 
   void shutdown() override {
@@ -46,6 +52,7 @@ class Sniffer : public std::enable_shared_from_this<Sniffer>, public Stoppable {
       if (!ec) {
         boost::system::error_code e;
         self->socket_.cancel(e);
+        self->retry_.cancel();
       }
     });
     wait();
@@ -62,7 +69,13 @@ class Sniffer : public std::enable_shared_from_this<Sniffer>, public Stoppable {
           bool prefix = std::memcmp(buf, kH2Preface, static_cast<std::size_t>(n)) == 0;
           if (!prefix) return self->hand_over(false);
           if (static_cast<std::size_t>(n) == kH2PrefaceSize) return self->hand_over(true);
-          self->wait();  // a prefix of the preface so far
+          // A prefix of the preface so far. The socket stays readable while those bytes are
+          // unread, so waiting on it again would spin: look again a little later.
+          self->retry_.expires_after(std::chrono::milliseconds(10));
+          self->retry_.async_wait([self](boost::system::error_code e) {
+            if (e) return self->hand_over(false);
+            self->wait();
+          });
         });
   }
 
@@ -75,29 +88,33 @@ class Sniffer : public std::enable_shared_from_this<Sniffer>, public Stoppable {
 
   void hand_over(bool h2) {
     timer_.cancel();
+    retry_.cancel();
+    const PeerInfo* proxied = proxied_ ? &*proxied_ : nullptr;
     unregister();
     if (!socket_.is_open()) return;
     if (h2) {
       try {
-        return start_h2_connection(std::move(socket_), ctx_);
+        return start_h2_connection(std::move(socket_), ctx_, proxied);
       } catch (const std::exception& e) {
         log::error(e.what());
         return;
       }
     }
-    start_connection(std::move(socket_), ctx_);
+    start_connection(std::move(socket_), ctx_, 0, proxied);
   }
 
   tcp::socket socket_;
   ServerContext& ctx_;
-  net::steady_timer timer_;
+  net::steady_timer timer_, retry_;
+  std::optional<PeerInfo> proxied_;
   bool registered_ = false;
 };
 
 }  // namespace
 
-void start_plain_or_h2c_connection(tcp::socket socket, ServerContext& ctx) {
-  std::make_shared<Sniffer>(std::move(socket), ctx)->run();
+void start_plain_or_h2c_connection(tcp::socket socket, ServerContext& ctx,
+                                   const PeerInfo* proxied) {
+  std::make_shared<Sniffer>(std::move(socket), ctx, proxied)->run();
 }
 
 }  // namespace w2p::server

@@ -10,6 +10,7 @@
 #include "server/log.hpp"
 #include "server/net/connection.hpp"
 #include "server/net/h2_connection.hpp"
+#include "server/net/proxy_reader.hpp"
 #include "server/net/tls.hpp"
 
 namespace w2p::server {
@@ -137,6 +138,9 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
 
 void Listener::hand_over(tcp::socket socket) {
   ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+  if (proxy_protocol_)
+    return start_proxied_connection(std::move(socket), ctx_, kind_,
+                                    kind_ == ListenKind::redirect ? https_port_ : 0);
   if (kind_ == ListenKind::tls) return start_tls_connection(std::move(socket), ctx_);
   if (kind_ == ListenKind::plain && ctx_.options.h2c)
     return start_plain_or_h2c_connection(std::move(socket), ctx_);

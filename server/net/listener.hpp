@@ -17,6 +17,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Listener(boost::asio::io_context& ioc, const ListenAddress& address, ServerContext& ctx);
   // What its connections are: plain HTTP, TLS, or a redirect to HTTPS on `https_port`.
   ListenKind kind() const { return kind_; }
+  // --proxy-protocol: each connection starts with a PROXY header from a trusted proxy.
+  void set_proxy_protocol(bool on) { proxy_protocol_ = on; }
   void set_kind(ListenKind kind, std::uint16_t https_port = 0) {
     kind_ = kind;
     https_port_ = https_port;
@@ -41,6 +43,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   ServerContext& ctx_;
   bool paused_ = false;
   ListenKind kind_ = ListenKind::plain;
+  bool proxy_protocol_ = false;
   std::uint16_t https_port_ = 0;
   void hand_over(boost::asio::ip::tcp::socket socket);
 };

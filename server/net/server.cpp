@@ -61,6 +61,7 @@ struct Server::Impl {
         signals(ioc, SIGINT, SIGTERM, SIGHUP),
         work(net::make_work_guard(ioc)),
         shutdown_timer(ioc),
+        drain_timer(ioc),
         usr1(ioc, SIGUSR1),
         tick_timer(ioc),
         ctx(options) {}
@@ -77,6 +78,21 @@ struct Server::Impl {
         ioc.stop();
         return;
       }
+      if (options.drain_delay > 0 && !ctx.draining.load() && sig == SIGTERM) {
+        // The balancer sees the health path at 503 and takes this node out while it still
+        // serves; then the stop proper. A second SIGTERM stops at once.
+        ctx.draining = true;
+        log::info("received SIGTERM: draining for " + std::to_string(options.drain_delay) +
+                  " s (health checks answer 503, requests are still served), then stopping");
+        drain_timer.expires_after(std::chrono::seconds(options.drain_delay));
+        drain_timer.async_wait([this](boost::system::error_code e) {
+          if (e || ctx.stopping.load()) return;
+          log::info("drained: stopping (no new connections, finishing requests in flight)");
+          begin_shutdown(false);
+        });
+        return wait_signal();
+      }
+      drain_timer.cancel();
       log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                 ": stopping (no new connections, finishing requests in flight)");
       begin_shutdown(false);
@@ -194,6 +210,7 @@ struct Server::Impl {
       usr1.cancel(ec);
       tick_timer.cancel();
       shutdown_timer.cancel();
+      drain_timer.cancel();
       work.reset();
     });
   }
@@ -203,6 +220,7 @@ struct Server::Impl {
   net::signal_set signals;
   net::executor_work_guard<net::io_context::executor_type> work;
   net::steady_timer shutdown_timer;
+  net::steady_timer drain_timer;
   net::signal_set usr1;
   net::steady_timer tick_timer;
   ServerContext ctx;
@@ -281,10 +299,11 @@ void Server::Impl::setup_listeners() {
   struct Want {
     ListenAddress address;
     ListenKind kind;
+    bool proxy_protocol = false;
   };
   std::vector<Want> wants;
   for (const auto& a : options.listen)
-    wants.push_back({a, ctx.tls ? ListenKind::tls : ListenKind::plain});
+    wants.push_back({a, ctx.tls ? ListenKind::tls : ListenKind::plain, options.proxy_protocol});
   for (const auto& a : options.http_listen) wants.push_back({a, ListenKind::plain});
   for (const auto& a : options.redirect_listen) wants.push_back({a, ListenKind::redirect});
   std::vector<std::shared_ptr<Listener>> inherited;
@@ -309,6 +328,7 @@ void Server::Impl::setup_listeners() {
       continue;
     if (!listener) listener = std::make_shared<Listener>(ioc, want.address, ctx);
     listener->set_kind(want.kind);
+    listener->set_proxy_protocol(want.proxy_protocol);
     listeners.push_back(listener);
   }
   for (std::size_t i = 0; i < inherited.size(); ++i)

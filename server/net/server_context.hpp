@@ -69,6 +69,7 @@ struct ServerContext {
   RouteConfig route;
 
   std::atomic<bool> stopping{false};
+  std::atomic<bool> draining{false};  // --drain-delay: the health path says 503, serving goes on
   std::atomic<std::uint64_t> requests{0};  // request heads read, all connections
 
   // Automatic HTTPS (set before serving when --domain is given): the key authorization for an

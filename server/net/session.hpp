@@ -37,8 +37,9 @@ class Session final : public Stoppable,
   Session(boost::asio::ip::tcp::socket socket, ServerContext& ctx);
   ~Session();
 
-  // `peer`: set behind the TLS layer (which is then the registered connection).
-  void run(const PeerInfo* peer, std::uint16_t redirect_port);
+  // `peer`: the client when the socket does not say it (behind the TLS layer, or named by a
+  // PROXY header); `inner`: behind a layer (TLS, HTTP/2) that is the registered connection.
+  void run(const PeerInfo* peer, std::uint16_t redirect_port, bool inner);
   void shutdown() override;
 
   boost::asio::any_io_executor executor() override { return socket_.get_executor(); }
@@ -74,8 +75,9 @@ class Session final : public Stoppable,
   void send_simple(int status, const std::vector<Header>& extra = {});
   void send_simple_and_close(int status, const std::vector<Header>& extra = {});
   void answer_status_page();
+  void answer_health();
   // 200 with `body` of `type`, not cached (the status page, an ACME challenge).
-  void send_text(const std::string& type, const std::string& body);
+  void send_text(const std::string& type, const std::string& body, int status = 200);
   void answer_options_asterisk();
   void serve_handoff(Handoff h);
   void send_out_then_file();

@@ -98,15 +98,15 @@ Session::~Session() {
   unregister();
 }
 
-void Session::run(const PeerInfo* peer, std::uint16_t redirect_port) {
+void Session::run(const PeerInfo* peer, std::uint16_t redirect_port, bool inner) {
   // Behind TLS the layer in front is the registered connection.
-  if (!peer) {
+  if (!inner) {
     ctx_.add(this, std::weak_ptr<Stoppable>(shared_from_this()));
     registered_ = true;
   }
   beast::error_code ec;
   redirect_port_ = redirect_port;
-  if (!peer) socket_.set_option(tcp::no_delay(true), ec);
+  if (!inner) socket_.set_option(tcp::no_delay(true), ec);
   socket_.native_non_blocking(true, ec);
   if (peer) {
     remote_addr_ = peer->remote_addr;
@@ -280,6 +280,9 @@ void Session::on_read_header(beast::error_code ec) {
     if (verdict.has_body) keep_alive_ = false;  // its body is not read
     return answer_options_asterisk();
   }
+  if (!ctx_.options.health_path.empty() && verdict.path == ctx_.options.health_path &&
+      (msg.method() == http::verb::get || head_request_))
+    return answer_health();
   // HTTP-01 (automatic HTTPS): the CA reads a token's key authorization over plain HTTP.
   constexpr std::string_view kChallenge = "/.well-known/acme-challenge/";
   if (ctx_.acme_challenge && !https_ && verdict.path.starts_with(kChallenge) &&
@@ -444,14 +447,15 @@ void Session::dispatch_to_app() {
   req_.reset();
 }
 
-void start_connection(tcp::socket socket, ServerContext& ctx, std::uint16_t redirect_port) {
-  std::make_shared<Session>(std::move(socket), ctx)->run(nullptr, redirect_port);
+void start_connection(tcp::socket socket, ServerContext& ctx, std::uint16_t redirect_port,
+                      const PeerInfo* proxied) {
+  std::make_shared<Session>(std::move(socket), ctx)->run(proxied, redirect_port, false);
 }
 
 std::shared_ptr<Stoppable> start_inner_connection(tcp::socket socket, ServerContext& ctx,
                                                   const PeerInfo& peer) {
   auto s = std::make_shared<Session>(std::move(socket), ctx);
-  s->run(&peer, 0);
+  s->run(&peer, 0, true);
   return s;
 }
 

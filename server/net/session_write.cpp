@@ -103,15 +103,29 @@ void Session::answer_status_page() {
   send_text(type, body);
 }
 
-void Session::send_text(const std::string& type, const std::string& body) {
+// --health-path: 200 while this node takes work; 503 while it drains (the balancer then sends
+// nothing new here) or while its request queue is full.
+void Session::answer_health() {
+  bool draining = ctx_.draining.load() || ctx_.stopping.load();
+  bool full = ctx_.app &&
+              ctx_.app->stats().queued.load(std::memory_order_relaxed) >= ctx_.options.queue_size;
+  if (draining) keep_alive_ = false;
+  send_text("text/plain",
+            draining ? "draining\n"
+            : full   ? "busy\n"
+                     : "ok\n",
+            draining || full ? 503 : 200);
+}
+
+void Session::send_text(const std::string& type, const std::string& body, int status) {
   ResponseHead head;
-  head.status = 200;
+  head.status = status;
   head.headers.push_back({"Content-Type", type});
   head.headers.push_back({"Cache-Control", "no-store"});
   out_.clear();
   serialize_head(out_, version_, head, Framing::content_length, body.size(), keep_alive_);
   if (!head_request_) out_.append(body);
-  log_.respond(200, head_request_ ? 0 : body.size(), ServedBy::static_file);
+  log_.respond(status, head_request_ ? 0 : body.size(), ServedBy::static_file);
   state_ = State::writing;
   write_out(false, true);
 }

@@ -378,21 +378,23 @@ class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsP
     unregister();
   }
 
-  void start() {
+  void start(const PeerInfo* proxied) {
     ctx_.add(this, std::weak_ptr<Stoppable>(shared_from_this()));
     registered_ = true;
     boost::system::error_code ec;
     sock_.set_option(tcp::no_delay(true), ec);
     sock_.native_non_blocking(true, ec);
-    auto remote = sock_.remote_endpoint(ec);
-    if (!ec) {
-      peer_.remote_addr = remote.address().to_string();
-      peer_.remote_port = remote.port();
-    }
-    auto local = sock_.local_endpoint(ec);
-    if (!ec) {
-      peer_.local_addr = local.address().to_string();
-      peer_.local_port = local.port();
+    if (proxied) {
+      peer_ = *proxied;
+    } else {
+      if (auto remote = sock_.remote_endpoint(ec); !ec) {
+        peer_.remote_addr = remote.address().to_string();
+        peer_.remote_port = remote.port();
+      }
+      if (auto local = sock_.local_endpoint(ec); !ec) {
+        peer_.local_addr = local.address().to_string();
+        peer_.local_port = local.port();
+      }
     }
     peer_.https = true;
     ssl_ = api_.SSL_new(ctx_.tls->impl().main);
@@ -591,8 +593,8 @@ class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsP
 
 }  // namespace
 
-void start_tls_connection(tcp::socket socket, ServerContext& ctx) {
-  std::make_shared<TlsPump>(std::move(socket), ctx)->start();
+void start_tls_connection(tcp::socket socket, ServerContext& ctx, const PeerInfo* proxied) {
+  std::make_shared<TlsPump>(std::move(socket), ctx)->start(proxied);
 }
 
 }  // namespace w2p::server

@@ -56,7 +56,10 @@ std::vector<TlsCertSpec> tls_certs_from(const Options& o);
 // Checks that the files load (for the reload check); returns an error text or "".
 std::string check_tls_files(const std::vector<TlsCertSpec>& certs);
 
-// Takes an accepted TCP socket on a TLS listener.
-void start_tls_connection(boost::asio::ip::tcp::socket socket, ServerContext& ctx);
+// Takes an accepted TCP socket on a TLS listener (`proxied`: the client as a PROXY protocol
+// header named it).
+struct PeerInfo;
+void start_tls_connection(boost::asio::ip::tcp::socket socket, ServerContext& ctx,
+                          const PeerInfo* proxied = nullptr);
 
 }  // namespace w2p::server

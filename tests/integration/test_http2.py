@@ -469,6 +469,19 @@ class Http2Hostile(unittest.TestCase):
         self.assertTrue(c.closed or c.goaway is not None)
         self.assert_others_served()
 
+    def test_a_stalled_partial_preface_costs_no_cpu(self):
+        # Part of the preface, then nothing: the server looks again now and then instead of
+        # spinning on a socket that stays readable.
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=IO_TIMEOUT) as s:
+            s.sendall(b"PRI * HTTP/2.0\r\n")
+            with open("/proc/%d/stat" % self.server.pid) as f:
+                before = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+            time.sleep(1.0)  # a second of stall measured, not a wait for an event
+            with open("/proc/%d/stat" % self.server.pid) as f:
+                after = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        self.assertLess((after - before) / os.sysconf("SC_CLK_TCK"), 0.3)
+        self.assert_others_served()
+
     def test_zero_window_stall_is_bounded_by_io_timeout(self):
         # A client that never opens its window: the response waits, then the connection goes.
         c = H2Client(self.server.port, window=0,

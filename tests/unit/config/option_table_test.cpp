@@ -38,20 +38,21 @@ class OptionTable : public ::testing::Test {
 
   // A value other than the default, for each kind of option.
   std::string value_for(const OptionSpec& s) {
-    static const std::map<std::string_view, std::string> special{{"app", "pkg.module:app"},
-                                                                 {"default-app", "welcome"},
-                                                                 {"access-log-format", "extended"},
-                                                                 {"user", "nobody"},
-                                                                 {"group", "nogroup"},
-                                                                 {"status-path", "/st"},
-                                                                 {"max-header", "128k"},
-                                                                 {"public-port", "8443"},
-                                                                 {"listen", "127.0.0.1:8123"},
-                                                                 {"http-listen", "127.0.0.1:8124"},
-                                                                 {"redirect-listen", "[::1]:8125"},
-                                                                 {"domain", "example.com"},
-                                                                 {"acme-directory",
-                                                                  "https://ca.test/dir"}};
+    static const std::map<std::string_view, std::string> special{
+        {"app", "pkg.module:app"},
+        {"default-app", "welcome"},
+        {"access-log-format", "extended"},
+        {"user", "nobody"},
+        {"group", "nogroup"},
+        {"status-path", "/st"},
+        {"health-path", "/healthz"},
+        {"max-header", "128k"},
+        {"public-port", "8443"},
+        {"listen", "127.0.0.1:8123"},
+        {"http-listen", "127.0.0.1:8124"},
+        {"redirect-listen", "[::1]:8125"},
+        {"domain", "example.com"},
+        {"acme-directory", "https://ca.test/dir"}};
     if (auto it = special.find(s.name); it != special.end()) return it->second;
     if (s.name == "root") return dir_ + "/web2py";
     switch (s.kind) {
@@ -90,6 +91,7 @@ class OptionTable : public ::testing::Test {
       return {"--root", dir_ + "/web2py"};
     if (name == "group") return {"--user", "nobody"};
     if (name == "domain") return {"--acme-agree-tos", "--redirect-listen", "127.0.0.1:8127"};
+    if (name == "proxy-protocol") return {"--trusted-proxy", "10.0.0.1"};
     if (name == "app") return {};
     return {};
   }
