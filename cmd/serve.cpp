@@ -359,6 +359,8 @@ int serve(const server::Options& options, int argc, char** argv) {
     cs.allow_exec = options.cron_allow_exec;
     cs.timeout = options.cron_timeout;
     cs.ledger = options.cron_ledger;
+    cs.lock_url = options.cron_lock;
+    cs.node = options.node_name;
     cs.session_max_age = options.session_max_age;
     cs.ticket_max_age = options.ticket_max_age;
     cs.first_start = std::getenv("W2PSERVE_RELOADS") == nullptr;

@@ -8,7 +8,7 @@ build_pkgs=(g++ cmake ninja-build pkg-config ccache python3.11 python3.11-dev py
   libbrotli-dev libsqlite3-dev libnghttp2-dev)
 test_pkgs=(libgtest-dev libgmock-dev python3-flask python3-bottle python3-brotli openssl curl clang
   libclang-rt-14-dev iproute2 clang-format clang-tidy dpkg-dev systemd nghttp2-client python3-h2
-  pebble)
+  pebble postgresql python3-psycopg2 haproxy)
 package_pkgs=(dpkg-dev)  # dpkg-shlibdeps: the package's Depends from the binary's libraries
 bench_pkgs=(wrk curl lighttpd nginx-light uwsgi uwsgi-plugin-python3 gunicorn libbenchmark-dev)
 

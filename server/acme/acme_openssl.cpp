@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "server/net/dl_library.hpp"
+#include "server/dl_library.hpp"
 
 namespace w2p::server::acme {
 namespace {

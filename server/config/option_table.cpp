@@ -523,6 +523,14 @@ std::vector<OptionSpec> build_table() {
             "Seconds a cron job may run before TimeoutError is raised in it"));
   add(string_option("cron-ledger", ValueKind::path, &Options::cron_ledger, "FILE",
                     "SQLite file recording every cron run (default: <root>/w2pserve-cron.sqlite)"));
+  add(string_option("cron-lock", ValueKind::text, &Options::cron_lock, "URL",
+                    "Several nodes, one cron: a PostgreSQL URI (postgresql://user@host/db) the "
+                    "nodes share; each job then runs once per slot across them (the slot claimed "
+                    "in table w2pserve_cron_claims, which records the node; a run's lease ends "
+                    "with its node's database session). Give the password in ~/.pgpass or "
+                    "PGPASSWORD, not in the URI"));
+  add(string_option("node-name", ValueKind::text, &Options::node_name, "NAME",
+                    "This node's name in the cron claims (default: the host name)"));
   add(count("session-max-age", &Options::session_max_age, 0, 10LL * 365 * 86400, "SECONDS",
             "web2py: session files untouched this long are removed (the janitor runs at start "
             "and every 10 minutes; 0: never)"));

@@ -262,6 +262,17 @@ void check_together(Options& o, const RawOptions& given) {
   if (o.cron && o.root.empty())
     throw OptionError(origin("cron") +
                       ": --cron runs web2py's cron: it needs --root (the web2py folder)");
+  if (!o.cron_lock.empty() && !o.cron_lock.starts_with("postgresql://") &&
+      !o.cron_lock.starts_with("postgres://"))
+    throw OptionError(origin("cron-lock") + ": '" + o.cron_lock +
+                      "': a PostgreSQL URI (postgresql://user@host:5432/database)");
+  if (!o.cron_lock.empty() && !o.cron)
+    throw OptionError(origin("cron-lock") + ": it is for --cron (the jobs it runs once per slot)");
+  if (o.node_name.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    o.node_name = host;
+  }
   if ((cron_command || o.cron) && o.cron_ledger.empty())
     o.cron_ledger = o.root + "/w2pserve-cron.sqlite";
   if (!o.group.empty() && o.user.empty())

@@ -115,6 +115,8 @@ struct Options {
   bool cron_allow_exec = false;
   unsigned cron_timeout = 3600;
   std::string cron_ledger;  // default: <root>/w2pserve-cron.sqlite
+  std::string cron_lock;    // a PostgreSQL URI: each job once per slot across the nodes
+  std::string node_name;    // this node, in the cron claims (default: the host name)
   std::uint64_t session_max_age = 7 * 86400;
   std::uint64_t ticket_max_age = 30 * 86400;
 

@@ -68,6 +68,8 @@ std::vector<std::string> cron_apps(const std::string& root) {
 CronScheduler::CronScheduler(CronSettings settings, CronBoard& board, ScriptRunner* scripts)
     : settings_(std::move(settings)), board_(board), scripts_(scripts) {
   if (settings_.cron) ledger_ = std::make_unique<CronLedger>(settings_.ledger);
+  if (settings_.cron && !settings_.lock_url.empty())
+    lock_ = std::make_unique<CronLock>(settings_.lock_url, settings_.node);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -277,7 +279,20 @@ CronRun CronScheduler::execute(const CronSettings& settings, ScriptRunner* scrip
 }
 
 void CronScheduler::run_job(Job& job, std::time_t scheduled) {
+  if (lock_) {
+    std::string why;
+    auto claim = lock_->claim(job.app, job.spec.command, scheduled, why);
+    if (claim != CronLock::Claim::ours) {
+      std::string where = job.app + " cron line " + std::to_string(job.spec.line);
+      if (claim == CronLock::Claim::unavailable)
+        log::error(where + ": not run (never twice: a slot runs only once claimed): " + why);
+      else
+        log::debug(where + ": not run on this node: " + why);
+      return;
+    }
+  }
   auto run = execute(settings_, scripts_, job.app, job.spec, scheduled);
+  if (lock_) lock_->finish(job.app, job.spec.command, scheduled, run.status);
   job.state.last_status = run.status;
   job.state.last_started = run.started;
   job.state.last_duration_ms = run.duration_ms;
@@ -286,6 +301,16 @@ void CronScheduler::run_job(Job& job, std::time_t scheduled) {
 
 void CronScheduler::run() {
   if (settings_.cron) {
+    if (lock_) {
+      std::string why = lock_->check();
+      if (why.empty())
+        log::info(
+            "cron: each job once per slot across the nodes sharing --cron-lock (this "
+            "node: " +
+            settings_.node + ")");
+      else
+        log::error("cron: " + why + "; jobs run nowhere until it can be reached");
+    }
     // A Python thread state for this thread's whole life, like a worker's.
     if (scripts_) scripts_->attach();
     rescan(true);

@@ -18,6 +18,7 @@
 #include "server/app_interface.hpp"
 #include "server/cron/cron_board.hpp"
 #include "server/cron/cron_ledger.hpp"
+#include "server/cron/cron_lock.hpp"
 #include "server/cron/crontab.hpp"
 
 namespace w2p::server {
@@ -31,6 +32,8 @@ struct CronSettings {
   std::uint64_t session_max_age = 7 * 86400;  // 0: leave sessions alone
   std::uint64_t ticket_max_age = 30 * 86400;  // 0: leave tickets alone
   bool first_start = true;                    // false after a reload: @reboot jobs do not run again
+  std::string lock_url;  // --cron-lock: a PostgreSQL URI shared by the nodes (cron_lock.hpp)
+  std::string node;      // this node's name in the cluster-wide claims
 };
 
 // Applications under <root>/applications that have a cron/crontab, sorted.
@@ -75,6 +78,7 @@ class CronScheduler {
   CronBoard& board_;
   ScriptRunner* scripts_;
   std::unique_ptr<CronLedger> ledger_;
+  std::unique_ptr<CronLock> lock_;   // --cron-lock: one node per slot
   std::map<std::string, Tab> tabs_;  // by application
   std::mutex mutex_;
   std::condition_variable cv_;

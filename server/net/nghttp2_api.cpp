@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "server/net/dl_library.hpp"
+#include "server/dl_library.hpp"
 
 namespace w2p::server {
 namespace {

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "server/net/dl_library.hpp"
+#include "server/dl_library.hpp"
 
 namespace w2p::server {
 namespace {

@@ -46,6 +46,7 @@ class OptionTable : public ::testing::Test {
         {"group", "nogroup"},
         {"status-path", "/st"},
         {"health-path", "/healthz"},
+        {"cron-lock", "postgresql://u@h/db"},
         {"max-header", "128k"},
         {"public-port", "8443"},
         {"listen", "127.0.0.1:8123"},
@@ -92,6 +93,7 @@ class OptionTable : public ::testing::Test {
     if (name == "group") return {"--user", "nobody"};
     if (name == "domain") return {"--acme-agree-tos", "--redirect-listen", "127.0.0.1:8127"};
     if (name == "proxy-protocol") return {"--trusted-proxy", "10.0.0.1"};
+    if (name == "cron-lock") return {"--root", dir_ + "/web2py", "--cron"};
     if (name == "app") return {};
     return {};
   }
