@@ -95,6 +95,7 @@ void AcmeClient::directory() {
   new_nonce_ = str(d, "newNonce");
   new_account_ = str(d, "newAccount");
   new_order_ = str(d, "newOrder");
+  renewal_info_ = str(d, "renewalInfo");
   if (new_nonce_.empty() || new_account_.empty() || new_order_.empty())
     throw AcmeError(settings_.directory +
                     " is not an ACME directory (no newNonce/newAccount/newOrder)");
@@ -226,12 +227,43 @@ void AcmeClient::authorize(const std::string& authz_url) {
   }
 }
 
-std::string AcmeClient::obtain(const std::vector<std::string>& domains, const Key& cert_key) {
+std::optional<AcmeClient::RenewalWindow> AcmeClient::renewal_window(const std::string& cert_id) {
+  directory();
+  if (renewal_info_.empty() || cert_id.empty()) return std::nullopt;
+  HttpsResponse r;
+  try {
+    r = https_request(renewal_info_ + "/" + cert_id, "GET", {}, {}, settings_.ca_file);
+  } catch (const std::exception& e) {
+    throw AcmeError(std::string("the CA's renewal information: ") + e.what());
+  }
+  if (r.status != 200) refused(r, "the renewal information");
+  json::object o = parse_object(r.body, "the renewal information");
+  const auto* w = o.if_contains("suggestedWindow");
+  RenewalWindow out;
+  auto when = [](const std::string& t) -> std::time_t {
+    struct tm tm {};
+    const char* end = ::strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    return end ? ::timegm(&tm) : 0;
+  };
+  if (w && w->is_object()) {
+    out.start = when(str(w->as_object(), "start"));
+    out.end = when(str(w->as_object(), "end"));
+  }
+  if (out.start == 0 || out.end < out.start)
+    throw AcmeError("the CA's renewal information has no valid suggestedWindow");
+  out.retry_after = retry_after(r);
+  return out;
+}
+
+std::string AcmeClient::obtain(const std::vector<std::string>& domains, const Key& cert_key,
+                               const std::string& replaces) {
   directory();
   account();
   json::array ids;
   for (const auto& d : domains) ids.push_back(json::object{{"type", "dns"}, {"value", d}});
-  Answer order = post(new_order_, json::serialize(json::object{{"identifiers", ids}}));
+  json::object order_request{{"identifiers", ids}};
+  if (!replaces.empty() && !renewal_info_.empty()) order_request["replaces"] = replaces;
+  Answer order = post(new_order_, json::serialize(order_request));
   if (order.http.status != 201) refused(order.http, "the order for " + domains.front());
   std::string order_url = order.http.header("location");
   std::string finalize = str(order.body, "finalize");

@@ -4,6 +4,7 @@
 // HTTP-01 (the key authorizations posted on a ChallengeBoard the plain listeners read), the
 // finalisation with a CSR and the certificate's download. Blocking: it runs on the ACME thread.
 
+#include <ctime>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -59,8 +60,18 @@ class AcmeClient {
   AcmeClient(AcmeSettings settings, Key account_key, ChallengeBoard& board,
              std::function<bool(unsigned)> wait);
 
-  // A certificate chain (PEM) for `domains`, whose key is `cert_key`. Throws AcmeError.
-  std::string obtain(const std::vector<std::string>& domains, const Key& cert_key);
+  // A certificate chain (PEM) for `domains`, whose key is `cert_key`; `replaces`: the ARI id of
+  // the certificate it renews (the CA may then relax its rate limits). Throws AcmeError.
+  std::string obtain(const std::vector<std::string>& domains, const Key& cert_key,
+                     const std::string& replaces = {});
+
+  // ACME Renewal Information (RFC 9773): the CA's suggested window to renew the certificate
+  // `cert_id` (ari_cert_id()), and when to ask again; nullopt when the CA offers none.
+  struct RenewalWindow {
+    std::time_t start = 0, end = 0;
+    unsigned retry_after = 0;  // seconds; 0: the CA did not say
+  };
+  std::optional<RenewalWindow> renewal_window(const std::string& cert_id);
 
  private:
   struct Answer;
@@ -76,7 +87,7 @@ class AcmeClient {
   ChallengeBoard& board_;
   std::function<bool(unsigned)> wait_;
   std::string thumbprint_, jwk_;
-  std::string new_nonce_, new_account_, new_order_;
+  std::string new_nonce_, new_account_, new_order_, renewal_info_;
   std::string nonce_, kid_;
 };
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "server/log.hpp"
@@ -108,6 +109,7 @@ void AcmeManager::load_stored() {
     }
     e.not_before = nb;
     e.not_after = na;
+    e.cert_id = ari_cert_id(cert);
     log::info("ACME: certificate for " + e.names.front() + " loaded from " + folder(e) +
               " (valid until " + iso_time(na) + ")");
   }
@@ -131,12 +133,52 @@ bool AcmeManager::wait(unsigned seconds) {
   return !wake_.wait_for(lock, std::chrono::seconds(seconds), [this] { return stopping_; });
 }
 
+// When the certificate is to be renewed: the time picked in the CA's ARI window when it gave
+// one (unless --acme-renew-before says otherwise), else when a third of its lifetime is left.
 clock::time_point AcmeManager::due(const Entry& e) const {
   if (e.not_after == 0) return e.next_attempt;
   std::time_t lifetime = std::max<std::time_t>(e.not_after - e.not_before, 0);
   std::time_t before =
       config_.renew_before ? static_cast<std::time_t>(config_.renew_before) : lifetime / 3;
-  return std::max(clock::from_time_t(e.not_after - before), e.next_attempt);
+  std::time_t at = e.not_after - before;
+  if (e.ari_renew_at && !config_.renew_before) at = e.ari_renew_at;
+  return std::max(clock::from_time_t(at), e.next_attempt);
+}
+
+clock::time_point AcmeManager::next_event(const Entry& e) const {
+  auto d = due(e);
+  if (e.not_after != 0 && e.ari_offered && !e.cert_id.empty()) d = std::min(d, e.next_ari);
+  return d;
+}
+
+void AcmeManager::ask_renewal_info(Entry& e) {
+  std::optional<AcmeClient::RenewalWindow> w;
+  std::string error;
+  try {
+    AcmeClient client(config_.settings, account_key(), board_,
+                      [this](unsigned s) { return wait(s); });
+    w = client.renewal_window(e.cert_id);
+  } catch (const std::exception& ex) {
+    error = ex.what();
+  }
+  std::lock_guard lock(mutex_);
+  if (!error.empty()) {
+    log::warn("ACME: renewal information for " + e.names.front() + ": " + error +
+              "; asking again in an hour");
+    e.next_ari = clock::now() + std::chrono::hours(1);
+    return;
+  }
+  if (!w) {
+    e.ari_offered = false;  // this CA has none: the lifetime rule alone
+    return;
+  }
+  // A time picked at random in the window (RFC 9773 4.2), so that nodes and sites spread out.
+  std::random_device rd;
+  std::uniform_int_distribution<std::time_t> pick(w->start, w->end);
+  e.ari_start = w->start;
+  e.ari_end = w->end;
+  e.ari_renew_at = pick(rd);
+  e.next_ari = clock::now() + std::chrono::seconds(w->retry_after ? w->retry_after : 6 * 3600);
 }
 
 Key AcmeManager::account_key() {
@@ -161,7 +203,12 @@ void AcmeManager::attempt(Entry& e) {
     AcmeClient client(config_.settings, account_key(), board_,
                       [this](unsigned s) { return wait(s); });
     Key key = generate_p256_key();
-    std::string chain = client.obtain(e.names, key);
+    std::string replaces;
+    {
+      std::lock_guard lock(mutex_);
+      replaces = e.cert_id;
+    }
+    std::string chain = client.obtain(e.names, key, replaces);
     std::string key_pem = key_to_pem(key);
     std::time_t nb = 0, na = 0;
     if (!certificate_validity(chain, nb, na))
@@ -173,6 +220,9 @@ void AcmeManager::attempt(Entry& e) {
     std::lock_guard lock(mutex_);
     e.not_before = nb;
     e.not_after = na;
+    e.cert_id = ari_cert_id(chain);
+    e.ari_renew_at = e.ari_start = e.ari_end = 0;
+    e.next_ari = {};
     e.error.clear();
     e.failures = 0;
     ++e.orders;
@@ -207,7 +257,7 @@ void AcmeManager::run() {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
       for (auto& e : entries_) {
-        auto d = due(e);
+        auto d = next_event(e);
         if (d < when) {
           when = d;
           next = &e;
@@ -216,6 +266,10 @@ void AcmeManager::run() {
     }
     if (!next) return;
     if (when <= clock::now()) {
+      if (due(*next) > clock::now()) {  // not due: the CA's renewal information to ask
+        ask_renewal_info(*next);
+        continue;
+      }
       attempt(*next);
       if (config_.after_attempt) config_.after_attempt();
       continue;
@@ -244,6 +298,18 @@ std::string AcmeManager::status_json() const {
       o["expires_in_seconds"] = static_cast<std::int64_t>(e.not_after - std::time(nullptr));
     }
     if (!e.error.empty()) o["error"] = e.error;
+    if (e.not_after) {
+      if (e.ari_renew_at) {
+        o["renewal_window"] =
+            json::object{{"start", iso_time(e.ari_start)}, {"end", iso_time(e.ari_end)}};
+        o["renew_at"] = iso_time(e.ari_renew_at);
+      } else {
+        o["renew_at"] = iso_time(clock::to_time_t(due(e)));
+      }
+      if (!e.cert_id.empty()) o["ari_id"] = e.cert_id;
+      o["renewal_info"] = e.ari_offered ? (e.ari_renew_at ? "from the CA" : "not asked yet")
+                                        : "not offered by the CA";
+    }
     o["failures"] = e.failures;
     o["orders"] = e.orders;
     if (e.next_attempt > now)

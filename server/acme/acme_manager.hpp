@@ -57,11 +57,19 @@ class AcmeManager {
     unsigned failures = 0;
     std::uint64_t orders = 0;  // certificates obtained by this process
     std::chrono::system_clock::time_point next_attempt{};
+    // ACME Renewal Information: the certificate's id, the time picked in the CA's window (0:
+    // none yet), when to ask again, and whether the CA offers it at all.
+    std::string cert_id;
+    std::time_t ari_renew_at = 0, ari_start = 0, ari_end = 0;
+    std::chrono::system_clock::time_point next_ari{};
+    bool ari_offered = true;
   };
   void run();
   bool wait(unsigned seconds);
   void attempt(Entry& e);
+  void ask_renewal_info(Entry& e);
   std::chrono::system_clock::time_point due(const Entry& e) const;
+  std::chrono::system_clock::time_point next_event(const Entry& e) const;
   std::string folder(const Entry& e) const;
   Key account_key();
 

@@ -79,6 +79,11 @@ void load(AcmeOpenSsl& api) {
   bind(a.ASN1_OCTET_STRING_free, "ASN1_OCTET_STRING_free");
   bind(a.X509_EXTENSION_create_by_OBJ, "X509_EXTENSION_create_by_OBJ");
   bind(a.PEM_write_bio_X509, "PEM_write_bio_X509");
+  bind(a.X509_get0_authority_key_id, "X509_get0_authority_key_id");
+  bind(a.X509_get0_serialNumber, "X509_get0_serialNumber");
+  bind(a.i2d_ASN1_INTEGER, "i2d_ASN1_INTEGER");
+  bind(a.ASN1_STRING_get0_data, "ASN1_STRING_get0_data");
+  bind(a.ASN1_STRING_length, "ASN1_STRING_length");
   bind(a.TLS_client_method, "TLS_client_method");
   bind(a.SSL_CTX_new, "SSL_CTX_new");
   bind(a.SSL_CTX_free, "SSL_CTX_free");
@@ -312,6 +317,37 @@ ChallengeCertificate tls_alpn_certificate(const std::string& name,
   if (!ok) fail("making the TLS-ALPN-01 certificate for " + name);
   out.key = key_to_pem(key);
   return out;
+}
+
+std::string ari_cert_id(std::string_view key_id, std::string_view serial_der_value) {
+  return base64url(key_id) + "." + base64url(serial_der_value);
+}
+
+std::string ari_cert_id(const std::string& pem) {
+  const AcmeOpenSsl& a = acme_openssl();
+  BIO* bio = a.BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* cert = bio ? a.PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+  if (bio) a.BIO_free(bio);
+  std::string id;
+  if (cert) {
+    const ASN1_OCTET_STRING* kid = a.X509_get0_authority_key_id(cert);
+    const ASN1_INTEGER* serial = a.X509_get0_serialNumber(cert);
+    unsigned char der[64];
+    int n = serial ? a.i2d_ASN1_INTEGER(serial, nullptr) : 0;
+    if (kid && n > 2 && n <= static_cast<int>(sizeof der)) {
+      unsigned char* p = der;
+      a.i2d_ASN1_INTEGER(serial, &p);
+      // DER: tag 0x02, a length (short form: serials are at most 20 bytes), the value.
+      std::string_view value(reinterpret_cast<const char*>(der) + 2,
+                             static_cast<std::size_t>(n - 2));
+      id = ari_cert_id(std::string_view(reinterpret_cast<const char*>(a.ASN1_STRING_get0_data(kid)),
+                                        static_cast<std::size_t>(a.ASN1_STRING_length(kid))),
+                       value);
+    }
+    a.X509_free(cert);
+  }
+  a.ERR_clear_error();
+  return id;
 }
 
 bool certificate_validity(const std::string& pem, std::time_t& not_before, std::time_t& not_after) {

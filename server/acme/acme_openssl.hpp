@@ -82,6 +82,12 @@ struct AcmeOpenSsl {
   X509_EXTENSION* (*X509_EXTENSION_create_by_OBJ)(X509_EXTENSION**, const ASN1_OBJECT*, int,
                                                   ASN1_OCTET_STRING*);
   int (*PEM_write_bio_X509)(BIO*, const X509*);
+  // ACME Renewal Information: the certificate's identifier.
+  const ASN1_OCTET_STRING* (*X509_get0_authority_key_id)(X509*);
+  const ASN1_INTEGER* (*X509_get0_serialNumber)(const X509*);
+  int (*i2d_ASN1_INTEGER)(const ASN1_INTEGER*, unsigned char**);
+  const unsigned char* (*ASN1_STRING_get0_data)(const ASN1_STRING*);
+  int (*ASN1_STRING_length)(const ASN1_STRING*);
   // The TLS client (the CA's API is HTTPS).
   const SSL_METHOD* (*TLS_client_method)();
   SSL_CTX* (*SSL_CTX_new)(const SSL_METHOD*);
@@ -142,6 +148,13 @@ struct ChallengeCertificate {
 };
 ChallengeCertificate tls_alpn_certificate(const std::string& name,
                                           const std::string& key_authorization);
+
+// ACME Renewal Information (RFC 9773 4.1): base64url(the Authority Key Identifier's key id) "."
+// base64url(the serial number's DER value, without tag and length); "" when the first
+// certificate of `pem` has no key id.
+std::string ari_cert_id(const std::string& pem);
+// The same from the raw parts (for tests).
+std::string ari_cert_id(std::string_view key_id, std::string_view serial_der_value);
 
 // The validity of the first certificate in a PEM chain; false when it does not parse.
 bool certificate_validity(const std::string& pem, std::time_t& not_before, std::time_t& not_after);

@@ -2,7 +2,9 @@
 pebble-challtestsrv (its DNS answers 127.0.0.1 for the test names), on loopback ports. pebble's
 HTTP-01 and TLS-ALPN-01 checks go to w2pserve's plain and TLS listeners."""
 
+import base64
 import json
+import re
 import os
 import shutil
 import socket
@@ -111,6 +113,19 @@ class Pebble:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def ari_id(cert_path):
+    """RFC 9773's certificate id, from openssl's own reading of the certificate."""
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial", "-ext", "authorityKeyIdentifier",
+                          "-in", cert_path], capture_output=True, text=True, check=True).stdout
+    serial = bytes.fromhex(re.search(r"serial=([0-9A-F]+)", out).group(1))
+    if serial[0] & 0x80:
+        serial = b"\0" + serial  # DER: a positive INTEGER whose high bit is set gets a zero
+    kid = bytes.fromhex(re.search(r"(?:keyid:)?((?:[0-9A-F]{2}:)+[0-9A-F]{2})", out.split(
+        "Authority Key Identifier:")[1]).group(1).replace(":", ""))
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    return b64(kid) + "." + b64(serial)
+
+
 def https_get(port, name, cafile, path="/"):
     """GET over TLS with SNI `name`, the chain checked against `cafile`: (status, DER cert)."""
     ctx = ssl.create_default_context(cafile=cafile)
@@ -204,6 +219,11 @@ class Acme(unittest.TestCase):
             self.assertEqual(status, 200)
             st = self.status()
             self.assertEqual((st["state"], st["orders"]), ("valid", 0))
+            # ACME Renewal Information: the certificate's id as RFC 9773 makes it (pebble 2.4
+            # offers no renewalInfo, so the lifetime rule decides).
+            self.assertEqual(st["ari_id"], ari_id(os.path.join(acme, "a.test", "cert.pem")))
+            self.assertTrue(wait_until(
+                lambda: self.status()["renewal_info"] == "not offered by the CA"), self.status())
             srv.stop()
         finally:
             srv.kill()
