@@ -78,6 +78,15 @@ class ProxyProtocol(unittest.TestCase):
             return "203.0.113.7 - - " in text and "/v1-client" in text
         self.assertTrue(wait_until(logged))
 
+    def test_a_remote_client_behind_a_local_proxy_never_sees_the_status_page(self):
+        # The proxy is on loopback, the client it names is not: the status page is for local
+        # peers, so this is an ordinary URL for the client (the application answers it).
+        e = self.env(b"PROXY TCP4 203.0.113.9 192.0.2.1 40009 80\r\n", path="/server-status")
+        self.assertEqual(e["cgi"]["PATH_INFO"], "/server-status")
+        r = exchange(self.server.port, b"PROXY TCP4 127.0.0.1 127.0.0.1 40010 80\r\n",
+                     path="/server-status")
+        self.assertIn(b'"uptime_seconds"', r.body)  # a local client still gets it
+
     def test_v2_with_tls_to_the_proxy_is_https(self):
         e = self.env(v2_header("198.51.100.9", "192.0.2.1", 50000, 443, ssl=True))
         self.assertEqual((e["cgi"]["REMOTE_ADDR"], e["cgi"]["REMOTE_PORT"]),
