@@ -62,6 +62,7 @@ struct Server::Impl {
         work(net::make_work_guard(ioc)),
         shutdown_timer(ioc),
         drain_timer(ioc),
+        idle_timer(ioc),
         usr1(ioc, SIGUSR1),
         tick_timer(ioc),
         ctx(options) {}
@@ -211,6 +212,7 @@ struct Server::Impl {
       tick_timer.cancel();
       shutdown_timer.cancel();
       drain_timer.cancel();
+      idle_timer.cancel();
       work.reset();
     });
   }
@@ -221,6 +223,30 @@ struct Server::Impl {
   net::executor_work_guard<net::io_context::executor_type> work;
   net::steady_timer shutdown_timer;
   net::steady_timer drain_timer;
+  net::steady_timer idle_timer;
+  std::uint64_t idle_seen_requests = 0;
+  bool idle_release_pending = false;
+
+  // Memory a burst of requests left in the heap goes back once a second passes without one
+  // (server::release_idle_memory, as the worker pool does after application requests): this
+  // covers static files, HTTP/2 and TLS traffic that never reaches a worker. A few ms on the
+  // I/O thread, once per burst.
+  void idle_release() {
+    idle_timer.expires_after(std::chrono::seconds(1));
+    idle_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec || ctx.stopping.load()) return;
+      std::uint64_t now = ctx.requests.load(std::memory_order_relaxed) +
+                          ctx.accepted.load(std::memory_order_relaxed) + ctx.connection_count();
+      if (now != idle_seen_requests) {
+        idle_seen_requests = now;
+        idle_release_pending = true;
+      } else if (idle_release_pending) {
+        idle_release_pending = false;
+        release_idle_memory();
+      }
+      idle_release();
+    });
+  }
   net::signal_set usr1;
   net::steady_timer tick_timer;
   ServerContext ctx;
@@ -463,6 +489,7 @@ void Server::run() {
   impl_->wait_signal();
   impl_->wait_usr1();
   if (impl_->needs_tick()) impl_->tick();
+  impl_->idle_release();
   for (auto& l : impl_->listeners) {
     auto ep = l->local_endpoint();
     std::string host = ep.address().to_string();

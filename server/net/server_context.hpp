@@ -71,6 +71,7 @@ struct ServerContext {
   std::atomic<bool> stopping{false};
   std::atomic<bool> draining{false};  // --drain-delay: the health path says 503, serving goes on
   std::atomic<std::uint64_t> requests{0};  // request heads read, all connections
+  std::atomic<std::uint64_t> accepted{0};  // connections registered, all time
 
   // Automatic HTTPS (set before serving when --domain is given): the key authorization for an
   // HTTP-01 token being validated, and the certificates' state for the status page (JSON).
@@ -88,6 +89,7 @@ struct ServerContext {
   std::unordered_map<const void*, std::weak_ptr<Stoppable>> connections;
   std::vector<std::function<void()>> resume_hooks;
   void add(const void* key, std::weak_ptr<Stoppable> c) {
+    accepted.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(registry_mutex);
     connections.emplace(key, std::move(c));
   }

@@ -49,6 +49,33 @@ class IdleHeapTrim(unittest.TestCase):
             wait_for_trims(srv, 2)
 
 
+    def test_connections_that_never_reach_python_give_their_memory_back_too(self):
+        # 500 idle HTTP/2 connections (nghttp2's sessions), then closed: no worker ran, and
+        # the server itself gives the heap back once a second passes without activity.
+        import socket
+        from w2ptest import wait_until
+        with Server(*APP, "--h2c") as srv:
+            before = srv.rss_kib()
+            conns = []
+            for _ in range(500):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=IO_TIMEOUT)
+                s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+                conns.append(s)
+            for s in conns:
+                s.recv(100)  # the server's SETTINGS: it holds the connection
+            grown = srv.rss_kib()
+            for s in conns:
+                s.close()
+            # Polled from /proc, not the status page: a request would be activity.
+            back = wait_until(lambda: srv.rss_kib() - before < (grown - before) / 2,
+                              timeout=IO_TIMEOUT)
+            print("RSS KiB: started %d, 500 idle HTTP/2 connections %d, closed and idle %d"
+                  % (before, grown, srv.rss_kib()), file=sys.stderr)
+            if not os.environ.get("W2PSERVE_SANITIZED"):  # sanitizers keep their own heap
+                self.assertGreater(grown - before, 4 * 1024)
+                self.assertTrue(back)
+            self.assertEqual(status(srv)["python"]["idle_heap_trims"], 0)  # no worker did it
+
 
 PARTS = ["w2pserve binary (text, data; with Python's core when linked in)",
          "libpython (shared library)", "Python extension modules (.so)", "OpenSSL (TLS, hashlib)",
