@@ -10,6 +10,16 @@
 
 namespace w2p::server::dl {
 
+// dlopen(`soname`), or an exception saying what needs it and which Debian package has it:
+// "<who>: cannot load <soname> (install <package>): <dlerror>".
+inline void* open(const char* soname, const char* who, const char* package) {
+  void* lib = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (!lib)
+    throw std::runtime_error(std::string(who) + ": cannot load " + soname + " (install " + package +
+                             "): " + ::dlerror());
+  return lib;
+}
+
 // `slot` = the symbol `name` of `lib`; a required one that is missing throws, naming `library`.
 template <class F>
 void bind(void* lib, const char* library, F& slot, const char* name, bool required = true) {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "server/dl_library.hpp"
+#include "server/net/openssl_api.hpp"
 
 namespace w2p::server::acme {
 namespace {
@@ -12,10 +13,7 @@ namespace {
 AcmeOpenSsl g_api;
 
 void load(AcmeOpenSsl& api) {
-  void* lib = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
-  if (!lib)
-    throw std::runtime_error(std::string("ACME: cannot load libssl.so.3 (install libssl3): ") +
-                             ::dlerror());
+  void* lib = dl::open("libssl.so.3", "ACME", "libssl3");
   AcmeOpenSsl a{};
   auto bind = [lib](auto& slot, const char* name) {
     dl::bind(lib, "ACME: libssl.so.3", slot, name);
@@ -124,13 +122,7 @@ const AcmeOpenSsl& acme_openssl() {
 }
 
 std::string ssl_error() {
-  const AcmeOpenSsl& a = acme_openssl();
-  unsigned long e = a.ERR_get_error();
-  if (!e) return "unknown error";
-  char buf[256];
-  a.ERR_error_string_n(e, buf, sizeof buf);
-  a.ERR_clear_error();
-  return buf;
+  return openssl_error();  // the same library, the same (thread's) error queue
 }
 
 void KeyDeleter::operator()(EVP_PKEY* k) const {

@@ -38,10 +38,7 @@ struct PqApi {
 PqApi g_pq;
 
 void load(PqApi& api) {
-  void* lib = ::dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-  if (!lib)
-    throw std::runtime_error(std::string("--cron-lock: cannot load libpq.so.5 (install libpq5): ") +
-                             ::dlerror());
+  void* lib = dl::open("libpq.so.5", "--cron-lock", "libpq5");
   PqApi a{};
   auto bind = [lib](auto& slot, const char* name) {
     dl::bind(lib, "--cron-lock: libpq.so.5", slot, name);

@@ -19,11 +19,7 @@ void bind(void* lib, F& slot, const char* name, bool required = true) {
 }
 
 void load(Nghttp2Api& api) {
-  void* lib = ::dlopen("libnghttp2.so.14", RTLD_NOW | RTLD_LOCAL);
-  if (!lib)
-    throw std::runtime_error(
-        std::string("HTTP/2: cannot load libnghttp2.so.14 (install libnghttp2-14): ") +
-        ::dlerror());
+  void* lib = dl::open("libnghttp2.so.14", "HTTP/2", "libnghttp2-14");
   Nghttp2Api a{};
   bind(lib, a.session_callbacks_new, "nghttp2_session_callbacks_new");
   bind(lib, a.session_callbacks_del, "nghttp2_session_callbacks_del");

@@ -18,10 +18,7 @@ void bind(void* lib, F& slot, const char* name) {
 }
 
 void load(OpenSslApi& api) {
-  void* lib = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
-  if (!lib)
-    throw std::runtime_error(std::string("TLS: cannot load libssl.so.3 (install libssl3): ") +
-                             ::dlerror());
+  void* lib = dl::open("libssl.so.3", "TLS", "libssl3");
   OpenSslApi a{};
   bind(lib, a.TLS_server_method, "TLS_server_method");
   bind(lib, a.SSL_CTX_new, "SSL_CTX_new");

@@ -115,6 +115,15 @@ class Server:
         with self._cond:
             return len(self.lines)
 
+    def reload(self):
+        """SIGHUP, then waits until the new image listens on the same port and serves (same
+        pid: a reload in place); fails the calling test with the log's tail otherwise."""
+        mark = self.log_mark()
+        os.kill(self.pid, signal.SIGHUP)
+        for pattern in (r"listening on https?://127\.0\.0\.1:%d" % self.port, r"serving"):
+            if self.wait_for_log(pattern, start=mark) is None:
+                raise AssertionError("no reload (%s): %s" % (pattern, self.log_text()[-3000:]))
+
     def rss_kib(self):
         with open("/proc/%d/status" % self.pid) as f:
             for line in f:
