@@ -89,7 +89,8 @@ load() {
 
 # start_web2py_fastcgi ROOT PORT WORKDIR [THREADS]: the classic set-up, lighttpd + a uWSGI
 # FastCGI process running web2py's handlers/wsgihandler.py (the web2py book's rewrite rules);
-# sets FCGI_PID and LIGHTTPD_PID. ROOT/wsgihandler.py must exist.
+# sets FCGI_PID and LIGHTTPD_PID. ROOT/wsgihandler.py must exist. LIGHTTPD_EXTRA: more lines
+# for lighttpd.conf.
 start_web2py_fastcgi() {
   local root=$1 port=$2 work=$3 threads=${4:-4}
   (cd "$root" && exec uwsgi --plugin python3 --fastcgi-socket "$work/fcgi.sock" \
@@ -107,6 +108,7 @@ url.rewrite-once = ( "^(/.+?/static/.+)$" => "/applications\$1",
                      "(^|/.*)$" => "/handler_web2py.fcgi\$1" )
 fastcgi.server = ( "/handler_web2py.fcgi" => ( "web2py" => ( "socket" => "$work/fcgi.sock",
                    "check-local" => "disable", "fix-root-scriptname" => "enable" ) ) )
+${LIGHTTPD_EXTRA:-}
 CONF
   lighttpd -D -f "$work/lighttpd.conf" & PIDS+=($!)
   LIGHTTPD_PID=$!
