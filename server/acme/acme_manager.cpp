@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -68,10 +69,23 @@ std::string iso_time(std::time_t t) {
   return buf;
 }
 
+// One folder per CA below --acme-dir, named by its directory's host (and port): a certificate
+// from Let's Encrypt's staging CA is never served once the production one is configured, and
+// each CA has its own account key.
+std::string ca_folder(const std::string& directory_url) {
+  std::string host = directory_url.substr(directory_url.find("://") + 3);
+  host = host.substr(0, host.find('/'));
+  for (char& c : host)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+  return host.empty() || host[0] == '.' ? "_" + host : host;
+}
+
 }  // namespace
 
 AcmeManager::AcmeManager(AcmeConfig config, Install install)
-    : config_(std::move(config)), install_(std::move(install)) {
+    : config_(std::move(config)),
+      install_(std::move(install)),
+      state_dir_(config_.dir + "/" + ca_folder(config_.settings.directory)) {
   for (auto& names : config_.certificates) {
     Entry e;
     e.names = names;
@@ -84,7 +98,7 @@ AcmeManager::~AcmeManager() {
 }
 
 std::string AcmeManager::folder(const Entry& e) const {
-  return config_.dir + "/" + e.names.front();
+  return state_dir_ + "/" + e.names.front();
 }
 
 void AcmeManager::load_stored() {
@@ -182,13 +196,13 @@ void AcmeManager::ask_renewal_info(Entry& e) {
 }
 
 Key AcmeManager::account_key() {
-  std::string path = config_.dir + "/account.key";
+  std::string path = state_dir_ + "/account.key";
   std::string pem;
   if (read_file(path, pem)) {
     if (Key k = key_from_pem(pem)) return k;
     throw AcmeError(path + " holds no private key (move it away to make a new account)");
   }
-  make_folder(config_.dir);
+  make_folder(state_dir_);
   Key k = generate_p256_key();
   write_file(path, key_to_pem(k), 0600);
   log::info("ACME: account key created in " + path);
@@ -213,10 +227,10 @@ void AcmeManager::attempt(Entry& e) {
     std::time_t nb = 0, na = 0;
     if (!certificate_validity(chain, nb, na))
       throw AcmeError("the CA's certificate does not parse");
+    install_(e.names, chain, key_pem);  // first: what does not load is never stored
     make_folder(folder(e));
     write_file(folder(e) + "/key.pem", key_pem, 0600);
     write_file(folder(e) + "/cert.pem", chain, 0644);
-    install_(e.names, chain, key_pem);
     std::lock_guard lock(mutex_);
     e.not_before = nb;
     e.not_after = na;

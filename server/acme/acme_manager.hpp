@@ -1,9 +1,9 @@
 #pragma once
 // Automatic HTTPS: certificates for the configured names, obtained from an ACME CA and renewed
 // by a thread of their own (never an I/O thread; it sleeps between attempts). Stored under the
-// state folder (--acme-dir, owned by the service user: no root-only key), put into service at
-// start when stored, and swapped in after each order without a reload (new handshakes use the
-// new certificate, connections in flight keep theirs). Start-up never waits for the CA.
+// state folder (--acme-dir/<the CA's host>/, owned by the service user: no root-only key), put into
+// service at start when stored, and swapped in after each order without a reload (new handshakes
+// use the new certificate, connections in flight keep theirs). Start-up never waits for the CA.
 
 #include <chrono>
 #include <condition_variable>
@@ -75,6 +75,7 @@ class AcmeManager {
 
   AcmeConfig config_;
   Install install_;
+  std::string state_dir_;  // --acme-dir/<the CA's host>
   ChallengeBoard board_;
   mutable std::mutex mutex_;  // guards entries_' state and stopping_
   std::condition_variable wake_;

@@ -205,7 +205,7 @@ class Acme(unittest.TestCase):
             srv.stop()
         finally:
             srv.kill()
-        acme = self.tmp + "/acme"
+        acme = os.path.join(self.tmp, "acme", "localhost_%d" % self.pebble.port)  # per CA
         for path, mode in (("account.key", 0o600), ("a.test/key.pem", 0o600),
                            ("a.test/cert.pem", 0o644)):
             self.assertEqual(os.stat(os.path.join(acme, path)).st_mode & 0o777, mode, path)
@@ -224,6 +224,19 @@ class Acme(unittest.TestCase):
             self.assertEqual(st["ari_id"], ari_id(os.path.join(acme, "a.test", "cert.pem")))
             self.assertTrue(wait_until(
                 lambda: self.status()["renewal_info"] == "not offered by the CA"), self.status())
+            srv.stop()
+        finally:
+            srv.kill()
+        # Another CA (here the same pebble by another name, as staging then production would
+        # be): its own folder and account; the first CA's certificate is not served for it.
+        srv = self.server("a.test", "www.a.test",
+                          directory="https://127.0.0.1:%d/dir" % self.pebble.port)
+        try:
+            self.assertIsNone(srv.wait_for_log(r"loaded from", timeout=0))
+            st = self.wait_state("valid")
+            self.assertEqual(st["orders"], 1)
+            self.assertTrue(os.path.exists(os.path.join(self.tmp, "acme", "127.0.0.1_%d" %
+                                                        self.pebble.port, "a.test", "cert.pem")))
             srv.stop()
         finally:
             srv.kill()
