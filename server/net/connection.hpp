@@ -20,6 +20,9 @@ struct PeerInfo {
   bool h2 = false;  // an HTTP/2 stream: SERVER_PROTOCOL and the access log say HTTP/2
 };
 
+// What a TCP socket says of its two ends (empty addresses when it cannot: the peer is gone).
+PeerInfo peer_of(const boost::asio::ip::tcp::socket& socket);
+
 class Stoppable;
 class ChannelHub;
 

@@ -113,18 +113,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     }
     boost::system::error_code ec;
     if (!inner) socket_.set_option(tcp::no_delay(true), ec);
-    if (peer) {
-      peer_ = *peer;
-    } else {
-      if (auto r = socket_.remote_endpoint(ec); !ec) {
-        peer_.remote_addr = r.address().to_string();
-        peer_.remote_port = r.port();
-      }
-      if (auto l = socket_.local_endpoint(ec); !ec) {
-        peer_.local_addr = l.address().to_string();
-        peer_.local_port = l.port();
-      }
-    }
+    peer_ = peer ? *peer : peer_of(socket_);
     peer_.h2 = true;
     if (!make_session()) return close();
     flush();

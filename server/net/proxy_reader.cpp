@@ -31,15 +31,8 @@ class ProxyReader : public std::enable_shared_from_this<ProxyReader> {
         retry_(socket_.get_executor()) {}
 
   void start() {
-    boost::system::error_code ec;
-    auto remote = socket_.remote_endpoint(ec);
-    if (ec) return;
-    peer_.remote_addr = remote.address().to_string();
-    peer_.remote_port = remote.port();
-    if (auto local = socket_.local_endpoint(ec); !ec) {
-      peer_.local_addr = local.address().to_string();
-      peer_.local_port = local.port();
-    }
+    peer_ = peer_of(socket_);
+    if (peer_.remote_addr.empty()) return;  // gone already
     if (!any_contains(ctx_.options.trusted_proxies, peer_.remote_addr))
       return cut("not a --trusted-proxy");
     deadline_.expires_after(std::chrono::seconds(ctx_.options.header_timeout));

@@ -108,23 +108,13 @@ void Session::run(const PeerInfo* peer, std::uint16_t redirect_port, bool inner)
   redirect_port_ = redirect_port;
   if (!inner) socket_.set_option(tcp::no_delay(true), ec);
   socket_.native_non_blocking(true, ec);
-  if (peer) {
-    remote_addr_ = peer->remote_addr;
-    remote_port_ = peer->remote_port;
-    local_addr_ = peer->local_addr;
-    local_port_ = peer->local_port;
-    https_ = peer->https;
-    h2_ = peer->h2;
-  } else {
-    if (auto remote = socket_.remote_endpoint(ec); !ec) {
-      remote_addr_ = remote.address().to_string();
-      remote_port_ = remote.port();
-    }
-    if (auto local = socket_.local_endpoint(ec); !ec) {
-      local_addr_ = local.address().to_string();
-      local_port_ = local.port();
-    }
-  }
+  const PeerInfo p = peer ? *peer : peer_of(socket_);
+  remote_addr_ = p.remote_addr;
+  remote_port_ = p.remote_port;
+  local_addr_ = p.local_addr;
+  local_port_ = p.local_port;
+  https_ = p.https;
+  h2_ = p.h2;
   trusted_peer_ = any_contains(ctx_.options.trusted_proxies, remote_addr_);
   status_peer_ = is_loopback(remote_addr_) || any_contains(ctx_.options.status_allow, remote_addr_);
   net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_read_header(); });
@@ -445,6 +435,20 @@ void Session::dispatch_to_app() {
     return send_simple(503, {{"Retry-After", "1"}});
   }
   req_.reset();
+}
+
+PeerInfo peer_of(const tcp::socket& socket) {
+  PeerInfo p;
+  beast::error_code ec;
+  if (auto remote = socket.remote_endpoint(ec); !ec) {
+    p.remote_addr = remote.address().to_string();
+    p.remote_port = remote.port();
+  }
+  if (auto local = socket.local_endpoint(ec); !ec) {
+    p.local_addr = local.address().to_string();
+    p.local_port = local.port();
+  }
+  return p;
 }
 
 void start_connection(tcp::socket socket, ServerContext& ctx, std::uint16_t redirect_port,

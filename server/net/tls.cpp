@@ -384,18 +384,7 @@ class TlsPump final : public Stoppable, public std::enable_shared_from_this<TlsP
     boost::system::error_code ec;
     sock_.set_option(tcp::no_delay(true), ec);
     sock_.native_non_blocking(true, ec);
-    if (proxied) {
-      peer_ = *proxied;
-    } else {
-      if (auto remote = sock_.remote_endpoint(ec); !ec) {
-        peer_.remote_addr = remote.address().to_string();
-        peer_.remote_port = remote.port();
-      }
-      if (auto local = sock_.local_endpoint(ec); !ec) {
-        peer_.local_addr = local.address().to_string();
-        peer_.local_port = local.port();
-      }
-    }
+    peer_ = proxied ? *proxied : peer_of(sock_);
     peer_.https = true;
     ssl_ = api_.SSL_new(ctx_.tls->impl().main);
     if (!ssl_ || api_.SSL_set_fd(ssl_, sock_.native_handle()) != 1) return abort();
