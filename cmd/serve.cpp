@@ -8,14 +8,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cmd/commands.hpp"
@@ -317,8 +321,24 @@ int serve(const server::Options& options, int argc, char** argv) {
     // there).
     server::acme::AcmeConfig ac;
     ac.certificates = acme_certificates;
-    ac.settings = {options.acme_directory, options.acme_email, options.acme_ca_root,
-                   options.acme_agree_tos, options.acme_challenge};
+    ac.settings.directory = options.acme_directory;
+    ac.settings.email = options.acme_email;
+    ac.settings.ca_file = options.acme_ca_root;
+    ac.settings.agree_tos = options.acme_agree_tos;
+    ac.settings.challenge = options.acme_challenge;
+    if (!options.acme_eab_kid.empty()) {
+      std::ifstream f(options.acme_eab_key_file);
+      std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+        text.pop_back();
+      std::optional<std::string> key = f ? server::acme::base64url_decode(text) : std::nullopt;
+      if (!f || !key || key->empty())
+        return fail_with_python("--acme-eab-key-file " + options.acme_eab_key_file +
+                                (f ? ": not a base64url key"
+                                   : ": cannot read it as uid " + std::to_string(::geteuid())));
+      ac.settings.eab_kid = options.acme_eab_kid;
+      ac.settings.eab_key = *key;
+    }
     ac.dir = options.acme_dir;
     ac.renew_before = options.acme_renew_before;
     // An order touches code and heap nothing else uses (libcrypto's EC and X.509, the HTTPS

@@ -150,6 +150,17 @@ void AcmeClient::account() {
   p["termsOfServiceAgreed"] = settings_.agree_tos;
   if (!settings_.email.empty())
     p["contact"] = json::array{json::value("mailto:" + settings_.email)};
+  if (!settings_.eab_kid.empty()) {
+    // The account key, signed with the CA's HMAC key under its key id (HS256).
+    std::string protected64 =
+        base64url(R"({"alg":"HS256","kid":)" + json::serialize(json::value(settings_.eab_kid)) +
+                  R"(,"url":)" + json::serialize(json::value(new_account_)) + "}");
+    std::string payload64 = base64url(jwk_);
+    p["externalAccountBinding"] = json::object{
+        {"protected", protected64},
+        {"payload", payload64},
+        {"signature", base64url(hmac_sha256(settings_.eab_key, protected64 + "." + payload64))}};
+  }
   Answer a = post(new_account_, json::serialize(p), true);
   if (a.http.status != 200 && a.http.status != 201) refused(a.http, "the account");
   kid_ = a.http.header("location");

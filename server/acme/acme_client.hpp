@@ -52,6 +52,9 @@ struct AcmeSettings {
   std::string ca_file;    // trust for the CA's HTTPS (empty: the system's)
   bool agree_tos = false;
   std::string challenge = "http-01";  // or "tls-alpn-01"
+  // External Account Binding (RFC 8555 7.3.4), for CAs that tie accounts to a customer
+  // account of theirs: the key id and the HMAC key (raw bytes) they gave. Empty: none.
+  std::string eab_kid, eab_key;
 };
 
 class AcmeClient {

@@ -82,6 +82,7 @@ void load(AcmeOpenSsl& api) {
   bind(a.i2d_ASN1_INTEGER, "i2d_ASN1_INTEGER");
   bind(a.ASN1_STRING_get0_data, "ASN1_STRING_get0_data");
   bind(a.ASN1_STRING_length, "ASN1_STRING_length");
+  bind(a.HMAC, "HMAC");
   bind(a.TLS_client_method, "TLS_client_method");
   bind(a.SSL_CTX_new, "SSL_CTX_new");
   bind(a.SSL_CTX_free, "SSL_CTX_free");
@@ -160,6 +161,40 @@ std::string sha256(std::string_view bytes) {
   if (a.EVP_Digest(bytes.data(), bytes.size(), md, &n, a.EVP_sha256(), nullptr) != 1)
     fail("SHA-256");
   return {reinterpret_cast<char*>(md), n};
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  const AcmeOpenSsl& a = acme_openssl();
+  unsigned char md[32];
+  unsigned int n = 0;
+  if (!a.HMAC(a.EVP_sha256(), key.data(), static_cast<int>(key.size()),
+              reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &n))
+    fail("HMAC-SHA256");
+  return {reinterpret_cast<char*>(md), n};
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '-' || c == '+' ? 62
+            : c == '_' || c == '/' ? 63
+                                   : -1;
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  if (bits >= 6) return std::nullopt;  // a lone sixth of a byte: not base64
+  return out;
 }
 
 Key generate_p256_key() {

@@ -12,6 +12,7 @@
 
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +83,8 @@ struct AcmeOpenSsl {
   X509_EXTENSION* (*X509_EXTENSION_create_by_OBJ)(X509_EXTENSION**, const ASN1_OBJECT*, int,
                                                   ASN1_OCTET_STRING*);
   int (*PEM_write_bio_X509)(BIO*, const X509*);
+  unsigned char* (*HMAC)(const EVP_MD*, const void*, int, const unsigned char*, size_t,
+                         unsigned char*, unsigned int*);
   // ACME Renewal Information: the certificate's identifier.
   const ASN1_OCTET_STRING* (*X509_get0_authority_key_id)(X509*);
   const ASN1_INTEGER* (*X509_get0_serialNumber)(const X509*);
@@ -125,6 +128,9 @@ using Key = std::unique_ptr<EVP_PKEY, KeyDeleter>;
 
 std::string base64url(std::string_view bytes);
 std::string sha256(std::string_view bytes);
+std::string hmac_sha256(std::string_view key, std::string_view data);
+// The bytes of base64url (or base64) text, padding optional; nullopt when it is not that.
+std::optional<std::string> base64url_decode(std::string_view text);
 
 Key generate_p256_key();
 std::string key_to_pem(const Key& key);

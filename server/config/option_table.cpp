@@ -414,6 +414,12 @@ std::vector<OptionSpec> build_table() {
     };
     add(s);
   }
+  add(string_option("acme-eab-kid", ValueKind::text, &Options::acme_eab_kid, "KID",
+                    "External Account Binding, for CAs that require it (ZeroSSL, Google Trust "
+                    "Services, company CAs): the key id the CA gave"));
+  add(string_option("acme-eab-key-file", ValueKind::path, &Options::acme_eab_key_file, "FILE",
+                    "External Account Binding: a file (readable by the service user) holding the "
+                    "CA's HMAC key, base64url as the CA shows it"));
   add(string_option("acme-ca-root", ValueKind::path, &Options::acme_ca_root, "FILE",
                     "PEM file of the CA certificates that the ACME server's HTTPS is checked "
                     "against (a private or company CA); default: the system's"));

@@ -210,6 +210,8 @@ void check_acme(Options& o) {
   if (!o.acme_agree_tos)
     throw OptionError("--domain orders certificates from " + o.acme_directory +
                       ": read the CA's terms of service, then give --acme-agree-tos");
+  if (o.acme_eab_kid.empty() != o.acme_eab_key_file.empty())
+    throw OptionError("External Account Binding needs both --acme-eab-kid and --acme-eab-key-file");
   bool plain = !o.redirect_listen.empty() || !o.http_listen.empty();
   if (o.acme_challenge.empty()) o.acme_challenge = plain ? "http-01" : "tls-alpn-01";
   if (o.acme_challenge == "http-01" && !plain)

@@ -89,6 +89,7 @@ struct Options {
   bool acme_staging = false;
   std::string acme_challenge;  // "http-01" or "tls-alpn-01"; empty: http-01 with a plain listener
   std::string acme_ca_root;    // trust for the CA's HTTPS (a private ACME CA)
+  std::string acme_eab_kid, acme_eab_key_file;  // External Account Binding (ZeroSSL, Google...)
   std::string acme_dir = "/var/lib/w2pserve/acme";
   std::uint64_t acme_renew_before = 0;  // seconds; 0: a third of the certificate's lifetime
   // The certificates automatic HTTPS manages: --domain's names, then each acme = true site's

@@ -30,7 +30,7 @@ def free_port():
 class Pebble:
     """pebble and its DNS, with an HTTPS certificate for pebble's API made here."""
 
-    def __init__(self, http_port, tls_port, env=None):
+    def __init__(self, http_port, tls_port, env=None, eab_keys=None):
         self.tmp = tempfile.mkdtemp(prefix="w2p-pebble-")
         self.ca = os.path.join(self.tmp, "ca.pem")
         key, cert, csr, ext = (os.path.join(self.tmp, n) for n in ("api.key", "api.pem", "api.csr",
@@ -53,7 +53,8 @@ class Pebble:
                 "managementListenAddress": "127.0.0.1:%d" % self.mgmt,
                 "certificate": cert, "privateKey": key,
                 "httpPort": http_port, "tlsPort": tls_port,
-                "ocspResponderURL": "", "externalAccountBindingRequired": False}}, f)
+                "ocspResponderURL": "", "externalAccountBindingRequired": bool(eab_keys),
+                "externalAccountMACKeys": eab_keys or {}}}, f)
         self.chall = subprocess.Popen(
             ["pebble-challtestsrv", "-dns01", "127.0.0.1:%d" % self.dns_port, "-http01", "",
              "-https01", "", "-tlsalpn01", "", "-management", "127.0.0.1:%d" % self.dns_mgmt,
@@ -364,6 +365,57 @@ class Acme(unittest.TestCase):
             srv.stop()
         finally:
             srv.kill()
+
+
+class AcmeExternalAccountBinding(unittest.TestCase):
+    """A CA that ties accounts to its customers' (ZeroSSL, Google Trust Services do)."""
+    KEY = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.http_port, cls.tls_port = free_port(), free_port()
+        cls.pebble = Pebble(cls.http_port, cls.tls_port, eab_keys={"kid-w2p": cls.KEY})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pebble.stop()
+
+    def test_without_then_with_the_binding(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-acme-eab-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        status_port = free_port()
+        key_file = os.path.join(tmp, "eab.key")
+        with open(key_file, "w") as f:
+            f.write(self.KEY + "\n")
+        common = ["--listen", "127.0.0.1:%d" % self.tls_port, "--http-listen",
+                  "127.0.0.1:%d" % status_port, "--redirect-listen",
+                  "127.0.0.1:%d" % self.http_port, "--acme-agree-tos", "--acme-directory",
+                  self.pebble.directory, "--acme-ca-root", self.pebble.ca, "--acme-dir",
+                  tmp + "/acme", "--domain", "eab.test"]
+
+        def acme():
+            with urllib.request.urlopen("http://127.0.0.1:%d/server-status" % status_port,
+                                        timeout=IO_TIMEOUT) as r:
+                return json.loads(r.read())["acme"][0]
+        srv = Server(*common)
+        try:  # the CA's own words: an account needs the binding
+            self.assertTrue(wait_until(lambda: acme()["state"] == "failing"), acme())
+            self.assertIn("externalAccountRequired", acme()["error"])
+            srv.stop()
+        finally:
+            srv.kill()
+        srv = Server(*common, "--acme-eab-kid", "kid-w2p", "--acme-eab-key-file", key_file)
+        try:
+            self.assertTrue(wait_until(lambda: acme()["state"] == "valid"), acme())
+            self.assertEqual(https_get(self.tls_port, "eab.test", self.pebble.root)[0], 200)
+            srv.stop()
+        finally:
+            srv.kill()
+        with open(key_file, "w") as f:
+            f.write("not base64!\n")
+        r = run_cli(*common, "--acme-eab-kid", "kid-w2p", "--acme-eab-key-file", key_file)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not a base64url key", r.stderr.decode())
 
 
 class AcmeOptions(unittest.TestCase):

@@ -16,6 +16,16 @@ TEST(Acme, Base64UrlHasNoPaddingAndTheUrlAlphabet) {
   EXPECT_EQ(base64url(std::string("\xfb\xff\xbf", 3)), "-_-_");
 }
 
+TEST(Acme, Base64UrlDecodesWhatItEncodesAndRefusesTheRest) {
+  for (std::string bytes : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
+                            std::string("\xfb\xff\xbf\x00\x01", 5)})
+    EXPECT_EQ(base64url_decode(base64url(bytes)), bytes);
+  EXPECT_EQ(base64url_decode("Zm9vYg=="), std::string("foob"));  // padding and '+/' accepted
+  EXPECT_EQ(base64url_decode("+/+/"), std::string("\xfb\xff\xbf", 3));
+  EXPECT_FALSE(base64url_decode("not base64!"));
+  EXPECT_FALSE(base64url_decode("Z"));  // a lone sixth of a byte
+}
+
 TEST(Acme, RenewalInformationIdAsRfc9773Shows) {
   // RFC 9773 4.1: keyIdentifier 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4,
   // serial 00:87:65:43:21 (the DER value keeps its leading zero).
