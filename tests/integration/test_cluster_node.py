@@ -4,6 +4,9 @@ health path (200, 503 while draining or with a full queue); --drain-delay on SIG
 
 import json
 import os
+import shutil
+import ssl
+import subprocess
 import signal
 import socket
 import struct
@@ -128,6 +131,64 @@ class ProxyProtocol(unittest.TestCase):
         r = exchange(self.server.port, v2_header("0.0.0.0", "0.0.0.0", 0, 0, command=0),
                      path="/healthz")
         self.assertEqual((r.status, r.body), (200, b"ok\n"))
+
+
+class ProxyProtocolBeforeTlsAndHttp2(unittest.TestCase):
+    """HAProxy in TCP mode passes TLS through (or speaks h2c) after its PROXY header."""
+
+    def test_tls_after_the_header(self):
+        tmp = tempfile.mkdtemp(prefix="w2p-proxy-tls-")
+        key, cert = os.path.join(tmp, "k.pem"), os.path.join(tmp, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=node.test", "-addext",
+                        "subjectAltName=DNS:node.test"], check=True, capture_output=True)
+        with Server(*ENV_APP, "--proxy-protocol", "--trusted-proxy", "127.0.0.1",
+                    "--tls-cert", cert, "--tls-key", key) as srv:
+            ctx = ssl.create_default_context(cafile=cert)
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=IO_TIMEOUT) as raw:
+                raw.sendall(b"PROXY TCP4 203.0.113.20 192.0.2.1 40020 443\r\n")
+                with ctx.wrap_socket(raw, server_hostname="node.test") as s:
+                    send_request(s, "GET", "/", [("Host", "node.test")], close=True)
+                    e = json.loads(read_response(s).body)
+            self.assertEqual((e["cgi"]["REMOTE_ADDR"], e["wsgi"]["url_scheme"]),
+                             ("203.0.113.20", "https"))
+            srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_h2c_and_http11_after_the_header(self):
+        with Server(*ENV_APP, "--proxy-protocol", "--trusted-proxy", "127.0.0.1",
+                    "--h2c") as srv:
+            e = json.loads(exchange(srv.port, b"PROXY TCP4 203.0.113.21 192.0.2.1 40021 80\r\n")
+                           .body)
+            self.assertEqual(e["cgi"]["REMOTE_ADDR"], "203.0.113.21")
+            r = subprocess.run(["nghttp", "-v", "http://127.0.0.1:%d/" % srv.port],
+                               capture_output=True, timeout=IO_TIMEOUT)  # no header: cut
+            self.assertNotIn(b":status: 200", r.stdout)
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=IO_TIMEOUT) as s:
+                import h2.config
+                import h2.connection
+                import h2.events
+                s.sendall(b"PROXY TCP4 203.0.113.22 192.0.2.1 40022 80\r\n")
+                conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+                conn.initiate_connection()
+                conn.send_headers(1, [(":method", "GET"), (":path", "/"), (":scheme", "http"),
+                                      (":authority", "node.test")], end_stream=True)
+                s.sendall(conn.data_to_send())
+                body, ended = b"", False
+                while not ended:
+                    data = s.recv(65536)
+                    self.assertTrue(data, "closed before the answer")
+                    for ev in conn.receive_data(data):
+                        if isinstance(ev, h2.events.DataReceived):
+                            body += ev.data
+                            conn.acknowledge_received_data(ev.flow_controlled_length, 1)
+                        ended = ended or isinstance(ev, h2.events.StreamEnded)
+                    s.sendall(conn.data_to_send())
+            e = json.loads(body)
+            self.assertEqual((e["cgi"]["REMOTE_ADDR"], e["cgi"]["SERVER_PROTOCOL"]),
+                             ("203.0.113.22", "HTTP/2"))
+            srv.stop()
 
 
 class UntrustedProxy(unittest.TestCase):
