@@ -285,8 +285,9 @@ std::vector<OptionSpec> build_table() {
                     "200 while the node takes work, 503 while it drains for a stop or a reload "
                     "and while its request queue is full; from any peer (it says nothing else)"));
   add(count("drain-delay", &Options::drain_delay, 0, 3600, "SECONDS",
-            "On SIGTERM, serve on this long with --health-path answering 503 before stopping, so "
-            "the balancer takes the node out first (default 0: stop at once)"));
+            "On SIGTERM or a reload, serve on this long with --health-path answering 503 before "
+            "stopping or reloading, so the balancer takes the node out first (default 0: at "
+            "once)"));
   add(flag("proxy-protocol", &Options::proxy_protocol,
            "The --listen addresses expect HAProxy's PROXY protocol (v1 or v2, e.g. HAProxy's "
            "send-proxy-v2): each connection must come from a --trusted-proxy and start with the "

@@ -121,6 +121,24 @@ struct Server::Impl {
         return;
       }
     }
+    if (options.drain_delay > 0) {
+      // Behind a balancer: its health checks see 503 and it stops sending here before the
+      // idle keep-alive connections it holds are closed (a request racing that close could
+      // not be retried if it is a POST).
+      if (ctx.draining.exchange(true)) return;  // already draining for a reload or a stop
+      log::info("reloading (" + why + ") after draining for " +
+                std::to_string(options.drain_delay) +
+                " s (health checks answer 503, requests are still served)");
+      drain_timer.expires_after(std::chrono::seconds(options.drain_delay));
+      drain_timer.async_wait([this, why](boost::system::error_code e) {
+        if (e || ctx.stopping.load()) return;
+        log::info("reloading (" + why +
+                  "): finishing requests in flight, then starting again in "
+                  "place; new connections wait in the listen queue");
+        begin_shutdown(true);
+      });
+      return;
+    }
     log::info("reloading (" + why +
               "): finishing requests in flight, then starting again in "
               "place; new connections wait in the listen queue");

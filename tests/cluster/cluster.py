@@ -56,7 +56,8 @@ class Node:
         self.proc = None
         self.args = [BIN, "--root", self.root, "--listen", "127.0.0.1:%d" % self.port,
                      "--proxy-protocol", "--trusted-proxy", "127.0.0.1", "--health-path",
-                     "/healthz", "--workers", "2", "--cron", "--cron-lock", pg.url,
+                     "/healthz", "--drain-delay", "3", "--workers", "2", "--cron",
+                     "--cron-lock", pg.url,
                      "--node-name", self.name, "--error-log", self.log_path]
         if os.geteuid() == 0:
             self.args.append("--allow-root")

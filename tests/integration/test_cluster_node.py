@@ -219,6 +219,21 @@ class Health(unittest.TestCase):
         finally:
             srv.kill()
 
+    def test_a_reload_drains_first_then_serves_again(self):
+        with Server(*ENV_APP, "--health-path", "/healthz", "--drain-delay", "2") as srv:
+            pid = srv.pid
+            mark = srv.log_mark()
+            srv.proc.send_signal(signal.SIGHUP)
+            self.assertIsNotNone(srv.wait_for_log(r"reloading \(SIGHUP\) after draining for 2 s",
+                                                  start=mark))
+            r = srv.request("GET", "/healthz")
+            self.assertEqual((r.status, r.body), (503, b"draining\n"))
+            self.assertEqual(srv.request("GET", "/").status, 200)  # still serving
+            self.assertIsNotNone(srv.wait_for_log(r"serving", start=srv.log_mark(), timeout=30))
+            self.assertTrue(wait_until(lambda: srv.request("GET", "/healthz").status == 200))
+            self.assertEqual(srv.pid, pid)
+            srv.stop()
+
     def test_a_full_queue_is_503_busy(self):
         srv = Server("--app", "app:application", "--pythonpath", app_dir("h2"),
                      "--health-path", "/healthz", "--workers", "1", "--queue", "1")
