@@ -57,7 +57,9 @@ void make_folder(const std::string& path) {
     at = path.find('/', at + 1);
     std::string part = path.substr(0, at);
     if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
-      throw AcmeError("cannot create " + part + ": " + std::strerror(errno));
+      throw AcmeError("cannot create " + part + ": " + std::strerror(errno) +
+                      " (this runs as uid " + std::to_string(::geteuid()) +
+                      ": give the folder to that user)");
   }
 }
 
