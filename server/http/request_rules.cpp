@@ -84,6 +84,43 @@ bool valid_authority(std::string_view a) {
   return value <= 65535;
 }
 
+bool check_target(std::string_view target, bool options, RequestVerdict& v) {
+  if (target == "*") {
+    // The asterisk form exists for OPTIONS only (RFC 9112 3.2.4).
+    if (!options) {
+      v.status = 400;
+      return false;
+    }
+    v.asterisk = true;
+    v.path = "*";
+  } else {
+    std::optional<TargetParts> parts = split_target(target);
+    std::optional<std::string> decoded;
+    if (parts) decoded = percent_decode(parts->path);
+    // One view of the path for everything that follows (rewrite rules, deny rules, static
+    // mappings, the application): dot segments resolved and "//" collapsed, as lighttpd and
+    // nginx do. A ".." above the root, in any spelling, is an attack, not a URL.
+    bool above_raw = false, above_decoded = false;
+    if (decoded) {
+      v.raw_path = normalize_raw_path(parts->path, &above_raw);
+      *decoded = normalize_path(*decoded, &above_decoded);
+    }
+    if (!decoded || above_raw || above_decoded ||
+        (parts->absolute_form && !valid_authority(parts->authority))) {
+      v.status = 400;
+      return false;
+    }
+    if (parts->absolute_form) {
+      // RFC 9112 3.2.2: the target's authority replaces whatever Host says.
+      v.absolute_form = true;
+      v.host.assign(parts->authority);
+    }
+    v.path = std::move(*decoded);
+    v.query = parts->query;
+  }
+  return true;
+}
+
 RequestVerdict check_request_head(const http::request_header<>& head, bool chunked,
                                   const boost::optional<std::uint64_t>& content_length,
                                   std::uint32_t max_uri) {
@@ -139,39 +176,7 @@ RequestVerdict check_request_head(const http::request_header<>& head, bool chunk
     return v;
   }
   v.host.assign(host);
-  if (target == "*") {
-    // The asterisk form exists for OPTIONS only (RFC 9112 3.2.4).
-    if (head.method() != http::verb::options) {
-      v.status = 400;
-      return v;
-    }
-    v.asterisk = true;
-    v.path = "*";
-  } else {
-    std::optional<TargetParts> parts = split_target(target);
-    std::optional<std::string> decoded;
-    if (parts) decoded = percent_decode(parts->path);
-    // One view of the path for everything that follows (rewrite rules, deny rules, static
-    // mappings, the application): dot segments resolved and "//" collapsed, as lighttpd and
-    // nginx do. A ".." above the root, in any spelling, is an attack, not a URL.
-    bool above_raw = false, above_decoded = false;
-    if (decoded) {
-      v.raw_path = normalize_raw_path(parts->path, &above_raw);
-      *decoded = normalize_path(*decoded, &above_decoded);
-    }
-    if (!decoded || above_raw || above_decoded ||
-        (parts->absolute_form && !valid_authority(parts->authority))) {
-      v.status = 400;
-      return v;
-    }
-    if (parts->absolute_form) {
-      // RFC 9112 3.2.2: the target's authority replaces whatever Host says.
-      v.absolute_form = true;
-      v.host.assign(parts->authority);
-    }
-    v.path = std::move(*decoded);
-    v.query = parts->query;
-  }
+  if (!check_target(target, head.method() == http::verb::options, v)) return v;
   v.has_body = chunked || (content_length && *content_length > 0);
   if (has_expect) {
     if (!iequals(trim(expect), "100-continue")) {

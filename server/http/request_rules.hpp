@@ -30,6 +30,11 @@ struct RequestVerdict {
 // allocation, and no real client sends more.
 constexpr std::size_t kMaxHeaderFields = 256;
 
+// The request target's part of the checks: the path decoded and normalised, the query, an
+// absolute form's authority (into v.host) and the asterisk form (OPTIONS only). False, with
+// v.status set (400), when the target is refused.
+bool check_target(std::string_view target, bool options, RequestVerdict& v);
+
 // `chunked` and `content_length` are what Beast's parser concluded about the body.
 RequestVerdict check_request_head(const boost::beast::http::request_header<>& head, bool chunked,
                                   const boost::optional<std::uint64_t>& content_length,

@@ -213,17 +213,21 @@ void serialize_head(std::string& out, unsigned version, const ResponseHead& head
   out.append("\r\n");
 }
 
+std::string status_page_body(int status) {
+  std::string body;
+  if (status_has_no_body(status)) return body;
+  std::string_view reason = reason_phrase(status);
+  body.append("<!DOCTYPE html><html><head><title>");
+  body.append(std::to_string(status)).append(" ").append(reason);
+  body.append("</title></head><body><h1>");
+  body.append(std::to_string(status)).append(" ").append(reason);
+  body.append("</h1></body></html>\n");
+  return body;
+}
+
 std::string simple_response(unsigned version, int status, bool keep_alive,
                             const std::vector<Header>& extra, bool head_only) {
-  std::string_view reason = reason_phrase(status);
-  std::string body;
-  if (!status_has_no_body(status)) {
-    body.append("<!DOCTYPE html><html><head><title>");
-    body.append(std::to_string(status)).append(" ").append(reason);
-    body.append("</title></head><body><h1>");
-    body.append(std::to_string(status)).append(" ").append(reason);
-    body.append("</h1></body></html>\n");
-  }
+  std::string body = status_page_body(status);
   ResponseHead head;
   head.status = status;
   head.headers = extra;

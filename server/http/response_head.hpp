@@ -38,6 +38,9 @@ enum class Framing { none, content_length, chunked, close_delimited };
 void serialize_head(std::string& out, unsigned version, const ResponseHead& head, Framing framing,
                     std::uint64_t content_length, bool keep_alive);
 
+// The small HTML page the server's own statuses carry ("" for those without a body).
+std::string status_page_body(int status);
+
 // A small complete error response (text/html), for statuses the server itself produces.
 std::string simple_response(unsigned version, int status, bool keep_alive,
                             const std::vector<Header>& extra = {}, bool head_only = false);

@@ -30,6 +30,7 @@
 #include "server/http/response_head.hpp"
 #include "server/log.hpp"
 #include "server/net/connection.hpp"
+#include "server/net/frame_buffer.hpp"
 #include "server/net/h2_static.hpp"
 #include "server/net/h2_translate.hpp"
 #include "server/net/nghttp2_api.hpp"
@@ -48,6 +49,7 @@ namespace {
 constexpr std::size_t kStreamBuffer = 64 * 1024;  // decoded response bytes held per stream
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kKeptOutput = 16 * 1024;  // output buffer kept while streams are open
+constexpr std::size_t kFlushBytes = 64 * 1024;  // what one write gathers at most (about)
 constexpr std::uint32_t kMaxStreams = 100;
 // Streams a client may cancel: a burst, then so many a second (rapid reset, CVE-2023-44487).
 // Browsers cancel a few on navigation; a loop of opened-and-cancelled streams is an attack.
@@ -134,6 +136,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     api_.session_callbacks_set_on_frame_recv_callback(cb, &on_frame_recv);
     api_.session_callbacks_set_on_data_chunk_recv_callback(cb, &on_data_chunk);
     api_.session_callbacks_set_on_stream_close_callback(cb, &on_stream_close);
+    api_.session_callbacks_set_send_data_callback(cb, &send_file_data);
     nghttp2_option* opt = nullptr;
     api_.option_new(&opt);
     // Request bodies are acknowledged as the Session takes them: a client cannot make this
@@ -277,6 +280,19 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     Stream* s = c.stream(id);
     if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     if (s->native) {
+      if (s->native->failed) {
+        log::warn("file truncated while being sent; HTTP/2 stream reset");
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      }
+      // A frame before the last is read from the file straight into the output by
+      // send_file_data; the last is read here, with END_STREAM, so that a file found short
+      // never ends its stream as if complete. (nghttp2 goes on to the next frame after such
+      // one within the same call: past kFlushBytes the frames are copied, which returns to
+      // flush and so bounds what one write holds.)
+      if (s->native->remaining() > length && c.out_.size() < kFlushBytes) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        return static_cast<ssize_t>(length);
+      }
       bool eof = false;
       ssize_t got = s->native->read(buf, length, eof);
       if (got < 0) {
@@ -303,6 +319,26 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     return static_cast<ssize_t>(n);
   }
 
+  // A DATA frame read_body left for us (NGHTTP2_DATA_FLAG_NO_COPY): its header, then its
+  // payload read from the file into the output. A read that comes short fills the frame with
+  // zeros (its length is already promised) and marks the stream, which read_body then resets:
+  // it never ends as if complete.
+  static int send_file_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                            size_t length, nghttp2_data_source*, void* user) {
+    auto& c = self(user);
+    Stream* s = c.stream(frame->hd.stream_id);
+    if (!s || !s->native || frame->data.padlen > 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    c.out_.append(framehd, 9);
+    auto* payload = reinterpret_cast<std::uint8_t*>(c.out_.extend(length));
+    bool eof = false;
+    ssize_t got = s->native->read(payload, length, eof);
+    if (got != static_cast<ssize_t>(length)) {
+      std::memset(payload, 0, length);
+      s->native->failed = true;
+    }
+    return 0;
+  }
+
   // --- streams ---
 
   void start_stream(Stream& s) {
@@ -313,7 +349,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
       s.native = h2_static_answer(s.method, s.path, s.authority, s.headers, ctx_, responder_);
       if (s.native) {
         submit(s, s.native->fields, s.native->has_body);  // nghttp2 copies them
-        s.native->fields = {};
+        s.native->head_sent();
         return;
       }
     }
@@ -553,13 +589,13 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
       if (n < 0) return close();
       if (n == 0) break;
       if (out_.empty() && !streams_.empty()) out_.reserve(kKeptOutput);
-      out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-      if (out_.size() >= 64 * 1024) break;
+      out_.append(data, static_cast<std::size_t>(n));
+      if (out_.size() >= kFlushBytes) break;
     }
     if (out_.empty()) {
       // An idle connection holds none; one with streams open keeps 16 KiB rather than grow it
       // anew each turn (the most a stalled client can make it hold between writes).
-      if (out_.capacity() > (streams_.empty() ? 4096u : kKeptOutput)) std::string().swap(out_);
+      if (out_.capacity() > (streams_.empty() ? 4096u : kKeptOutput)) out_.release();
       if (!api_.session_want_read(session_) && !api_.session_want_write(session_))
         close();
       else if (closing_)
@@ -568,7 +604,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     }
     writing_ = true;
     write_started_ = std::chrono::steady_clock::now();
-    net::async_write(socket_, net::buffer(out_),
+    net::async_write(socket_, net::buffer(out_.data(), out_.size()),
                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                        self->writing_ = false;
                        if (ec) return self->close();
@@ -650,7 +686,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
   PeerInfo peer_;
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::shared_ptr<Stream>> streams_;
-  std::string out_;
+  FrameBuffer out_;
   bool writing_ = false, closed_ = false, closing_ = false, going_away_ = false;
   bool registered_ = false;
   bool in_nghttp2_ = false;  // inside session_mem_recv/mem_send: their callbacks must not flush

@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
+#include "server/http/http_date.hpp"
+#include "server/http/response_head.hpp"
 #include "server/net/server_context.hpp"
 #include "server/routing/site.hpp"
 
@@ -51,54 +54,113 @@ ssize_t H2StaticAnswer::read(std::uint8_t* buf, std::size_t n, bool& eof) {
   return static_cast<ssize_t>(done);
 }
 
+namespace {
+
+// The first field called `name` (lower case, as HTTP/2 has them), or "".
+std::string_view field(const FieldList& headers, std::string_view name) {
+  for (const auto& [n, v] : headers)
+    if (n == name) return v;
+  return {};
+}
+
+}  // namespace
+
+void H2StaticAnswer::make_fields() {
+  fields.clear();
+  fields.reserve(head.headers.size() + 4);
+  auto r = std::to_chars(status, status + sizeof status, head.status);
+  fields.emplace_back(":status", std::string_view(status, r.ptr - status));
+  bool has_date = false, has_server = false;
+  std::size_t name_bytes = 0;
+  for (const auto& h : head.headers) {
+    if (h.name.size() == 4) has_date = has_date || iequals(h.name, "date");
+    if (h.name.size() == 6) has_server = has_server || iequals(h.name, "server");
+    name_bytes += h.name.size();
+  }
+  if (!has_date) fields.emplace_back("date", current_http_date());
+  if (!has_server) fields.emplace_back("server", "w2pserve");
+  // HTTP/2 names are lower case: copied once into `names` (sized first: the views into it stay
+  // valid).
+  names.resize(name_bytes);
+  char* at = names.data();
+  for (const auto& h : head.headers) {
+    char* begin = at;
+    for (char ch : h.name) *at++ = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+    fields.emplace_back(std::string_view(begin, h.name.size()), h.value);
+  }
+  if (content_length) {
+    r = std::to_chars(length_text, length_text + sizeof length_text, *content_length);
+    fields.emplace_back("content-length", std::string_view(length_text, r.ptr - length_text));
+  }
+}
+
+void H2StaticAnswer::head_sent() {
+  FieldViews().swap(fields);
+  std::string().swap(names);
+  head = ResponseHead();
+}
+
+std::uint64_t H2StaticAnswer::remaining() const {
+  std::uint64_t n = text.size() - text_at + length;
+  for (const auto& part : segments) n += part.text.size() + part.length;
+  return n;
+}
+
 std::unique_ptr<H2StaticAnswer> h2_static_answer(std::string_view method, std::string_view path,
                                                  std::string_view authority,
                                                  const FieldList& headers, ServerContext& ctx,
                                                  StaticResponder& responder) {
   if (method != "GET" && method != "HEAD") return nullptr;
-  // The head as an HTTP/1.1 Session would see it, for the same checks and routing.
-  http::request_header<> msg;
-  msg.method_string(method);
-  msg.target(path);
-  msg.version(11);
-  if (!authority.empty()) msg.set(http::field::host, authority);
-  for (const auto& [n, v] : headers) {
-    if (n == "host" && !authority.empty()) continue;
-    if (n == "content-length" || n == "transfer-encoding") return nullptr;
-    msg.insert(n, v);
-  }
+  // The checks an HTTP/1.1 Session makes of its head, on the fields as they are. What they
+  // would refuse (and anything unusual: a body, several or no hosts, too many fields) is left
+  // to a Session, which answers it with its own rules.
   const auto& o = ctx.options;
-  RequestVerdict verdict = check_request_head(msg, false, boost::none, o.max_uri);
-  // Refusals, OPTIONS * and the like: the Session's answers, with their rules.
-  if (verdict.status != 0 || verdict.asterisk || verdict.has_body) return nullptr;
+  if (path.size() > o.max_uri || headers.size() > kMaxHeaderFields) return nullptr;
+  std::string_view host = authority;
+  std::size_t hosts = authority.empty() ? 0 : 1;
+  for (const auto& [n, v] : headers) {
+    if (n == "content-length" || n == "transfer-encoding") return nullptr;
+    if (n == "host" && authority.empty()) {
+      host = v;
+      ++hosts;
+    }
+  }
+  if (hosts != 1 || !valid_authority(host)) return nullptr;
+  RequestVerdict verdict;
+  if (!check_target(path, false, verdict) || verdict.absolute_form) return nullptr;
   RouteRequest rq;
   rq.get_or_head = true;
-  rq.host = verdict.host;
+  rq.host = host;
   rq.raw_path = verdict.raw_path;
   rq.path = verdict.path;
   rq.query = verdict.query;
   Route r = route(rq, ctx.route);
   if (r.kind != RouteKind::static_file && r.kind != RouteKind::web2py_static) return nullptr;
   FileRequest frq;
+  frq.h2 = true;
   frq.head = method == "HEAD";
-  fill_file_request(msg, frq);
+  frq.get = !frq.head;
+  frq.accept_encoding = field(headers, "accept-encoding");
+  frq.range = field(headers, "range");
+  frq.if_range = field(headers, "if-range");
+  frq.if_match = field(headers, "if-match");
+  frq.if_unmodified_since = field(headers, "if-unmodified-since");
+  frq.if_none_match = field(headers, "if-none-match");
+  frq.if_modified_since = field(headers, "if-modified-since");
   auto plan = plan_static(responder, r, verdict, frq);
   if (!plan || plan->close) return nullptr;  // web2py's, or a file that shrank: the Session's
 
-  // The plan's HTTP/1.1 head becomes the HEADERS frame's fields; what follows it is body.
-  std::size_t head_end = plan->out.find("\r\n\r\n");
-  if (head_end == std::string::npos) return nullptr;
-  // The head's names are lower-cased in place; the fields point into the plan's text, which
-  // goes on with the body (no copy of a small file's bytes).
   auto a = std::make_unique<H2StaticAnswer>();
+  a->head = std::move(plan->head);
+  a->content_length = plan->content_length;
+  a->make_fields();
   a->text = std::move(plan->out);
-  a->text_at = head_end + 4;
-  if (!h2_response_fields_in_place(a->text, a->fields)) return nullptr;
+  a->text_at = 0;
   a->file = std::move(plan->file);
   a->offset = plan->offset;
   a->length = a->file ? plan->length : 0;
   a->segments = std::move(plan->segments);
-  a->has_body = !frq.head && (a->text_at < a->text.size() || a->length > 0 || !a->segments.empty());
+  a->has_body = !frq.head && (!a->text.empty() || a->length > 0 || !a->segments.empty());
   if (!a->has_body) {
     a->file.reset();
     a->text_at = a->text.size();

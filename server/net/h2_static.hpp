@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,15 +25,27 @@ struct ServerContext;
 
 class H2StaticAnswer {
  public:
-  FieldViews fields;  // for HEADERS (":status" first): views into `text`, until submitted
+  FieldViews fields;  // for HEADERS (":status" first): views into `head` and `names`
   bool has_body = false;
   RequestLog log;  // begun: counted and logged by the connection when the stream ends
 
   // Copies the body's next bytes (at most `n`) into `buf`; sets `eof` after the last. -1 when
   // the file ended before its planned length (it shrank): the stream is reset.
   ssize_t read(std::uint8_t* buf, std::size_t n, bool& eof);
+  // The body bytes not yet read.
+  std::uint64_t remaining() const;
+  bool failed = false;  // a read came short (the file shrank): the stream is to be reset
 
-  // Internal: the plan's parts still to send.
+  // The fields are in nghttp2's hands (it copies them): what they point into is freed.
+  void head_sent();
+
+  // Internal: the head (until sent) and the plan's parts still to send.
+  ResponseHead head;
+  std::optional<std::uint64_t> content_length;
+  std::string names;  // the head's names in lower case
+  char status[4] = {};
+  char length_text[24] = {};
+  void make_fields();
   std::string text;  // inline bytes from `text_at` (a small body, a multipart part head)
   std::size_t text_at = 0;
   std::shared_ptr<const CachedFile> file;

@@ -48,31 +48,4 @@ FieldList h2_response_fields(const boost::beast::http::response_header<>& head) 
   return fields;
 }
 
-bool h2_response_fields_in_place(std::string& head, FieldViews& fields) {
-  // "HTTP/1.1 200 OK\r\n": the status is the three digits after the first space.
-  std::size_t line_end = head.find("\r\n");
-  if (line_end == std::string::npos || line_end < 12 || head.compare(0, 5, "HTTP/") != 0)
-    return false;
-  std::size_t sp = head.find(' ');
-  if (sp == std::string::npos || sp + 4 > line_end) return false;
-  fields.clear();
-  fields.reserve(12);
-  fields.emplace_back(":status", std::string_view(head).substr(sp + 1, 3));
-  std::size_t at = line_end + 2;
-  for (;;) {
-    std::size_t end = head.find("\r\n", at);
-    if (end == std::string::npos) return false;
-    if (end == at) return true;  // the empty line: the end of the head
-    std::size_t colon = head.find(':', at);
-    if (colon == std::string::npos || colon > end) return false;
-    for (std::size_t i = at; i < colon; ++i)
-      if (head[i] >= 'A' && head[i] <= 'Z') head[i] = static_cast<char>(head[i] - 'A' + 'a');
-    std::string_view name(head.data() + at, colon - at);
-    std::size_t v = colon + 1;
-    while (v < end && (head[v] == ' ' || head[v] == '\t')) ++v;
-    if (!h2_hop_by_hop(name)) fields.emplace_back(name, std::string_view(head.data() + v, end - v));
-    at = end + 2;
-  }
-}
-
 }  // namespace w2p::server

@@ -27,9 +27,4 @@ std::string http11_request_head(std::string_view method, std::string_view path,
 // fields dropped.
 FieldList h2_response_fields(const boost::beast::http::response_header<>& head);
 
-// The same from a head this server wrote itself ("HTTP/1.1 NNN reason", then "Name: value"
-// lines, each ending in CRLF, then CRLF): names lower-cased in place in `head`, the views into
-// it. False when `head` is not such a head.
-bool h2_response_fields_in_place(std::string& head, FieldViews& fields);
-
 }  // namespace w2p::server

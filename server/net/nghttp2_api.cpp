@@ -33,6 +33,8 @@ void load(Nghttp2Api& api) {
        "nghttp2_session_callbacks_set_on_data_chunk_recv_callback");
   bind(lib, a.session_callbacks_set_on_stream_close_callback,
        "nghttp2_session_callbacks_set_on_stream_close_callback");
+  bind(lib, a.session_callbacks_set_send_data_callback,
+       "nghttp2_session_callbacks_set_send_data_callback");
   bind(lib, a.option_new, "nghttp2_option_new");
   bind(lib, a.option_del, "nghttp2_option_del");
   bind(lib, a.option_set_no_auto_window_update, "nghttp2_option_set_no_auto_window_update");

@@ -20,6 +20,8 @@ struct Nghttp2Api {
                                                             nghttp2_on_data_chunk_recv_callback);
   void (*session_callbacks_set_on_stream_close_callback)(nghttp2_session_callbacks*,
                                                          nghttp2_on_stream_close_callback);
+  void (*session_callbacks_set_send_data_callback)(nghttp2_session_callbacks*,
+                                                   nghttp2_send_data_callback);
   int (*option_new)(nghttp2_option**);
   void (*option_del)(nghttp2_option*);
   void (*option_set_no_auto_window_update)(nghttp2_option*, int);

@@ -41,6 +41,15 @@ void add_cache_headers(const Site& site, std::string_view url_path, const Cached
     extra.push_back({"Expires", format_http_date(std::time(nullptr) + rule->expires)});
 }
 
+// The plan's head: HTTP/1.x text in `out`, or (HTTP/2) kept as it is with its length apart.
+void put_head(FilePlan& plan, const FileRequest& rq, ResponseHead& head, Framing framing,
+              std::uint64_t length) {
+  plan.status = head.status;
+  if (!rq.h2) return serialize_head(plan.out, rq.version, head, framing, length, rq.keep_alive);
+  if (framing == Framing::content_length) plan.content_length = length;
+  plan.head = std::move(head);
+}
+
 }  // namespace
 
 bool accepts_encoding(std::string_view header, std::string_view coding) {
@@ -99,9 +108,16 @@ FilePlan StaticResponder::simple(int status, const FileRequest& rq,
   plan.status = status;
   plan.error = status >= 400;
   plan.redirect = status >= 300 && status < 400;
-  plan.out = simple_response(rq.version, status, rq.keep_alive, extra, rq.head);
-  std::size_t head_end = plan.out.find("\r\n\r\n");
-  plan.body_bytes = head_end == std::string::npos ? 0 : plan.out.size() - head_end - 4;
+  ResponseHead head;
+  head.status = status;
+  head.headers = extra;
+  std::string body = status_page_body(status);
+  if (!body.empty()) head.headers.push_back({"Content-Type", "text/html; charset=utf-8"});
+  put_head(plan, rq, head, body.empty() ? Framing::none : Framing::content_length, body.size());
+  if (!rq.head) {
+    plan.out.append(body);
+    plan.body_bytes = body.size();
+  }
   return plan;
 }
 
@@ -215,8 +231,8 @@ FilePlan StaticResponder::file(std::shared_ptr<const CachedFile> f, std::vector<
       mtime);
   if (cond == 412) return simple(412, rq);
   if (cond == 304) {
-    plan.status = head.status = 304;
-    serialize_head(plan.out, rq.version, head, Framing::none, 0, rq.keep_alive);
+    head.status = 304;
+    put_head(plan, rq, head, Framing::none, 0);
     return plan;
   }
   head.headers.push_back({"Accept-Ranges", "bytes"});
@@ -230,15 +246,15 @@ FilePlan StaticResponder::file(std::shared_ptr<const CachedFile> f, std::vector<
   if (!rq.range.empty() && rq.get && if_range_matches(rq.if_range, f->etag, mtime))
     ranges = parse_range(rq.range, size);
   if (ranges.kind == RangeRequest::unsatisfiable) {
-    plan.status = head.status = 416;
+    head.status = 416;
     head.headers.push_back({"Content-Range", "bytes */" + std::to_string(size)});
-    serialize_head(plan.out, rq.version, head, Framing::content_length, 0, rq.keep_alive);
+    put_head(plan, rq, head, Framing::content_length, 0);
     return plan;
   }
   std::uint64_t offset = 0, length = size;
   if (ranges.kind == RangeRequest::satisfiable && ranges.ranges.size() > 1) {
     // Several ranges: multipart/byteranges, each part a sendfile(2) of its own.
-    plan.status = head.status = 206;
+    head.status = 206;
     char boundary[40];
     std::snprintf(boundary, sizeof boundary, "w2pserve-%016llx",
                   static_cast<unsigned long long>(
@@ -247,7 +263,7 @@ FilePlan StaticResponder::file(std::shared_ptr<const CachedFile> f, std::vector<
     // The parts carry the file's type; the response's is multipart.
     std::erase_if(head.headers, [](const Header& h) { return iequals(h.name, "Content-Type"); });
     head.headers.push_back({"Content-Type", "multipart/byteranges; boundary=" + m.boundary});
-    serialize_head(plan.out, rq.version, head, Framing::content_length, m.total, rq.keep_alive);
+    put_head(plan, rq, head, Framing::content_length, m.total);
     if (rq.head) return plan;
     plan.body_bytes = m.total;
     plan.out.append(m.part_heads[0]);
@@ -261,17 +277,16 @@ FilePlan StaticResponder::file(std::shared_ptr<const CachedFile> f, std::vector<
     return plan;
   }
   if (ranges.kind == RangeRequest::satisfiable) {
-    plan.status = head.status = 206;
+    head.status = 206;
     offset = ranges.ranges[0].first;
     length = ranges.ranges[0].length();
     head.headers.push_back({"Content-Range", content_range(ranges.ranges[0], size)});
   }
   if (!typed) head.headers.push_back({"Content-Type", f->content_type});
-  plan.status = head.status;
-  serialize_head(plan.out, rq.version, head, Framing::content_length, length, rq.keep_alive);
+  put_head(plan, rq, head, Framing::content_length, length);
   if (rq.head || length == 0) return plan;
   plan.body_bytes = length;
-  if (length <= kSmallFile) {
+  if (length <= kSmallFile && !rq.h2) {
     // A small body goes out with its head in one write: one socket operation instead of two
     // (the bytes come from the page cache either way).
     std::size_t head_size = plan.out.size();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,14 +31,21 @@ struct FileRequest {
   bool keep_alive = true;
   std::string_view accept_encoding, range, if_range, if_match, if_unmodified_since, if_none_match,
       if_modified_since;
+  // HTTP/2: the plan's head stays structured (FilePlan::head) for a HEADERS frame, and no file
+  // bytes are copied after it (the DATA frames read the file themselves).
+  bool h2 = false;
 };
 
 struct FilePlan {
   int status = 200;
   bool error = false;     // a status page (4xx, 5xx), not a file: for the logs and statistics
   bool redirect = false;  // a redirect of the server's own (a directory without its slash)
-  std::string out;        // the head, with a small body (or a status page's) inline
-  std::shared_ptr<const CachedFile> file;  // then this file's bytes (null: nothing more)
+  // HTTP/1.x: the head, with a small body (or a status page's) inline. HTTP/2 (FileRequest::h2):
+  // only inline body bytes (a status page, a multipart part head); the head is `head`.
+  std::string out;
+  ResponseHead head;                            // HTTP/2 only
+  std::optional<std::uint64_t> content_length;  // HTTP/2 only: when the head has one
+  std::shared_ptr<const CachedFile> file;       // then this file's bytes (null: nothing more)
   std::uint64_t offset = 0, length = 0;
   struct Segment {
     std::string text;                      // a multipart part head, or the closing boundary
