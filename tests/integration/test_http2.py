@@ -22,6 +22,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from w2ptest import IO_TIMEOUT, Server, app_dir, main, wait_until  # noqa: E402
@@ -131,6 +132,55 @@ def curl(*args):
                            str(int(IO_TIMEOUT)), *args], capture_output=True, timeout=IO_TIMEOUT + 5)
 
 
+def frame(ftype, flags, sid, payload):
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + payload
+
+
+class RawH2:
+    """Frames written by hand (python3-h2 will not send malformed sequences) and the server's
+    frames read back, its header blocks decoded in order."""
+    HEADERS, RST_STREAM, GOAWAY, CONTINUATION = 1, 3, 7, 9
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
+        self.encoder = hpack.Encoder()
+        self.decoder = hpack.Decoder()
+        self.buf = b""
+
+    def send(self, data):
+        """False when the server has already closed the connection."""
+        try:
+            self.sock.sendall(data)
+            return True
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+
+    def next_frame(self):
+        """(type, flags, stream, payload), or None once the server closed."""
+        while len(self.buf) < 9 or len(self.buf) < 9 + int.from_bytes(self.buf[:3], "big"):
+            try:
+                data = self.sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                return None
+            self.buf += data
+        n = int.from_bytes(self.buf[:3], "big")
+        f = (self.buf[3], self.buf[4], int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF,
+             self.buf[9:9 + n])
+        self.buf = self.buf[9 + n:]
+        if f[0] == self.HEADERS:
+            f = (f[0], f[1], f[2], dict(self.decoder.decode(f[3])))
+        return f
+
+    def close(self):
+        self.sock.close()
+
+
+PSEUDO = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
+
+
 class Http2Basics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -146,7 +196,8 @@ class Http2Basics(unittest.TestCase):
         with open(os.path.join(cls.static, "page.txt.gz"), "wb") as f:
             f.write(gzip.compress(cls.text))
         cls.log = os.path.join(cls.tmp, "access.log")
-        cls.server = Server(*APP, "--h2c", "--static", "/s=" + cls.static, "--access-log", cls.log)
+        cls.server = Server(*APP, "--h2c", "--static", "/s=" + cls.static, "--access-log", cls.log,
+                            "--x-sendfile", cls.static)
         cls.base = "http://127.0.0.1:%d" % cls.server.port
 
     @classmethod
@@ -283,6 +334,26 @@ class Http2Basics(unittest.TestCase):
         self.assertFalse(s["ended"])
         self.assertLess(len(s["body"]), 100000)
 
+    def test_x_sendfile_redirects_and_the_status_page(self):
+        c = H2Client(self.server.port)
+        s = c.response(c.request("/sendfile?" + os.path.join(self.static, "blob.bin")))
+        self.assertEqual((s["status"], s["body"]), (200, self.blob))
+        headers = dict(s["headers"])
+        self.assertEqual(headers["content-length"], str(len(self.blob)))
+        self.assertNotIn("x-sendfile", headers)
+        # A file outside the --x-sendfile folders: refused as over HTTP/1.1.
+        s = c.response(c.request("/sendfile?/etc/passwd"))
+        self.assertEqual(s["status"], 500)
+        self.assertNotIn(b"root:", s["body"])
+        s = c.response(c.request("/see-other"))  # the application's redirect
+        self.assertEqual((s["status"], dict(s["headers"])["location"]), (303, "/env"))
+        s = c.response(c.request("/s"))  # the server's own: a folder without its slash
+        self.assertEqual((s["status"], dict(s["headers"])["location"]), (301, "/s/"))
+        s = c.response(c.request("/server-status"))
+        self.assertEqual(s["status"], 200)
+        self.assertIn("in_flight_requests", json.loads(s["body"]))
+        c.close()
+
     def test_access_log_names_the_protocol(self):
         c = H2Client(self.server.port)
         c.response(c.request("/?logged"))  # the application, through a Session
@@ -363,6 +434,24 @@ class Http2Off(unittest.TestCase):
             s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
             self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 "))
             s.close()
+            # No listener speaks HTTP/2: libnghttp2 is not even loaded.
+            with open("/proc/%d/maps" % srv.pid) as f:
+                self.assertNotIn("libnghttp2", f.read())
+
+
+class Http2Timeout(unittest.TestCase):
+    def test_request_timeout_is_504_on_that_stream_only(self):
+        with Server(*APP, "--h2c", "--request-timeout", "1", "--workers", "2") as srv:
+            c = H2Client(srv.port)
+            slow = c.request("/slow?3")
+            fast = c.request("/")
+            s = c.response(slow)
+            self.assertEqual(s["status"], 504, s)
+            self.assertTrue(s["ended"])
+            self.assertEqual(c.response(fast)["body"], b"hello over HTTP/2")
+            # The connection goes on.
+            self.assertEqual(c.response(c.request("/"))["body"], b"hello over HTTP/2")
+            c.close()
 
 
 class Http2Hostile(unittest.TestCase):
@@ -401,6 +490,60 @@ class Http2Hostile(unittest.TestCase):
         print("rapid reset: RSS grew by %d KiB" % grown, file=sys.stderr)
         if not os.environ.get("W2PSERVE_SANITIZED"):  # ASan's quarantine keeps what is freed
             self.assertLess(grown, 8 * 1024)
+        self.assert_others_served()
+
+    def test_continuation_flood_is_cut_off(self):
+        # CVE-2024-27316 class: a header block that never ends, one CONTINUATION frame after
+        # another. nghttp2 stops after a few frames (max_continuations) and the connection is
+        # closed, holding none of it.
+        with Server(*APP, "--h2c", "--log-level", "debug") as srv:
+            c = RawH2(srv.port)
+            rss = srv.rss_kib()
+            block = c.encoder.encode(PSEUDO + [("x-f%d" % i, "v" * 50) for i in range(3000)])
+            sent = 0
+            if c.send(frame(RawH2.HEADERS, 0, 1, block[:1000])):
+                for at in range(1000, len(block), 100):  # never END_HEADERS
+                    if not c.send(frame(RawH2.CONTINUATION, 0, 1, block[at:at + 100])):
+                        break
+                    sent += 1
+            kinds = []
+            while (f := c.next_frame()) is not None:  # until the server closes (IO_TIMEOUT)
+                kinds.append(f[0])
+            c.close()
+            self.assertNotIn(RawH2.HEADERS, kinds)  # closed, never answered
+            srv.wait_for_log("Too many CONTINUATION frames")
+            grown = srv.rss_kib() - rss
+            print("CONTINUATION flood: %d frames sent, RSS grew by %d KiB" % (sent, grown),
+                  file=sys.stderr)
+            if not os.environ.get("W2PSERVE_SANITIZED"):
+                self.assertLess(grown, 4 * 1024)
+            c = H2Client(srv.port)
+            self.assertEqual(c.response(c.request("/"))["body"], b"hello over HTTP/2")
+            c.close()
+
+    def test_hpack_bomb_is_refused_without_growing(self):
+        # A 4 KiB value put in the header table once, then named 16,000 times in one block: 16
+        # KB on the wire, 64 MB once decoded. The header list limit applies to what it decodes
+        # to (431), and nothing of it is kept.
+        c = RawH2(self.server.port)
+        rss = self.server.rss_kib()
+        bomb = [("x-bomb", "b" * 4000)]
+        c.send(frame(RawH2.HEADERS, 0x5, 1, c.encoder.encode(PSEUDO + bomb)))
+        ref = c.encoder.encode(bomb)  # now an index into the table: one byte or two
+        c.send(frame(RawH2.HEADERS, 0x5, 3, c.encoder.encode(PSEUDO) + ref * (16000 // len(ref))))
+        answers = {}
+        while len(answers) < 2 and (f := c.next_frame()) is not None:
+            if f[0] == RawH2.HEADERS:
+                answers[f[2]] = f[3][":status"]
+            elif f[0] in (RawH2.RST_STREAM, RawH2.GOAWAY):
+                answers.setdefault(f[2] or 3, b"reset")
+        c.close()
+        self.assertEqual(answers.get(1), "200")  # one 4 KiB header is fine
+        self.assertIn(answers.get(3), ("431", b"reset"))
+        grown = self.server.rss_kib() - rss
+        print("HPACK bomb: RSS grew by %d KiB" % grown, file=sys.stderr)
+        if not os.environ.get("W2PSERVE_SANITIZED"):
+            self.assertLess(grown, 4 * 1024)
         self.assert_others_served()
 
     def test_body_past_max_body_gets_413_and_the_connection_goes_on(self):

@@ -26,6 +26,14 @@ def application(environ, start_response):
         time.sleep(float(environ.get("QUERY_STRING") or "1"))
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"slow done"]
+    if path == "/sendfile":
+        # The file named by the query, handed to the server (--x-sendfile).
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("X-Sendfile", environ["QUERY_STRING"])])
+        return [b"never sent: the file replaces this body"]
+    if path == "/see-other":
+        start_response("303 See Other", [("Location", "/env")])
+        return [b""]
     if path == "/cut":
         # Promises 100000 bytes, then fails: the stream must not end as if complete.
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100000")])
