@@ -114,6 +114,8 @@ AppFraming::Out AppFraming::head(ResponseHead head, std::string data, bool last,
     length = data.size();
   } else if (version_ == 11) {
     framing_ = Framing::chunked;
+  } else if (version_ == 20) {
+    framing_ = Framing::close_delimited;  // DATA frames until END_STREAM: no framing at all
   } else {
     framing_ = Framing::close_delimited;
     keep_alive_ = false;
@@ -122,7 +124,12 @@ AppFraming::Out AppFraming::head(ResponseHead head, std::string data, bool last,
   length_left_ = has_length_ ? length : 0;
   // A HEAD response has no body to frame; send no length at all.
   if (head_request_ && framing_ == Framing::chunked) framing_ = Framing::none;
-  serialize_head(out.bytes, version_, head, framing_, length, keep_alive_);
+  if (version_ == 20) {
+    if (framing_ == Framing::content_length) out.content_length = length;
+    out.head = std::move(head);
+  } else {
+    serialize_head(out.bytes, version_, head, framing_, length, keep_alive_);
+  }
   Out body_out = frame(data, last);
   out.bytes.append(body_out.bytes);
   out.body_bytes = body_out.body_bytes;

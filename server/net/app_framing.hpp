@@ -26,9 +26,14 @@ class AppFraming {
     std::optional<Handoff> handoff;  // X-Sendfile / X-Accel-Redirect (from the head)
     int status = 0;                  // the response's status (head parts)
     std::uint64_t body_bytes = 0;    // body bytes in this part, for the access log
+    // HTTP/2 (version 20): the cleaned head is given as it is, for a HEADERS frame, with the
+    // Content-Length apart; `bytes` holds body bytes only (DATA frames need no framing).
+    std::optional<ResponseHead> head;
+    std::optional<std::uint64_t> content_length;
   };
 
-  // A new response to a request of `version`; `keep_alive` is what the request allows.
+  // A new response to a request of `version` (20: an HTTP/2 stream); `keep_alive` is what the
+  // request allows.
   void begin(unsigned version, bool head_request, bool keep_alive);
 
   Out start(ResponseHead head, std::string data, bool last);
@@ -39,7 +44,9 @@ class AppFraming {
   Out file(BodyFile f);
 
   // Whether the connection may carry another request after this response.
-  bool keep_alive() const { return keep_alive_ && !(has_length_ && length_left_ > 0); }
+  bool keep_alive() const { return keep_alive_ && !short_of_length(); }
+  // The body ended before the Content-Length it promised (the application failed).
+  bool short_of_length() const { return has_length_ && length_left_ > 0; }
 
  private:
   Out frame(std::string_view data, bool last);

@@ -17,6 +17,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <list>
@@ -31,10 +32,12 @@
 #include "server/log.hpp"
 #include "server/net/connection.hpp"
 #include "server/net/frame_buffer.hpp"
+#include "server/net/h2_app.hpp"
 #include "server/net/h2_static.hpp"
 #include "server/net/h2_translate.hpp"
 #include "server/net/nghttp2_api.hpp"
 #include "server/net/server_context.hpp"
+#include "server/static/handoff.hpp"
 
 namespace w2p::server {
 
@@ -90,9 +93,16 @@ struct Stream {
   bool body_refused = false;  // the Session no longer reads the request body
   bool closed = false;
   std::unique_ptr<H2StaticAnswer> native;
+  // The application answering without a Session (h2_app.hpp): the request while its body
+  // arrives, then the worker's channel while it answers, and the response.
+  std::shared_ptr<AppRequest> request;
+  std::shared_ptr<ResponseChannel> channel;
+  std::unique_ptr<H2AppResponse> app;
 };
 
-class H2Connection : public std::enable_shared_from_this<H2Connection>, public Stoppable {
+class H2Connection : public std::enable_shared_from_this<H2Connection>,
+                     public Stoppable,
+                     public H2AppOwner {
  public:
   H2Connection(tcp::socket socket, ServerContext& ctx)
       : socket_(std::move(socket)),
@@ -228,8 +238,12 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       s->request_end = end;
       c.start_stream(*s);
-    } else if (frame->hd.type == NGHTTP2_DATA && end) {
-      s->request_end = true;
+    } else if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && end) {
+      s->request_end = true;  // the last DATA frame, or trailers
+      if (s->request) {
+        c.dispatch_app_later(*s);
+        return 0;
+      }
       if (s->chunked) s->to_inner.emplace_back("0\r\n\r\n");
       c.write_inner(*s);
     }
@@ -240,6 +254,11 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
                            void* user) {
     auto& c = self(user);
     Stream* s = c.stream(id);
+    if (s && s->request && !s->body_refused) {
+      c.spool(*s, data, len);
+      c.consume_later(id, len);  // spooled: the client may send on
+      return 0;
+    }
     if (!s || (s->to_inner.empty() && !s->started) || s->body_refused) {
       // Dropped (a stream gone or refused at its head, a body the Session stopped reading):
       // the window is given back all the same, or the connection's would shrink for good.
@@ -266,6 +285,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     Stream& s = *it->second;
     s.closed = true;
     if (s.native) c.finish_native(s);
+    if (s.app) c.finish_app(s);
     if (s.to_inner_consumed) c.consume_later(id, s.to_inner_consumed);  // never to be written
     boost::system::error_code ec;
     if (s.inner) s.inner->close(ec);  // the Session sees its client gone
@@ -300,6 +320,22 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
       }
       if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return got;
+    }
+    if (s->app) {
+      bool eof = false, drained = false;
+      ssize_t got = s->app->read(buf, length, eof, drained);
+      if (got < 0) {
+        log::warn("the application's file ended before its length; HTTP/2 stream reset");
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      }
+      if (drained && s->channel) s->channel->done(true);  // the worker may write the next part
+      if (eof) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+      } else if (got == 0) {
+        s->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+      }
       return got;
     }
     std::size_t n = std::min(length, s->body.size());
@@ -345,13 +381,16 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     if (s.too_large) return respond_simple(s, 431);
     if (s.method.empty() || (s.method != "CONNECT" && s.path.empty())) return reset(s);
     if (s.method == "CONNECT") return respond_simple(s, 405);
-    if (s.request_end && !s.has_length) {
-      s.native = h2_static_answer(s.method, s.path, s.authority, s.headers, ctx_, responder_);
-      if (s.native) {
-        submit(s, s.native->fields, s.native->has_body);  // nghttp2 copies them
-        s.native->head_sent();
-        return;
+    if (auto routed = h2_route(s.method, s.path, s.authority, s.headers, !s.request_end, ctx_)) {
+      if (s.request_end && !s.has_length) {
+        s.native = h2_static_answer(s.method, s.path, *routed, s.headers, ctx_, responder_);
+        if (s.native) {
+          submit(s, s.native->head.fields, s.native->has_body);  // nghttp2 copies them
+          s.native->head.sent();
+          return;
+        }
       }
+      if (routed->route.kind == RouteKind::application && ctx_.app) return start_app(s, *routed);
     }
     // The Session starts once nghttp2 has returned: a stream the same read already cancelled
     // (rapid reset) costs no Session at all.
@@ -367,6 +406,157 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     s.parser->body_limit(boost::none);
     s.parser->header_limit(static_cast<std::uint32_t>(ctx_.options.max_header) + 1024);
     if (s.method == "HEAD") s.parser->skip(true);
+  }
+
+  // --- the application, without a Session (h2_app.hpp) ---
+
+  void start_app(Stream& s, H2Routed& routed) {
+    const Site* site = routed.route.site;
+    ctx_.requests.fetch_add(1, std::memory_order_relaxed);
+    if (site) site->requests.fetch_add(1, std::memory_order_relaxed);
+    s.app = std::make_unique<H2AppResponse>(s.method == "HEAD");
+    s.app->log.begin(ctx_.access_log != nullptr, s.method, s.path, 20);
+    s.app->log.site = site;
+    s.request = h2_app_request(s.method, s.path, routed, s.headers, peer_, !s.request_end, ctx_);
+    if (s.request_end) return dispatch_app_later(s);
+    // The body comes in DATA frames (spool); a length past --max-body is refused at once.
+    for (const auto& [n, v] : s.headers) {
+      std::uint64_t length = 0;
+      if (n == "content-length" &&
+          (std::from_chars(v.data(), v.data() + v.size(), length).ec != std::errc() ||
+           length > ctx_.options.max_body))
+        return refuse_body(s, 413);
+    }
+  }
+
+  void spool(Stream& s, const uint8_t* data, std::size_t len) {
+    const auto& o = ctx_.options;
+    if (s.request->body.length + len > o.max_body) return refuse_body(s, 413);
+    if (!spool_body(s.request->body, reinterpret_cast<const char*>(data), len, o.spool_threshold,
+                    o.tmp_dir)) {
+      log::error("cannot spool a request body to " + o.tmp_dir + ": " + std::strerror(errno));
+      refuse_body(s, 500);
+    }
+  }
+
+  // The request is answered without its (rest of the) body, which is dropped as it comes.
+  void refuse_body(Stream& s, int status) {
+    s.request.reset();
+    s.body_refused = true;
+    s.app->log.respond(status, 0, ServedBy::error);
+    respond_simple(s, status);
+  }
+
+  // Once nghttp2 has returned: a stream the same read already cancelled (rapid reset) never
+  // reaches a worker.
+  void dispatch_app_later(Stream& s) {
+    net::post(socket_.get_executor(), [self = shared_from_this(), sp = shared(s)] {
+      if (!sp->closed && !self->closed_ && sp->request) self->dispatch_app(*sp);
+    });
+  }
+
+  void dispatch_app(Stream& s) {
+    std::shared_ptr<AppRequest> req = std::move(s.request);
+    auto client = std::make_shared<H2AppClient>(
+        socket_.get_executor(), std::weak_ptr<H2AppOwner>(shared_from_this()), s.id);
+    s.channel = std::make_shared<ResponseChannel>(
+        ctx_.channels, client, compression_offer(ctx_, *req, s.method == "HEAD"));
+    client->set_channel(s.channel);
+    s.app->log.in_app = true;
+    ctx_.stats.in_app.fetch_add(1, std::memory_order_relaxed);
+    if (ctx_.app->submit(req, s.channel)) return;
+    s.app->log.in_app = false;
+    ctx_.stats.in_app.fetch_sub(1, std::memory_order_relaxed);
+    s.channel.reset();  // its abort finds the stream no longer waiting for parts
+    log::warn("request queue full: 503 for " + req->method + " " + req->target);
+    s.app->log.respond(503, 0, ServedBy::error);
+    submit(s, FieldList{{":status", "503"}, {"retry-after", "1"}}, false);
+    flush();
+  }
+
+  bool app_part(std::int32_t id, ResponsePart& part) override {
+    Stream* s = closed_ ? nullptr : stream(id);
+    if (!s || !s->channel || !s->app) return false;
+    switch (s->app->take(std::move(part))) {
+      case H2AppResponse::Step::none:
+        s->channel->done(true);
+        break;
+      case H2AppResponse::Step::headers:
+        submit(*s, s->app->head.fields, s->app->has_body);  // nghttp2 copies them
+        s->app->head.sent();
+        if (!s->app->has_body) s->channel->done(true);
+        break;
+      case H2AppResponse::Step::data:
+        if (s->deferred) {
+          s->deferred = false;
+          api_.session_resume_data(session_, s->id);
+        }
+        break;
+      case H2AppResponse::Step::reset:
+        log::debug("response aborted; HTTP/2 stream reset");
+        s->channel->done(false);
+        s->channel.reset();
+        reset(*s);
+        return true;
+      case H2AppResponse::Step::handoff:
+        s->channel->done(true);
+        s->channel.reset();
+        serve_handoff(*s);
+        break;
+    }
+    flush();
+    return true;
+  }
+
+  void app_expired(std::int32_t id, int status) override {
+    Stream* s = closed_ ? nullptr : stream(id);
+    if (!s || !s->app) return;
+    s->channel.reset();
+    if (s->head_submitted) return reset(*s);  // part of the response went out already
+    s->app->log.respond(status, 0, ServedBy::error);
+    submit(*s, FieldList{{":status", std::to_string(status)}}, false);
+    flush();
+  }
+
+  // X-Sendfile or X-Accel-Redirect: the file is served as a static one, with the request's
+  // conditionals and ranges; anything else is the application's mistake (as over HTTP/1.1).
+  void serve_handoff(Stream& s) {
+    Handoff h = std::move(*s.app->handoff);
+    HandoffTarget t = resolve_handoff(h, ctx_.options.x_sendfile_dirs, ctx_.options.x_accel);
+    int status = t.error_status;
+    if (status) {
+      log::error(t.error);
+    } else if (auto f = ctx_.files.open(t.dir, t.relative); f->status != OpenStatus::ok) {
+      log::error(std::string(h.accel ? "X-Accel-Redirect " : "X-Sendfile ") + h.value + ": " +
+                 (f->status == OpenStatus::not_found ? "no such file"
+                                                     : "not a regular file below " + t.dir));
+      status = f->status == OpenStatus::not_found ? 404 : 403;
+    } else {
+      FileRequest frq = h2_file_request(s.method, s.headers);
+      FilePlan plan = responder_.file(std::move(f), std::move(h.headers), frq);
+      s.native = h2_answer(std::move(plan), frq.head, std::move(s.app->log));
+      s.app.reset();
+      submit(s, s.native->head.fields, s.native->has_body);
+      s.native->head.sent();
+      return;
+    }
+    s.app->log.respond(status, 0, ServedBy::error);
+    submit(s, FieldList{{":status", std::to_string(status)}}, false);
+  }
+
+  // An application's stream ended (answered, reset, or the connection closed): the worker
+  // learns it from its next write, and the request is counted and logged.
+  void finish_app(Stream& s) {
+    if (s.channel) s.channel->done(false);
+    s.channel.reset();
+    s.request.reset();
+    finish_request_log(ctx_, s.app->log, peer_.remote_addr,
+                       [&s](std::string_view name) -> std::string_view {
+                         for (const auto& [n, v] : s.headers)
+                           if (iequals(n, name)) return v;
+                         return {};
+                       });
+    s.app.reset();
   }
 
   void start_session(Stream& s) {
@@ -645,7 +835,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
       // nothing has gone out for --io-timeout: the client stopped reading.
       bool waiting = self->writing_;
       for (const auto& [id, s] : self->streams_)
-        waiting = waiting || !s->body.empty() || (s->native && s->native->has_body);
+        waiting = waiting || !s->body.empty() || (s->native && s->native->has_body) ||
+                  (s->app && s->app->pending());
       if (!waiting) {
         self->stall_since_.reset();
       } else if (!self->stall_since_) {
@@ -669,6 +860,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, public S
     for (auto& [id, s] : streams_) {
       if (s->inner) s->inner->close(ec);
       if (s->native) finish_native(*s);
+      if (s->app) finish_app(*s);
     }
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);

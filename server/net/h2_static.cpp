@@ -65,81 +65,17 @@ std::string_view field(const FieldList& headers, std::string_view name) {
 
 }  // namespace
 
-void H2StaticAnswer::make_fields() {
-  fields.clear();
-  fields.reserve(head.headers.size() + 4);
-  auto r = std::to_chars(status, status + sizeof status, head.status);
-  fields.emplace_back(":status", std::string_view(status, r.ptr - status));
-  bool has_date = false, has_server = false;
-  std::size_t name_bytes = 0;
-  for (const auto& h : head.headers) {
-    if (h.name.size() == 4) has_date = has_date || iequals(h.name, "date");
-    if (h.name.size() == 6) has_server = has_server || iequals(h.name, "server");
-    name_bytes += h.name.size();
-  }
-  if (!has_date) fields.emplace_back("date", current_http_date());
-  if (!has_server) fields.emplace_back("server", "w2pserve");
-  // HTTP/2 names are lower case: copied once into `names` (sized first: the views into it stay
-  // valid).
-  names.resize(name_bytes);
-  char* at = names.data();
-  for (const auto& h : head.headers) {
-    char* begin = at;
-    for (char ch : h.name) *at++ = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
-    fields.emplace_back(std::string_view(begin, h.name.size()), h.value);
-  }
-  if (content_length) {
-    r = std::to_chars(length_text, length_text + sizeof length_text, *content_length);
-    fields.emplace_back("content-length", std::string_view(length_text, r.ptr - length_text));
-  }
-}
-
-void H2StaticAnswer::head_sent() {
-  FieldViews().swap(fields);
-  std::string().swap(names);
-  head = ResponseHead();
-}
-
 std::uint64_t H2StaticAnswer::remaining() const {
   std::uint64_t n = text.size() - text_at + length;
   for (const auto& part : segments) n += part.text.size() + part.length;
   return n;
 }
 
-std::unique_ptr<H2StaticAnswer> h2_static_answer(std::string_view method, std::string_view path,
-                                                 std::string_view authority,
-                                                 const FieldList& headers, ServerContext& ctx,
-                                                 StaticResponder& responder) {
-  if (method != "GET" && method != "HEAD") return nullptr;
-  // The checks an HTTP/1.1 Session makes of its head, on the fields as they are. What they
-  // would refuse (and anything unusual: a body, several or no hosts, too many fields) is left
-  // to a Session, which answers it with its own rules.
-  const auto& o = ctx.options;
-  if (path.size() > o.max_uri || headers.size() > kMaxHeaderFields) return nullptr;
-  std::string_view host = authority;
-  std::size_t hosts = authority.empty() ? 0 : 1;
-  for (const auto& [n, v] : headers) {
-    if (n == "content-length" || n == "transfer-encoding") return nullptr;
-    if (n == "host" && authority.empty()) {
-      host = v;
-      ++hosts;
-    }
-  }
-  if (hosts != 1 || !valid_authority(host)) return nullptr;
-  RequestVerdict verdict;
-  if (!check_target(path, false, verdict) || verdict.absolute_form) return nullptr;
-  RouteRequest rq;
-  rq.get_or_head = true;
-  rq.host = host;
-  rq.raw_path = verdict.raw_path;
-  rq.path = verdict.path;
-  rq.query = verdict.query;
-  Route r = route(rq, ctx.route);
-  if (r.kind != RouteKind::static_file && r.kind != RouteKind::web2py_static) return nullptr;
+FileRequest h2_file_request(std::string_view method, const FieldList& headers) {
   FileRequest frq;
   frq.h2 = true;
   frq.head = method == "HEAD";
-  frq.get = !frq.head;
+  frq.get = method == "GET";
   frq.accept_encoding = field(headers, "accept-encoding");
   frq.range = field(headers, "range");
   frq.if_range = field(headers, "if-range");
@@ -147,35 +83,91 @@ std::unique_ptr<H2StaticAnswer> h2_static_answer(std::string_view method, std::s
   frq.if_unmodified_since = field(headers, "if-unmodified-since");
   frq.if_none_match = field(headers, "if-none-match");
   frq.if_modified_since = field(headers, "if-modified-since");
-  auto plan = plan_static(responder, r, verdict, frq);
-  if (!plan || plan->close) return nullptr;  // web2py's, or a file that shrank: the Session's
+  return frq;
+}
 
+std::unique_ptr<H2StaticAnswer> h2_answer(FilePlan plan, bool head_request, RequestLog log) {
   auto a = std::make_unique<H2StaticAnswer>();
-  a->head = std::move(plan->head);
-  a->content_length = plan->content_length;
-  a->make_fields();
-  a->text = std::move(plan->out);
+  a->log = std::move(log);
+  a->head.head = std::move(plan.head);
+  a->head.content_length = plan.content_length;
+  a->head.make(false);
+  a->text = std::move(plan.out);
   a->text_at = 0;
-  a->file = std::move(plan->file);
-  a->offset = plan->offset;
-  a->length = a->file ? plan->length : 0;
-  a->segments = std::move(plan->segments);
-  a->has_body = !frq.head && (!a->text.empty() || a->length > 0 || !a->segments.empty());
+  a->file = std::move(plan.file);
+  a->offset = plan.offset;
+  a->length = a->file ? plan.length : 0;
+  a->segments = std::move(plan.segments);
+  a->has_body = !head_request && (!a->text.empty() || a->length > 0 || !a->segments.empty());
   if (!a->has_body) {
     a->file.reset();
     a->text_at = a->text.size();
     a->segments.clear();
     a->length = 0;
   }
+  a->log.respond(plan.status, 0,
+                 plan.error      ? ServedBy::error
+                 : plan.redirect ? ServedBy::redirect
+                                 : ServedBy::static_file);
+  return a;
+}
+
+std::optional<H2Routed> h2_route(std::string_view method, std::string_view path,
+                                 std::string_view authority, const FieldList& headers,
+                                 bool has_body, ServerContext& ctx) {
+  // The checks an HTTP/1.1 Session makes of its head, on the fields as they are. What they
+  // would refuse (and anything unusual: several or no hosts, too many fields) is left to a
+  // Session, which answers it with its own rules.
+  const auto& o = ctx.options;
+  if (path.size() > o.max_uri || headers.size() > kMaxHeaderFields) return std::nullopt;
+  std::string_view host = authority;
+  std::size_t hosts = authority.empty() ? 0 : 1;
+  for (const auto& [n, v] : headers) {
+    if (n == "transfer-encoding") return std::nullopt;
+    if (n == "host" && authority.empty()) {
+      host = v;
+      ++hosts;
+    }
+  }
+  if (hosts != 1 || !valid_authority(host)) return std::nullopt;
+  H2Routed routed;
+  RequestVerdict& verdict = routed.verdict;
+  if (!check_target(path, false, verdict) || verdict.absolute_form) return std::nullopt;
+  // What a Session answers before routing (the health path, ACME's HTTP-01 tokens) or decides
+  // from the peer (the status page): its own.
+  if (!o.health_path.empty() && verdict.path == o.health_path) return std::nullopt;
+  if (!ctx.route.status_path.empty() && verdict.path == ctx.route.status_path) return std::nullopt;
+  if (ctx.acme_challenge && verdict.path.starts_with("/.well-known/acme-challenge/"))
+    return std::nullopt;
+  verdict.host.assign(host);
+  verdict.has_body = has_body;
+  RouteRequest rq;
+  rq.get_or_head = method == "GET" || method == "HEAD";
+  rq.has_body = has_body;
+  rq.host = verdict.host;
+  rq.raw_path = verdict.raw_path;
+  rq.path = verdict.path;
+  rq.query = verdict.query;
+  routed.route = route(rq, ctx.route);
+  return routed;
+}
+
+std::unique_ptr<H2StaticAnswer> h2_static_answer(std::string_view method, std::string_view path,
+                                                 H2Routed& routed, const FieldList& headers,
+                                                 ServerContext& ctx, StaticResponder& responder) {
+  if (method != "GET" && method != "HEAD") return nullptr;
+  const Route& r = routed.route;
+  if (r.kind != RouteKind::static_file && r.kind != RouteKind::web2py_static) return nullptr;
+  const RequestVerdict& verdict = routed.verdict;
+  FileRequest frq = h2_file_request(method, headers);
+  auto plan = plan_static(responder, r, verdict, frq);
+  if (!plan || plan->close) return nullptr;  // web2py's, or a file that shrank: the Session's
   ctx.requests.fetch_add(1, std::memory_order_relaxed);
   if (r.site) r.site->requests.fetch_add(1, std::memory_order_relaxed);
-  a->log.begin(ctx.access_log != nullptr, method, path, 20);
-  a->log.site = r.site;
-  a->log.respond(plan->status, 0,
-                 plan->error      ? ServedBy::error
-                 : plan->redirect ? ServedBy::redirect
-                                  : ServedBy::static_file);
-  return a;
+  RequestLog log;
+  log.begin(ctx.access_log != nullptr, method, path, 20);
+  log.site = r.site;
+  return h2_answer(std::move(*plan), frq.head, std::move(log));
 }
 
 }  // namespace w2p::server

@@ -18,6 +18,7 @@
 
 #include "server/net/h2_translate.hpp"
 #include "server/net/request_plan.hpp"
+#include "server/routing/route.hpp"
 
 namespace w2p::server {
 
@@ -25,7 +26,7 @@ struct ServerContext;
 
 class H2StaticAnswer {
  public:
-  FieldViews fields;  // for HEADERS (":status" first): views into `head` and `names`
+  H2Head head;  // for HEADERS
   bool has_body = false;
   RequestLog log;  // begun: counted and logged by the connection when the stream ends
 
@@ -36,16 +37,7 @@ class H2StaticAnswer {
   std::uint64_t remaining() const;
   bool failed = false;  // a read came short (the file shrank): the stream is to be reset
 
-  // The fields are in nghttp2's hands (it copies them): what they point into is freed.
-  void head_sent();
-
-  // Internal: the head (until sent) and the plan's parts still to send.
-  ResponseHead head;
-  std::optional<std::uint64_t> content_length;
-  std::string names;  // the head's names in lower case
-  char status[4] = {};
-  char length_text[24] = {};
-  void make_fields();
+  // Internal: the plan's parts still to send.
   std::string text;  // inline bytes from `text_at` (a small body, a multipart part head)
   std::size_t text_at = 0;
   std::shared_ptr<const CachedFile> file;
@@ -53,11 +45,29 @@ class H2StaticAnswer {
   std::vector<FilePlan::Segment> segments;
 };
 
-// The native answer for a request on a stream, or null when an HTTP/1.1 Session must serve it.
-// `headers` are the request's regular fields (lower-case names), `head` is the method.
+// The request fields a static plan reads (Accept-Encoding, Range, the conditionals), as views
+// into `headers`; the head kept structured for HEADERS (FileRequest::h2).
+FileRequest h2_file_request(std::string_view method, const FieldList& headers);
+
+// A static plan as a stream's answer; `log` (begun) gets the plan's status and kind.
+std::unique_ptr<H2StaticAnswer> h2_answer(FilePlan plan, bool head_request, RequestLog log);
+
+// A stream's request checked as an HTTP/1.1 Session checks a head, and routed: nothing when an
+// HTTP/1.1 Session must see it (anything it would refuse or answer before routing, or unusual:
+// several or no hosts, too many fields, a target over --max-uri).
+struct H2Routed {
+  RequestVerdict verdict;  // verdict.host: the authority
+  Route route;
+};
+std::optional<H2Routed> h2_route(std::string_view method, std::string_view path,
+                                 std::string_view authority, const FieldList& headers,
+                                 bool has_body, ServerContext& ctx);
+
+// The native answer for a routed GET or HEAD without a body, or null when it is not a static
+// file's (or an HTTP/1.1 Session must serve it). `headers` are the request's regular fields
+// (lower-case names).
 std::unique_ptr<H2StaticAnswer> h2_static_answer(std::string_view method, std::string_view path,
-                                                 std::string_view authority,
-                                                 const FieldList& headers, ServerContext& ctx,
-                                                 StaticResponder& responder);
+                                                 H2Routed& routed, const FieldList& headers,
+                                                 ServerContext& ctx, StaticResponder& responder);
 
 }  // namespace w2p::server

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
+#include "server/http/http_date.hpp"
 #include "server/http/response_head.hpp"
 
 namespace w2p::server {
@@ -46,6 +48,42 @@ FieldList h2_response_fields(const boost::beast::http::response_header<>& head) 
     fields.emplace_back(std::move(name), std::string(f.value()));
   }
   return fields;
+}
+
+void H2Head::make(bool drop_hop_by_hop) {
+  fields.clear();
+  fields.reserve(head.headers.size() + 4);
+  auto r = std::to_chars(status_, status_ + sizeof status_, head.status);
+  fields.emplace_back(":status", std::string_view(status_, r.ptr - status_));
+  bool has_date = false, has_server = false;
+  std::size_t name_bytes = 0;
+  for (const auto& h : head.headers) {
+    if (h.name.size() == 4) has_date = has_date || iequals(h.name, "date");
+    if (h.name.size() == 6) has_server = has_server || iequals(h.name, "server");
+    name_bytes += h.name.size();
+  }
+  if (!has_date) fields.emplace_back("date", current_http_date());
+  if (!has_server) fields.emplace_back("server", "w2pserve");
+  // HTTP/2 names are lower case: copied once into names_ (sized first: the views into it stay
+  // valid).
+  names_.resize(name_bytes);
+  char* at = names_.data();
+  for (const auto& h : head.headers) {
+    if (drop_hop_by_hop && h2_hop_by_hop(h.name)) continue;
+    char* begin = at;
+    for (char ch : h.name) *at++ = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+    fields.emplace_back(std::string_view(begin, h.name.size()), h.value);
+  }
+  if (content_length) {
+    r = std::to_chars(length_, length_ + sizeof length_, *content_length);
+    fields.emplace_back("content-length", std::string_view(length_, r.ptr - length_));
+  }
+}
+
+void H2Head::sent() {
+  FieldViews().swap(fields);
+  std::string().swap(names_);
+  head = ResponseHead();
 }
 
 }  // namespace w2p::server

@@ -4,10 +4,14 @@
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "server/app_interface.hpp"
 
 namespace w2p::server {
 
@@ -26,5 +30,24 @@ std::string http11_request_head(std::string_view method, std::string_view path,
 // The response's fields for HEADERS: ":status" first, then the rest lower-cased, hop-by-hop
 // fields dropped.
 FieldList h2_response_fields(const boost::beast::http::response_header<>& head);
+
+// A response head the server holds (a static plan's, an application's) as HEADERS fields:
+// ":status", date and server unless the head has them, the head's fields with names in lower
+// case, and content-length when known. The views point into this object: it stays put (and
+// alive) until the fields are submitted; sent() then frees what they pointed into.
+struct H2Head {
+  ResponseHead head;
+  std::optional<std::uint64_t> content_length;
+  FieldViews fields;
+
+  // `drop_hop_by_hop`: for an application's head (a static plan has none to drop).
+  void make(bool drop_hop_by_hop);
+  void sent();
+
+ private:
+  std::string names_;
+  char status_[4] = {};
+  char length_[24] = {};
+};
 
 }  // namespace w2p::server

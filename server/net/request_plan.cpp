@@ -1,5 +1,12 @@
 #include "server/net/request_plan.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "server/http/response_head.hpp"
+#include "server/http/trusted_proxy.hpp"
 #include "server/net/server_context.hpp"
 #include "server/ops/access_log.hpp"
 #include "server/routing/site.hpp"
@@ -37,6 +44,73 @@ std::optional<FilePlan> plan_static(StaticResponder& responder, const Route& r,
       responder.serve_web2py(r.dir, "images/favicon.ico", false, verdict.query, rq, plan))
     return plan;
   return std::nullopt;  // not a regular file: web2py answers it
+}
+
+namespace {
+
+int make_temp_file(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) return fd;
+  std::string path = dir + "/w2pserve-body-XXXXXX";
+  fd = ::mkostemp(path.data(), O_CLOEXEC);
+  if (fd >= 0) ::unlink(path.c_str());
+  return fd;
+}
+
+bool write_all(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool spool_body(RequestBody& body, const char* data, std::size_t n, std::size_t threshold,
+                const std::string& dir) {
+  if (body.fd < 0 && body.memory.size() + n > threshold) {
+    body.fd = make_temp_file(dir);
+    if (body.fd < 0 || !write_all(body.fd, body.memory.data(), body.memory.size())) return false;
+    body.memory.clear();
+    body.memory.shrink_to_fit();
+  }
+  if (body.fd >= 0) {
+    if (!write_all(body.fd, data, n)) return false;
+  } else {
+    body.memory.append(data, n);
+  }
+  body.length += n;
+  return true;
+}
+
+void add_app_header(AppRequest& req, std::string_view name, std::string_view value,
+                    bool trusted_peer) {
+  if (!is_plain_header_name(name)) return;
+  if (is_forwarding_header(name)) {
+    // Anyone can send these; only a configured proxy is believed.
+    if (!trusted_peer) return;
+    if (iequals(name, "x-forwarded-proto") && iequals(value, "https")) req.https = true;
+  }
+  req.headers.push_back({std::string(name), std::string(value)});
+}
+
+CompressionOffer compression_offer(const ServerContext& ctx, const AppRequest& req,
+                                   bool head_request) {
+  CompressionOffer offer;
+  if (!ctx.options.compress_responses || head_request) return offer;
+  std::string accept_encoding;
+  for (const auto& h : req.headers)
+    if (iequals(h.name, "Accept-Encoding")) accept_encoding.append(h.value).append(",");
+  offer.coding = choose_coding(accept_encoding);
+  offer.types = &ctx.options.compress.types;
+  offer.min_size = ctx.options.compress.min_size;
+  return offer;
 }
 
 void RequestLog::begin(bool access_log, std::string_view m, std::string_view t, unsigned v) {

@@ -13,7 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "server/app_interface.hpp"
 #include "server/http/request_rules.hpp"
+#include "server/net/response_compression.hpp"
 #include "server/ops/status.hpp"
 #include "server/routing/route.hpp"
 #include "server/static/static_responder.hpp"
@@ -32,6 +34,22 @@ void fill_file_request(const boost::beast::http::request_header<>& msg, FileRequ
 // answers it then).
 std::optional<FilePlan> plan_static(StaticResponder& responder, const Route& r,
                                     const RequestVerdict& verdict, const FileRequest& rq);
+
+// Adds a request field to what the application sees, by the one policy for every protocol:
+// names made of letters, digits and '-' only (is_plain_header_name); forwarding headers only
+// from a trusted proxy (`trusted_peer`), whose X-Forwarded-Proto: https makes it HTTPS.
+void add_app_header(AppRequest& req, std::string_view name, std::string_view value,
+                    bool trusted_peer);
+
+// Adds `data` to a request body: in memory up to `threshold`, then in an unlinked temporary
+// file below `dir` (a 1 GiB upload costs a few KiB of memory). False when the disk refused.
+bool spool_body(RequestBody& body, const char* data, std::size_t n, std::size_t threshold,
+                const std::string& dir);
+
+// What the worker may compress the response with: from the request's Accept-Encoding fields
+// and the settings (none for HEAD: its body is never sent).
+CompressionOffer compression_offer(const ServerContext& ctx, const AppRequest& req,
+                                   bool head_request);
 
 // One request from its head to the end of its response, as the statistics and the access log
 // see it.

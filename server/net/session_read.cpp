@@ -38,47 +38,6 @@ bool is_loopback(std::string_view addr) {
   return addr.starts_with("127.") || addr == "::1" || addr.starts_with("::ffff:127.");
 }
 
-int make_temp_file(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0) return fd;
-  std::string path = dir + "/w2pserve-body-XXXXXX";
-  fd = ::mkostemp(path.data(), O_CLOEXEC);
-  if (fd >= 0) ::unlink(path.c_str());
-  return fd;
-}
-
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-// Adds `data` to a request body: in memory up to `threshold`, then in an unlinked temporary
-// file below `dir` (a 1 GiB upload costs a few KiB of memory). False when the disk refused.
-bool spool(RequestBody& body, const char* data, std::size_t n, std::size_t threshold,
-           const std::string& dir) {
-  if (body.fd < 0 && body.memory.size() + n > threshold) {
-    body.fd = make_temp_file(dir);
-    if (body.fd < 0 || !write_all(body.fd, body.memory.data(), body.memory.size())) return false;
-    body.memory.clear();
-    body.memory.shrink_to_fit();
-  }
-  if (body.fd >= 0) {
-    if (!write_all(body.fd, data, n)) return false;
-  } else {
-    body.memory.append(data, n);
-  }
-  body.length += n;
-  return true;
-}
-
 }  // namespace
 
 Session::Session(tcp::socket socket, ServerContext& ctx)
@@ -338,17 +297,8 @@ void Session::start_app_request(const RequestVerdict& verdict, Route& r) {
     auto n = f.name_string();
     auto v = f.value();
     std::string_view name(n.data(), n.size());
-    // One header-name policy for every application (see is_plain_header_name).
-    if (!is_plain_header_name(name)) continue;
-    if (is_forwarding_header(name)) {
-      // Anyone can send these; only a configured proxy is believed.
-      if (!trusted_peer_) continue;
-      if (iequals(name, "x-forwarded-proto") &&
-          iequals(std::string_view(v.data(), v.size()), "https"))
-        req_->https = true;
-    }
     if (verdict.absolute_form && iequals(name, "host")) continue;  // the target's authority wins
-    req_->headers.push_back({std::string(name), std::string(v.data(), v.size())});
+    add_app_header(*req_, name, std::string_view(v.data(), v.size()), trusted_peer_);
   }
   if (verdict.absolute_form) req_->headers.push_back({"Host", verdict.host});
   if (https_) req_->https = true;
@@ -396,8 +346,8 @@ void Session::on_read_body(beast::error_code ec) {
     return send_simple_and_close(400);
   }
   std::size_t got = kBodyChunk - parser_->get().body().size;
-  if (got > 0 && !spool(req_->body, body_chunk_.get(), got, ctx_.options.spool_threshold,
-                        ctx_.options.tmp_dir)) {
+  if (got > 0 && !spool_body(req_->body, body_chunk_.get(), got, ctx_.options.spool_threshold,
+                             ctx_.options.tmp_dir)) {
     log::error("cannot spool a request body to " + ctx_.options.tmp_dir + ": " +
                std::strerror(errno));
     return send_simple_and_close(500);
@@ -412,17 +362,8 @@ void Session::on_read_body(beast::error_code ec) {
 void Session::dispatch_to_app() {
   disarm_timer();
   state_ = State::in_app;
-  // The worker compresses the response when the client and the settings allow it (a HEAD
-  // response goes out as the application made it: its body is never sent).
-  CompressionOffer offer;
-  if (ctx_.options.compress_responses && !head_request_) {
-    std::string accept_encoding;
-    for (const auto& h : req_->headers)
-      if (iequals(h.name, "Accept-Encoding")) accept_encoding.append(h.value).append(",");
-    offer.coding = choose_coding(accept_encoding);
-    offer.types = &ctx_.options.compress.types;
-    offer.min_size = ctx_.options.compress.min_size;
-  }
+  // The worker compresses the response when the client and the settings allow it.
+  CompressionOffer offer = compression_offer(ctx_, *req_, head_request_);
   channel_ = std::make_shared<ResponseChannel>(ctx_.channels, shared_from_this(), offer);
   log_.in_app = true;
   ctx_.stats.in_app.fetch_add(1, std::memory_order_relaxed);
