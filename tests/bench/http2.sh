@@ -2,7 +2,8 @@
 # HTTP/2 side by side on loopback (cleartext, prior knowledge: h2c): h2load against w2pserve
 # --h2c, lighttpd (h2c on) and nginx (listen ... http2), a 3 KiB and a 145 KiB static file, 10
 # connections x 10 concurrent streams, ROUNDS alternating runs each (medians and the ratios of
-# w2pserve to the others); then the RSS cost of 1,000 idle HTTP/2 connections on w2pserve.
+# w2pserve to the others); then the RSS cost of 1,000 idle HTTP/2 connections on w2pserve, and
+# a tiny WSGI page over HTTP/2 against HTTP/1.1.
 # Usage: tests/bench/http2.sh   (env: ROUNDS, REQUESTS)
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -118,3 +119,37 @@ PY
 }
 idle_conns fresh "$fresh_port" "$fresh_pid"
 idle_conns warm "$w2p_port" "$w2p_pid"
+
+# A tiny WSGI page (the application's cost, not Python's): HTTP/2 (10 connections x 10
+# streams) against HTTP/1.1 (10 keep-alive connections), the same client (h2load) and server,
+# ROUNDS alternating runs.
+cat >"$work/tiny_app.py" <<'PY'
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello world"]
+PY
+app_port=$(free_port)
+"$W2PSERVE_BIN" "${W2P_ARGS[@]}" --listen 127.0.0.1:$app_port --app tiny_app:application \
+  --pythonpath "$work" --h2c --log-level warn & PIDS+=($!)
+for _ in $(seq 300); do
+  curl -s --http2-prior-knowledge --max-time 1 -o /dev/null "http://127.0.0.1:$app_port/" && break
+  sleep 0.1
+done
+h1rps() {  # URL: req/s of one h2load --h1 run (every request must succeed)
+  local out
+  out=$(timeout 120 h2load --h1 -n "$REQUESTS" -c 10 "$1" 2>&1)
+  grep -q "$REQUESTS succeeded, 0 failed" <<<"$out" || { echo 0; return; }
+  awk '/^finished in/ {print $4}' <<<"$out"
+}
+: >"$work/runs"
+for _ in $(seq "$ROUNDS"); do
+  echo "$(h2rps "http://127.0.0.1:$app_port/") $(h1rps "http://127.0.0.1:$app_port/")" >>"$work/runs"
+done
+/usr/bin/python3.11 - "$work/runs" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+h2, h1 = [r[0] for r in rows], [r[1] for r in rows]
+print("tiny WSGI page: HTTP/2 %.0f, HTTP/1.1 %.0f req/s (medians of %d); h2/h1.1 %.3f"
+      % (statistics.median(h2), statistics.median(h1), len(rows),
+         statistics.median([a / b for a, b in zip(h2, h1)])))
+PY
