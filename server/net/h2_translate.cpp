@@ -72,7 +72,13 @@ void H2Head::make(bool drop_hop_by_hop) {
     if (drop_hop_by_hop && h2_hop_by_hop(h.name)) continue;
     char* begin = at;
     for (char ch : h.name) *at++ = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
-    fields.emplace_back(std::string_view(begin, h.name.size()), h.value);
+    // HTTP/1.1 parsers drop the whitespace around a value; HTTP/2 forbids it (RFC 9113
+    // 8.2.1), and clients reset the stream (web2py's Set-Cookie values start with a space).
+    std::string_view value = h.value;
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    fields.emplace_back(std::string_view(begin, h.name.size()), value);
   }
   if (content_length) {
     r = std::to_chars(length_, length_ + sizeof length_, *content_length);

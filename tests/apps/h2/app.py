@@ -31,6 +31,12 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("X-Sendfile", environ["QUERY_STRING"])])
         return [b"never sent: the file replaces this body"]
+    if path == "/padded":
+        # As web2py writes its Set-Cookie: the value after "Name:" starts with a space.
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Set-Cookie", " session_id_x=1; Path=/"),
+                                  ("X-Padded", "\tvalue  ")])
+        return [b"padded"]
     if path == "/see-other":
         start_response("303 See Other", [("Location", "/env")])
         return [b""]
