@@ -59,6 +59,7 @@ def setUpModule():
         pass
     with open(os.path.join(app, "controllers", "default.py"), "w") as f:
         f.write("def ping():\n    return 'pong'\n\n"
+                "def counter():\n    session.n = (session.n or 0) + 1\n    return str(session.n)\n\n"
                 "def fail():\n    return 1 / 0\n\n"
                 "def order():\n"
                 "    oid = request.body.read().decode()\n"
@@ -256,6 +257,40 @@ class LeanMode(unittest.TestCase):
         r = self.get("/%s/default/lean" % TEST_APP)
         self.assertEqual(r.body, b"False PROTOCOL_TLS_CLIENT a: 1 TarFile 2d711642")
 
+
+
+@unittest.skipUnless(ROOT, "set W2PSERVE_WEB2PY_ROOT to a web2py tree to run these")
+class RealWeb2pyHttp2(unittest.TestCase):
+    """web2py's pages over HTTP/2, checked by a strict client (python3-h2 refuses any field an
+    HTTP/2 peer must not send), with compression on as browsers ask for it."""
+
+    def test_welcome_over_http2_with_a_session_a_post_and_assets(self):
+        from test_http2 import H2Client
+        with Server("--root", ROOT, "--h2c") as srv:
+            c = H2Client(srv.port)
+            gz = [("accept-encoding", "gzip, deflate, br")]
+            s = c.response(c.request("/welcome/default/index", headers=gz))
+            self.assertEqual(s["status"], 200, s)
+            self.assertTrue(s["ended"])
+            headers = dict(s["headers"])
+            cookie = headers["set-cookie"].split(";")[0]
+            self.assertTrue(cookie.startswith("session_id_welcome="), cookie)
+            # A session kept across requests, and a POST body.
+            s = c.response(c.request("/%s/default/counter" % TEST_APP, headers=gz))
+            self.assertEqual(s["body"], b"1")
+            cookie = dict(s["headers"])["set-cookie"].split(";")[0]
+            s = c.response(c.request("/%s/default/counter" % TEST_APP,
+                                     headers=gz + [("cookie", cookie)]))
+            self.assertEqual(s["body"], b"2")
+            s = c.response(c.request("/%s/default/order" % TEST_APP, method="POST",
+                                     body=b"h2-order-1"))
+            self.assertEqual((s["status"], s["body"]), (200, b"ok"))
+            s = c.response(c.request("/welcome/static/css/calendar.css"))
+            self.assertEqual(s["status"], 200)
+            self.assertIn(b"calendar", s["body"])
+            s = c.response(c.request("/welcome/default/missing_action"))
+            self.assertEqual(s["status"], 404)
+            c.close()
 
 if __name__ == "__main__":
     main()
