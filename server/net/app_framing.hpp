@@ -40,6 +40,12 @@ class AppFraming {
   // The head, and this file as the whole body (Content-Length: the file's, unless the head
   // says otherwise).
   Out start_file(ResponseHead head, BodyFile f);
+  // A start part as a channel delivers it: the head with its first bytes, or with a file as
+  // its whole body (`file.fd` >= 0).
+  Out start_part(ResponseHead head, std::string data, BodyFile file, bool last) {
+    return file.fd >= 0 ? start_file(std::move(head), file)
+                        : start(std::move(head), std::move(data), last);
+  }
   Out body(std::string data, bool last);
   Out file(BodyFile f);
 

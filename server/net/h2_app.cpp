@@ -82,9 +82,8 @@ H2AppResponse::Step H2AppResponse::take(ResponsePart part) {
   AppFraming::Out out;
   bool start = part.kind == ResponsePart::start;
   if (start) {
-    out = part.file_body.fd >= 0
-              ? framing_.start_file(std::move(part.head), part.file_body)
-              : framing_.start(std::move(part.head), std::move(part.data), part.last);
+    out =
+        framing_.start_part(std::move(part.head), std::move(part.data), part.file_body, part.last);
     log.respond(out.status, 0, ServedBy::app);
     if (out.handoff) {
       handoff = std::move(out.handoff);

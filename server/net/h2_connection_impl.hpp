@@ -213,6 +213,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>,
 
   // A natively answered stream ended (sent, or reset): counted and logged like a Session's.
   void finish_native(Stream& s);
+  void finish_log(Stream& s, RequestLog& log);
 
   // --- the client's socket ---
 

@@ -154,12 +154,7 @@ void H2Connection::finish_app(Stream& s) {
   if (s.channel) s.channel->done(false);
   s.channel.reset();
   s.request.reset();
-  finish_request_log(ctx_, s.app->log, peer_.remote_addr,
-                     [&s](std::string_view name) -> std::string_view {
-                       for (const auto& [n, v] : s.headers)
-                         if (iequals(n, name)) return v;
-                       return {};
-                     });
+  finish_log(s, s.app->log);
   s.app.reset();
 }
 
@@ -304,13 +299,18 @@ void H2Connection::submit_head(Stream& s) {
 
 // A natively answered stream ended (sent, or reset): counted and logged like a Session's.
 void H2Connection::finish_native(Stream& s) {
-  finish_request_log(ctx_, s.native->log, peer_.remote_addr,
-                     [&s](std::string_view name) -> std::string_view {
-                       for (const auto& [n, v] : s.headers)
-                         if (iequals(n, name)) return v;
-                       return {};
-                     });
+  finish_log(s, s.native->log);
   s.native.reset();
+}
+
+// Counted in the statistics and written to the access log (its %{NAME}i from the stream's
+// request fields).
+void H2Connection::finish_log(Stream& s, RequestLog& log) {
+  finish_request_log(ctx_, log, peer_.remote_addr, [&s](std::string_view name) -> std::string_view {
+    for (const auto& [n, v] : s.headers)
+      if (iequals(n, name)) return v;
+    return {};
+  });
 }
 
 }  // namespace w2p::server::h2

@@ -155,9 +155,8 @@ void Session::on_part(ResponsePart part) {
   if (part.kind == ResponsePart::start) {
     state_ = State::writing;
     framing_.begin(version_, head_request_, keep_alive_ && !ctx_.stopping.load());
-    out = part.file_body.fd >= 0
-              ? framing_.start_file(std::move(part.head), part.file_body)
-              : framing_.start(std::move(part.head), std::move(part.data), part.last);
+    out =
+        framing_.start_part(std::move(part.head), std::move(part.data), part.file_body, part.last);
     log_.respond(out.status, 0, ServedBy::app);
     if (out.handoff) {
       handoff_ = std::move(out.handoff);
