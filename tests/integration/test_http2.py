@@ -334,6 +334,19 @@ class Http2Basics(unittest.TestCase):
         self.assertFalse(s["ended"])
         self.assertLess(len(s["body"]), 100000)
 
+    def test_file_wrapper_and_head_requests_to_the_application(self):
+        c = H2Client(self.server.port)
+        blob = os.path.join(self.static, "blob.bin")
+        s = c.response(c.request("/wrapped?" + blob))
+        self.assertEqual((s["status"], s["body"]), (200, self.blob))
+        self.assertEqual(dict(s["headers"])["content-length"], str(len(self.blob)))
+        s = c.response(c.request("/wrapped?" + blob, method="HEAD"))
+        self.assertEqual((s["status"], s["body"], s["ended"]), (200, b"", True))
+        self.assertEqual(dict(s["headers"])["content-length"], str(len(self.blob)))
+        s = c.response(c.request("/stream?3", method="HEAD"))  # streamed: no length, no body
+        self.assertEqual((s["status"], s["body"], s["ended"]), (200, b"", True))
+        c.close()
+
     def test_header_values_padded_by_the_application_are_trimmed(self):
         # HTTP/2 forbids whitespace around a value (clients reset such a stream: python3-h2
         # raises); HTTP/1.1 parsers drop it, so applications (web2py) send it.

@@ -31,6 +31,11 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("X-Sendfile", environ["QUERY_STRING"])])
         return [b"never sent: the file replaces this body"]
+    if path == "/wrapped":
+        # wsgi.file_wrapper: the file is the body, sent by the server from its descriptor.
+        f = open(environ["QUERY_STRING"], "rb")
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](f)
     if path == "/padded":
         # As web2py writes its Set-Cookie: the value after "Name:" starts with a space.
         start_response("200 OK", [("Content-Type", "text/plain"),
