@@ -3,9 +3,10 @@
 // without a body whose route is a static file (or web2py's static file) gets the static
 // responder's plan, the same one an HTTP/1.1 Session executes (conditionals, ranges, encoded
 // variants, the fd cache, cache headers), sent as HEADERS and then DATA frames read from the
-// file in flow-control-sized pieces straight into nghttp2's frame buffer. Anything else (the
-// application, redirects, errors, the status page, bodies) goes through an HTTP/1.1 Session
-// as before (h2_connection.cpp).
+// file in flow-control-sized pieces straight into the output. Also here: a stream's request
+// checked and routed as a Session would (h2_route), which the application's streams share
+// (h2_app.hpp). What only a Session answers (redirects, errors, the status page) goes through
+// one (h2_streams.cpp).
 
 #include <sys/types.h>
 

@@ -1,6 +1,7 @@
 #pragma once
-// HTTP/2 ⇄ HTTP/1.1 for server/net/h2_connection.cpp, which serves each stream through an
-// HTTP/1.1 Session: the request head it writes, and the response fields it sends back.
+// HTTP/2 fields: to and from HTTP/1.1 for the streams an HTTP/1.1 Session serves (h2_streams.cpp:
+// the request head written to it, the response fields read back), and a head the server holds
+// (a static plan's, an application's) as HEADERS fields (H2Head).
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
