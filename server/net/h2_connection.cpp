@@ -274,7 +274,11 @@ void H2Connection::start_stream(Stream& s) {
         return;
       }
     }
-    if (routed->route.kind == RouteKind::application && ctx_.app) return start_app(s, *routed);
+    RouteKind kind = routed->route.kind;
+    if (kind == RouteKind::application && ctx_.app) return start_app(s, *routed);
+    if (kind == RouteKind::redirect || kind == RouteKind::error ||
+        (kind == RouteKind::application && !ctx_.app))
+      return answer_route(s, *routed);
   }
   // The Session starts once nghttp2 has returned: a stream the same read already cancelled
   // (rapid reset) costs no Session at all.

@@ -212,6 +212,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>,
   void reset(Stream& s);
 
   // A natively answered stream ended (sent, or reset): counted and logged like a Session's.
+  void answer_route(Stream& s, H2Routed& routed);
   void finish_native(Stream& s);
   void finish_log(Stream& s, RequestLog& log);
 

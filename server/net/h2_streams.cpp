@@ -297,6 +297,26 @@ void H2Connection::submit_head(Stream& s) {
   submit(s, h2_response_fields(res), !no_body);
 }
 
+// The routing's own answers (its redirects, its refusals, 404 without an application), as a
+// Session gives them: a small page with the route's headers. A request body is not read (the
+// connection drops its DATA and gives the window back).
+void H2Connection::answer_route(Stream& s, H2Routed& routed) {
+  const Route& r = routed.route;
+  if (r.kind == RouteKind::error && !r.log.empty())
+    log::error(r.log + " (" + peer_.remote_addr + " " + s.method + " " + routed.verdict.raw_path +
+               ")");
+  int status = r.kind == RouteKind::application ? 404 : r.status;
+  ctx_.requests.fetch_add(1, std::memory_order_relaxed);
+  if (r.site) r.site->requests.fetch_add(1, std::memory_order_relaxed);
+  RequestLog log;
+  log.begin(ctx_.access_log != nullptr, s.method, s.path, 20);
+  log.site = r.site;
+  FileRequest frq = h2_file_request(s.method, s.headers);
+  s.native = h2_answer(StaticResponder::simple(status, frq, r.headers), frq.head, std::move(log));
+  submit(s, s.native->head.fields, s.native->has_body);
+  s.native->head.sent();
+}
+
 // A natively answered stream ended (sent, or reset): counted and logged like a Session's.
 void H2Connection::finish_native(Stream& s) {
   finish_log(s, s.native->log);

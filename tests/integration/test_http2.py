@@ -197,7 +197,7 @@ class Http2Basics(unittest.TestCase):
             f.write(gzip.compress(cls.text))
         cls.log = os.path.join(cls.tmp, "access.log")
         cls.server = Server(*APP, "--h2c", "--static", "/s=" + cls.static, "--access-log", cls.log,
-                            "--x-sendfile", cls.static)
+                            "--x-sendfile", cls.static, "--x-accel", "/protected=" + cls.static)
         cls.base = "http://127.0.0.1:%d" % cls.server.port
 
     @classmethod
@@ -372,6 +372,14 @@ class Http2Basics(unittest.TestCase):
         s = c.response(c.request("/sendfile?/etc/passwd"))
         self.assertEqual(s["status"], 500)
         self.assertNotIn(b"root:", s["body"])
+        s = c.response(c.request("/accel"))  # X-Accel-Redirect: an internal URL
+        self.assertEqual((s["status"], s["body"]), (200, self.text))
+        # The routing's own refusal (a POST to a static mapping), its body left unread: as over
+        # HTTP/1.1, and the connection goes on.
+        s = c.response(c.request("/s/page.txt", method="POST", body=b"x" * 100000))
+        self.assertEqual((s["status"], dict(s["headers"]).get("allow")), (405, "GET, HEAD"))
+        h1 = self.server.request("POST", "/s/page.txt", body=b"x")
+        self.assertEqual((h1.status, h1.header("Allow")), (405, "GET, HEAD"))
         s = c.response(c.request("/see-other"))  # the application's redirect
         self.assertEqual((s["status"], dict(s["headers"])["location"]), (303, "/env"))
         s = c.response(c.request("/s"))  # the server's own: a folder without its slash

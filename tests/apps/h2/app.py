@@ -42,6 +42,9 @@ def application(environ, start_response):
                                   ("Set-Cookie", " session_id_x=1; Path=/"),
                                   ("X-Padded", "\tvalue  ")])
         return [b"padded"]
+    if path == "/accel":
+        start_response("200 OK", [("X-Accel-Redirect", "/protected/page.txt")])
+        return [b""]
     if path == "/see-other":
         start_response("303 See Other", [("Location", "/env")])
         return [b""]
