@@ -136,3 +136,40 @@ TEST(AppFraming, AFileResponseGetsTheFilesLength) {
   EXPECT_EQ(out.file.length, 5u);
   ::close(out.file.fd);
 }
+
+// HTTP/2 (version 20): the head stays structured for HEADERS, the body needs no framing.
+TEST(AppFraming, Http2KeepsTheHeadAndSendsBodyBytesOnly) {
+  AppFraming f;
+  f.begin(20, false, true);
+  auto whole = f.start(head(200, {{"Connection", "keep-alive"}, {"X-Kept", "1"}}), "hello", true);
+  ASSERT_TRUE(whole.head.has_value());
+  EXPECT_EQ(whole.head->status, 200);
+  ASSERT_EQ(whole.head->headers.size(), 1u);  // hop-by-hop out
+  EXPECT_EQ(whole.head->headers[0].name, "X-Kept");
+  EXPECT_EQ(whole.content_length, std::optional<std::uint64_t>(5));
+  EXPECT_EQ(whole.bytes, "hello");
+
+  AppFraming g;
+  g.begin(20, false, true);
+  auto a = g.start(head(200), "ab", false);  // streamed: no length, no chunks
+  EXPECT_FALSE(a.content_length.has_value());
+  EXPECT_EQ(a.bytes, "ab");
+  EXPECT_EQ(g.body("c", true).bytes, "c");
+  EXPECT_FALSE(g.short_of_length());
+}
+
+TEST(AppFraming, Http2ShortBodyAndHead) {
+  AppFraming f;
+  f.begin(20, false, true);
+  auto a = f.start(head(200, {{"Content-Length", "10"}}), "abc", false);
+  EXPECT_EQ(a.content_length, std::optional<std::uint64_t>(10));
+  f.body("de", true);
+  EXPECT_TRUE(f.short_of_length());  // the stream is reset, not ended
+
+  AppFraming h;
+  h.begin(20, true, true);  // HEAD: the length, no body
+  auto b = h.start(head(200, {{"Content-Length", "10"}}), "", true);
+  EXPECT_EQ(b.content_length, std::optional<std::uint64_t>(10));
+  EXPECT_TRUE(b.bytes.empty());
+  EXPECT_FALSE(h.short_of_length());
+}

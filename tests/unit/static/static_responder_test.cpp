@@ -139,3 +139,34 @@ TEST_F(Responder, PrivateWeb2pyFilesByTheirRealPath) {
   EXPECT_EQ(guarded.open(root + "/applications/app/static", "ok.css")->status, OpenStatus::ok);
   EXPECT_EQ(responder_.open(dir_, "link")->status, OpenStatus::ok);  // not a web2py server
 }
+
+// HTTP/2 (FileRequest::h2): the head stays structured and no file bytes are copied into the
+// plan; a status page's body is the plan's only text.
+TEST_F(Responder, Http2PlansKeepTheHeadAndCopyNoFileBytes) {
+  FileRequest rq;
+  rq.h2 = true;
+  auto p = serve("a.txt", rq);
+  EXPECT_EQ(p.status, 200);
+  EXPECT_TRUE(p.out.empty());
+  ASSERT_TRUE(p.file);
+  EXPECT_EQ(p.length, 10u);
+  EXPECT_EQ(p.content_length, std::optional<std::uint64_t>(10));
+  EXPECT_EQ(p.head.status, 200);
+  bool etag = false;
+  for (const auto& h : p.head.headers) etag = etag || h.name == "ETag";
+  EXPECT_TRUE(etag);
+
+  rq.range = "bytes=2-4";
+  p = serve("a.txt", rq);
+  EXPECT_EQ(p.status, 206);
+  EXPECT_EQ(p.offset, 2u);
+  EXPECT_EQ(p.length, 3u);
+  EXPECT_EQ(p.content_length, std::optional<std::uint64_t>(3));
+
+  rq = {};
+  rq.h2 = true;
+  p = serve("missing.txt", rq);
+  EXPECT_EQ(p.status, 404);
+  EXPECT_TRUE(p.out.starts_with("<!DOCTYPE html>"));  // the page's body only
+  EXPECT_EQ(p.content_length, std::optional<std::uint64_t>(p.out.size()));
+}
