@@ -269,8 +269,7 @@ void H2Connection::start_stream(Stream& s) {
     if (s.request_end && !s.has_length) {
       s.native = h2_static_answer(s.method, s.path, *routed, s.headers, ctx_, responder_);
       if (s.native) {
-        submit(s, s.native->head.fields, s.native->has_body);  // nghttp2 copies them
-        s.native->head.sent();
+        submit(s, s.native->head.fields, s.native->has_body, true);
         return;
       }
     }
@@ -307,14 +306,18 @@ void H2Connection::submit(Stream& s, const FieldList& fields, bool body) {
   submit(s, views, body);
 }
 
-void H2Connection::submit(Stream& s, const FieldViews& fields, bool body) {
+void H2Connection::submit(Stream& s, const FieldViews& fields, bool body, bool lasting) {
   s.head_submitted = true;
   std::vector<nghttp2_nv> nv;
   nv.reserve(fields.size());
+  // `lasting`: what the fields point into lives as long as the stream (an H2Head), so nghttp2
+  // need not copy them.
+  std::uint8_t flags =
+      lasting ? NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE : NGHTTP2_NV_FLAG_NONE;
   for (const auto& [n, v] : fields)
     nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
                   reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
-                  NGHTTP2_NV_FLAG_NONE});
+                  flags});
   nghttp2_data_provider provider{};
   provider.read_callback = &read_body;
   api_.submit_response(session_, s.id, nv.data(), nv.size(), body ? &provider : nullptr);

@@ -207,7 +207,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>,
 
   // HEADERS with `fields`; then DATA from the stream's body (read_body) or nothing.
   void submit(Stream& s, const FieldList& fields, bool body);
-  void submit(Stream& s, const FieldViews& fields, bool body);
+  void submit(Stream& s, const FieldViews& fields, bool body, bool lasting = false);
 
   void reset(Stream& s);
 

@@ -86,8 +86,7 @@ bool H2Connection::app_part(std::int32_t id, ResponsePart& part) {
       s->channel->done(true);
       break;
     case H2AppResponse::Step::headers:
-      submit(*s, s->app->head.fields, s->app->has_body);  // nghttp2 copies them
-      s->app->head.sent();
+      submit(*s, s->app->head.fields, s->app->has_body, true);
       if (!s->app->has_body) s->channel->done(true);
       break;
     case H2AppResponse::Step::data:
@@ -140,8 +139,7 @@ void H2Connection::serve_handoff(Stream& s) {
     FilePlan plan = responder_.file(std::move(f), std::move(h.headers), frq);
     s.native = h2_answer(std::move(plan), frq.head, std::move(s.app->log));
     s.app.reset();
-    submit(s, s.native->head.fields, s.native->has_body);
-    s.native->head.sent();
+    submit(s, s.native->head.fields, s.native->has_body, true);
     return;
   }
   s.app->log.respond(status, 0, ServedBy::error);
@@ -313,8 +311,7 @@ void H2Connection::answer_route(Stream& s, H2Routed& routed) {
   log.site = r.site;
   FileRequest frq = h2_file_request(s.method, s.headers);
   s.native = h2_answer(StaticResponder::simple(status, frq, r.headers), frq.head, std::move(log));
-  submit(s, s.native->head.fields, s.native->has_body);
-  s.native->head.sent();
+  submit(s, s.native->head.fields, s.native->has_body, true);
 }
 
 // A natively answered stream ended (sent, or reset): counted and logged like a Session's.

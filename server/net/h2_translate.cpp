@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 #include "server/http/http_date.hpp"
 #include "server/http/response_head.hpp"
@@ -62,7 +63,12 @@ void H2Head::make(bool drop_hop_by_hop) {
     if (h.name.size() == 6) has_server = has_server || iequals(h.name, "server");
     name_bytes += h.name.size();
   }
-  if (!has_date) fields.emplace_back("date", current_http_date());
+  if (!has_date) {
+    const std::string& now = current_http_date();  // replaced each second: copied
+    std::size_t n = std::min(now.size(), sizeof date_);
+    std::memcpy(date_, now.data(), n);
+    fields.emplace_back("date", std::string_view(date_, n));
+  }
   if (!has_server) fields.emplace_back("server", "w2pserve");
   // HTTP/2 names are lower case: copied once into names_ (sized first: the views into it stay
   // valid).
@@ -84,12 +90,6 @@ void H2Head::make(bool drop_hop_by_hop) {
     r = std::to_chars(length_, length_ + sizeof length_, *content_length);
     fields.emplace_back("content-length", std::string_view(length_, r.ptr - length_));
   }
-}
-
-void H2Head::sent() {
-  FieldViews().swap(fields);
-  std::string().swap(names_);
-  head = ResponseHead();
 }
 
 }  // namespace w2p::server

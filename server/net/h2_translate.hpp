@@ -34,8 +34,9 @@ FieldList h2_response_fields(const boost::beast::http::response_header<>& head);
 
 // A response head the server holds (a static plan's, an application's) as HEADERS fields:
 // ":status", date and server unless the head has them, the head's fields with names in lower
-// case, and content-length when known. The views point into this object: it stays put (and
-// alive) until the fields are submitted; sent() then frees what they pointed into.
+// case, and content-length when known. The views point into this object only (and constant
+// strings): it is submitted without a copy (NGHTTP2_NV_FLAG_NO_COPY_*), so it stays put and
+// alive until its stream ends.
 struct H2Head {
   ResponseHead head;
   std::optional<std::uint64_t> content_length;
@@ -43,12 +44,12 @@ struct H2Head {
 
   // `drop_hop_by_hop`: for an application's head (a static plan has none to drop).
   void make(bool drop_hop_by_hop);
-  void sent();
 
  private:
   std::string names_;
   char status_[4] = {};
   char length_[24] = {};
+  char date_[32] = {};
 };
 
 }  // namespace w2p::server
