@@ -2,8 +2,8 @@
 # HTTP/2 side by side on loopback (cleartext, prior knowledge: h2c): h2load against w2pserve
 # --h2c, lighttpd (h2c on) and nginx (listen ... http2), a 3 KiB and a 145 KiB static file, 10
 # connections x 10 concurrent streams, ROUNDS alternating runs each (medians and the ratios of
-# w2pserve to the others); then the RSS cost of 1,000 idle HTTP/2 connections on w2pserve, and
-# a tiny WSGI page over HTTP/2 against HTTP/1.1.
+# w2pserve to the others); then the RSS cost of 1,000 idle HTTP/2 connections on w2pserve, a
+# tiny WSGI page over HTTP/2 against HTTP/1.1, and the RSS of 99 application streams in flight.
 # Usage: tests/bench/http2.sh   (env: ROUNDS, REQUESTS)
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -152,4 +152,45 @@ h2, h1 = [r[0] for r in rows], [r[1] for r in rows]
 print("tiny WSGI page: HTTP/2 %.0f, HTTP/1.1 %.0f req/s (medians of %d); h2/h1.1 %.3f"
       % (statistics.median(h2), statistics.median(h1), len(rows),
          statistics.median([a / b for a, b in zip(h2, h1)])))
+PY
+
+# 99 application requests in flight on one HTTP/2 connection (one in Python, the rest queued;
+# the application waits until a file appears): what each costs the server while it waits.
+cat >"$work/gate_app.py" <<PY
+import os, time
+def application(environ, start_response):
+    deadline = time.monotonic() + 60
+    while not os.path.exists("$work/gate") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"x" * 100]
+PY
+gate_port=$(free_port)
+"$W2PSERVE_BIN" "${W2P_ARGS[@]}" --listen 127.0.0.1:$gate_port --app gate_app:application \
+  --pythonpath "$work" --h2c --log-level warn & PIDS+=($!)
+gate_pid=$!
+timeout 120 /usr/bin/python3.11 - "$gate_port" "$gate_pid" "$work/gate" "$BENCH_DIR/../integration" <<'PY'
+import os, socket, sys, time
+port, pid, gate = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+sys.path.insert(0, sys.argv[4])
+from test_http2 import H2Client
+def rss():
+    return int([l.split()[1] for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS")][0])
+for _ in range(300):  # until it listens
+    try:
+        socket.create_connection(("127.0.0.1", port)).close()
+        break
+    except OSError:
+        time.sleep(0.1)
+time.sleep(1.5)  # past the start-up's idle release
+before = rss()
+c = H2Client(port)
+sids = [c.request("/") for _ in range(99)]
+time.sleep(1.5)  # the streams received and queued (a benchmark's settling, not a test)
+during = rss()
+open(gate, "w").close()
+answered = sum(1 for s in sids if c.response(s)["status"] == 200)
+c.close()
+print("99 application streams in flight: RSS %d -> %d KiB, %.1f KiB each (%d answered)"
+      % (before, during, (during - before) / 99.0, answered))
 PY
