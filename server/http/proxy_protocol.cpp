@@ -92,28 +92,28 @@ ProxyHeader parse_v2(std::string_view data) {
     return h;
   }
   unsigned family = byte(13) >> 4, transport = byte(13) & 0x0f;
-  const char* p = data.data() + 16;
-  std::size_t addr_len = 0;
-  char buf[INET6_ADDRSTRLEN];
-  if (family == 1 && transport == 1) {  // TCP over IPv4
-    addr_len = 12;
-    if (len < addr_len) return invalid("PROXY v2: a short IPv4 address block");
-    h.src_addr = ::inet_ntop(AF_INET, p, buf, sizeof buf);
-    h.dst_addr = ::inet_ntop(AF_INET, p + 4, buf, sizeof buf);
-    h.src_port = static_cast<std::uint16_t>((byte(24) << 8) | byte(25));
-    h.dst_port = static_cast<std::uint16_t>((byte(26) << 8) | byte(27));
-  } else if (family == 2 && transport == 1) {  // TCP over IPv6
-    addr_len = 36;
-    if (len < addr_len) return invalid("PROXY v2: a short IPv6 address block");
-    h.src_addr = ::inet_ntop(AF_INET6, p, buf, sizeof buf);
-    h.dst_addr = ::inet_ntop(AF_INET6, p + 16, buf, sizeof buf);
-    h.src_port = static_cast<std::uint16_t>((byte(48) << 8) | byte(49));
-    h.dst_port = static_cast<std::uint16_t>((byte(50) << 8) | byte(51));
-  } else {
+  if (transport != 1 || (family != 1 && family != 2)) {
     // UNSPEC, UDP or UNIX: not a TCP client; the socket's addresses stand (as for LOCAL).
     h.local = true;
     return h;
   }
+  // TCP over IPv4 or IPv6: the two addresses (4 or 16 bytes each), then the two ports.
+  bool v4 = family == 1;
+  std::size_t a = v4 ? 4 : 16;
+  std::size_t addr_len = 2 * a + 4;
+  if (len < addr_len)
+    return invalid(v4 ? "PROXY v2: a short IPv4 address block"
+                      : "PROXY v2: a short IPv6 address block");
+  const char* p = data.data() + 16;
+  char buf[INET6_ADDRSTRLEN];
+  int af = v4 ? AF_INET : AF_INET6;
+  h.src_addr = ::inet_ntop(af, p, buf, sizeof buf);
+  h.dst_addr = ::inet_ntop(af, p + a, buf, sizeof buf);
+  auto port = [&](std::size_t at) {
+    return static_cast<std::uint16_t>((byte(at) << 8) | byte(at + 1));
+  };
+  h.src_port = port(16 + 2 * a);
+  h.dst_port = port(18 + 2 * a);
   // TLVs: PP2_TYPE_SSL (0x20) says whether the client spoke TLS to the proxy.
   for (std::size_t at = 16 + addr_len; at + 3 <= 16 + len;) {
     unsigned type = byte(at);

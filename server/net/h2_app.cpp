@@ -14,7 +14,7 @@ namespace w2p::server {
 
 std::shared_ptr<AppRequest> h2_app_request(std::string_view method, std::string_view path,
                                            H2Routed& routed, const FieldList& headers,
-                                           const PeerInfo& peer, bool has_body,
+                                           const PeerInfo& peer, bool has_content_length,
                                            const ServerContext& ctx) {
   auto req = std::make_shared<AppRequest>();
   req->method.assign(method);
@@ -23,7 +23,6 @@ std::shared_ptr<AppRequest> h2_app_request(std::string_view method, std::string_
   req->query = std::move(routed.route.app_query);
   req->version = 20;
   bool trusted = any_contains(ctx.options.trusted_proxies, peer.remote_addr);
-  bool has_length = false;
   req->headers.reserve(headers.size() + 1);
   add_app_header(*req, "host", routed.verdict.host, trusted);  // :authority becomes Host
   std::string cookies;
@@ -33,7 +32,6 @@ std::shared_ptr<AppRequest> h2_app_request(std::string_view method, std::string_
       cookies.append(cookies.empty() ? "" : "; ").append(v);
       continue;
     }
-    has_length = has_length || n == "content-length";
     add_app_header(*req, n, v, trusted);
   }
   if (!cookies.empty()) add_app_header(*req, "cookie", cookies, trusted);
@@ -44,7 +42,7 @@ std::shared_ptr<AppRequest> h2_app_request(std::string_view method, std::string_
   std::string_view host = host_without_port(routed.verdict.host);
   req->server_name = host.empty() ? peer.local_addr : std::string(host);
   req->server_port = ctx.options.public_port ? ctx.options.public_port : peer.local_port;
-  req->has_content_length = has_body || has_length;
+  req->has_content_length = has_content_length;
   return req;
 }
 

@@ -27,10 +27,11 @@ namespace w2p::server {
 
 struct ServerContext;
 
-// The request an application gets for a routed stream (its body, if any, follows).
+// The request an application gets for a routed stream (its body, if any, follows);
+// `has_content_length`: a body follows or the client gave its length.
 std::shared_ptr<AppRequest> h2_app_request(std::string_view method, std::string_view path,
                                            H2Routed& routed, const FieldList& headers,
-                                           const PeerInfo& peer, bool has_body,
+                                           const PeerInfo& peer, bool has_content_length,
                                            const ServerContext& ctx);
 
 // Where a stream's response parts go: the connection, on its own thread.
@@ -68,6 +69,9 @@ class H2AppClient final : public ChannelClient {
 class H2AppResponse {
  public:
   explicit H2AppResponse(bool head_request);
+  ~H2AppResponse();
+  H2AppResponse(const H2AppResponse&) = delete;
+  H2AppResponse& operator=(const H2AppResponse&) = delete;
 
   // What a part asks of the stream.
   enum class Step {
@@ -97,11 +101,6 @@ class H2AppResponse {
   BodyFile file_;  // owned while fd >= 0
   bool last_ = false;
   bool drained_ = false;  // this part's end was reported (the worker asked for the next)
-
- public:
-  ~H2AppResponse();
-  H2AppResponse(const H2AppResponse&) = delete;
-  H2AppResponse& operator=(const H2AppResponse&) = delete;
 };
 
 }  // namespace w2p::server

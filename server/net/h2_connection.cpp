@@ -140,7 +140,7 @@ int H2Connection::on_data_chunk(nghttp2_session*, uint8_t, int32_t id, const uin
                                 size_t len, void* user) {
   auto& c = self(user);
   Stream* s = c.stream(id);
-  if (s && s->request && !s->body_refused) {
+  if (s && s->request) {  // the application's (refused bodies: no request any more)
     c.spool(*s, data, len);
     c.consume_later(id, len);  // spooled: the client may send on
     return 0;

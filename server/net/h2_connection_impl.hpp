@@ -36,7 +36,6 @@
 #include "server/net/h2_translate.hpp"
 #include "server/net/nghttp2_api.hpp"
 #include "server/net/server_context.hpp"
-#include "server/static/handoff.hpp"
 
 namespace w2p::server::h2 {
 
@@ -213,6 +212,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>,
 
   // A natively answered stream ended (sent, or reset): counted and logged like a Session's.
   void answer_route(Stream& s, H2Routed& routed);
+  void answer_app_with(Stream& s, int status, const std::vector<Header>& extra = {});
+  void answer_plan(Stream& s, FilePlan plan, RequestLog log);
   void finish_native(Stream& s);
   void finish_log(Stream& s, RequestLog& log);
 

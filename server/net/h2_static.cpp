@@ -86,6 +86,16 @@ FileRequest h2_file_request(std::string_view method, const FieldList& headers) {
   return frq;
 }
 
+RequestLog h2_request_log(ServerContext& ctx, const Site* site, std::string_view method,
+                          std::string_view path) {
+  ctx.requests.fetch_add(1, std::memory_order_relaxed);
+  if (site) site->requests.fetch_add(1, std::memory_order_relaxed);
+  RequestLog log;
+  log.begin(ctx.access_log != nullptr, method, path, 20);
+  log.site = site;
+  return log;
+}
+
 std::unique_ptr<H2StaticAnswer> h2_answer(FilePlan plan, bool head_request, RequestLog log) {
   auto a = std::make_unique<H2StaticAnswer>();
   a->log = std::move(log);
@@ -162,12 +172,7 @@ std::unique_ptr<H2StaticAnswer> h2_static_answer(std::string_view method, std::s
   FileRequest frq = h2_file_request(method, headers);
   auto plan = plan_static(responder, r, verdict, frq);
   if (!plan || plan->close) return nullptr;  // web2py's, or a file that shrank: the Session's
-  ctx.requests.fetch_add(1, std::memory_order_relaxed);
-  if (r.site) r.site->requests.fetch_add(1, std::memory_order_relaxed);
-  RequestLog log;
-  log.begin(ctx.access_log != nullptr, method, path, 20);
-  log.site = r.site;
-  return h2_answer(std::move(*plan), frq.head, std::move(log));
+  return h2_answer(std::move(*plan), frq.head, h2_request_log(ctx, r.site, method, path));
 }
 
 }  // namespace w2p::server

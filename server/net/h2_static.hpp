@@ -50,6 +50,10 @@ class H2StaticAnswer {
 // into `headers`; the head kept structured for HEADERS (FileRequest::h2).
 FileRequest h2_file_request(std::string_view method, const FieldList& headers);
 
+// A stream's request counted (the server's and its site's) and its log begun.
+RequestLog h2_request_log(ServerContext& ctx, const Site* site, std::string_view method,
+                          std::string_view path);
+
 // A static plan as a stream's answer; `log` (begun) gets the plan's status and kind.
 std::unique_ptr<H2StaticAnswer> h2_answer(FilePlan plan, bool head_request, RequestLog log);
 

@@ -10,18 +10,14 @@
 
 #include "server/log.hpp"
 #include "server/net/h2_connection_impl.hpp"
-#include "server/static/handoff.hpp"
 
 namespace w2p::server::h2 {
 
 void H2Connection::start_app(Stream& s, H2Routed& routed) {
-  const Site* site = routed.route.site;
-  ctx_.requests.fetch_add(1, std::memory_order_relaxed);
-  if (site) site->requests.fetch_add(1, std::memory_order_relaxed);
   s.app = std::make_unique<H2AppResponse>(s.method == "HEAD");
-  s.app->log.begin(ctx_.access_log != nullptr, s.method, s.path, 20);
-  s.app->log.site = site;
-  s.request = h2_app_request(s.method, s.path, routed, s.headers, peer_, !s.request_end, ctx_);
+  s.app->log = h2_request_log(ctx_, routed.route.site, s.method, s.path);
+  s.request = h2_app_request(s.method, s.path, routed, s.headers, peer_,
+                             !s.request_end || s.has_length, ctx_);
   if (s.request_end) return dispatch_app_later(s);
   // The body comes in DATA frames (spool); a length past --max-body is refused at once.
   for (const auto& [n, v] : s.headers) {
@@ -47,8 +43,23 @@ void H2Connection::spool(Stream& s, const uint8_t* data, std::size_t len) {
 void H2Connection::refuse_body(Stream& s, int status) {
   s.request.reset();
   s.body_refused = true;
-  s.app->log.respond(status, 0, ServedBy::error);
-  respond_simple(s, status);
+  answer_app_with(s, status);
+}
+
+// The application's stream answered by the server instead (a refused body, a full queue, a
+// timeout): the status page a Session would send, logged as the stream's request.
+void H2Connection::answer_app_with(Stream& s, int status, const std::vector<Header>& extra) {
+  s.channel.reset();
+  FileRequest frq = h2_file_request(s.method, s.headers);
+  answer_plan(s, StaticResponder::simple(status, frq, extra), std::move(s.app->log));
+  s.app.reset();
+}
+
+// A plan (a file's, a status page's) as the stream's answer.
+void H2Connection::answer_plan(Stream& s, FilePlan plan, RequestLog log) {
+  s.native = h2_answer(std::move(plan), s.method == "HEAD", std::move(log));
+  submit(s, s.native->head.fields, s.native->has_body, true);
+  flush();  // nothing while inside nghttp2: its caller flushes then
 }
 
 // Once nghttp2 has returned: a stream the same read already cancelled (rapid reset) never
@@ -71,11 +82,8 @@ void H2Connection::dispatch_app(Stream& s) {
   if (ctx_.app->submit(req, s.channel)) return;
   s.app->log.in_app = false;
   ctx_.stats.in_app.fetch_sub(1, std::memory_order_relaxed);
-  s.channel.reset();  // its abort finds the stream no longer waiting for parts
   log::warn("request queue full: 503 for " + req->method + " " + req->target);
-  s.app->log.respond(503, 0, ServedBy::error);
-  submit(s, FieldList{{":status", "503"}, {"retry-after", "1"}}, false);
-  flush();
+  answer_app_with(s, 503, {{"Retry-After", "1"}});  // the channel's abort finds no stream
 }
 
 bool H2Connection::app_part(std::int32_t id, ResponsePart& part) {
@@ -114,36 +122,20 @@ bool H2Connection::app_part(std::int32_t id, ResponsePart& part) {
 void H2Connection::app_expired(std::int32_t id, int status) {
   Stream* s = closed_ ? nullptr : stream(id);
   if (!s || !s->app) return;
-  s->channel.reset();
-  if (s->head_submitted) return reset(*s);  // part of the response went out already
-  s->app->log.respond(status, 0, ServedBy::error);
-  submit(*s, FieldList{{":status", std::to_string(status)}}, false);
-  flush();
+  if (s->head_submitted) {  // part of the response went out already
+    s->channel.reset();
+    return reset(*s);
+  }
+  answer_app_with(*s, status);
 }
 
-// X-Sendfile or X-Accel-Redirect: the file is served as a static one, with the request's
-// conditionals and ranges; anything else is the application's mistake (as over HTTP/1.1).
+// X-Sendfile or X-Accel-Redirect: the file is served as a static one (plan_handoff, as a
+// Session serves it).
 void H2Connection::serve_handoff(Stream& s) {
-  Handoff h = std::move(*s.app->handoff);
-  HandoffTarget t = resolve_handoff(h, ctx_.options.x_sendfile_dirs, ctx_.options.x_accel);
-  int status = t.error_status;
-  if (status) {
-    log::error(t.error);
-  } else if (auto f = ctx_.files.open(t.dir, t.relative); f->status != OpenStatus::ok) {
-    log::error(std::string(h.accel ? "X-Accel-Redirect " : "X-Sendfile ") + h.value + ": " +
-               (f->status == OpenStatus::not_found ? "no such file"
-                                                   : "not a regular file below " + t.dir));
-    status = f->status == OpenStatus::not_found ? 404 : 403;
-  } else {
-    FileRequest frq = h2_file_request(s.method, s.headers);
-    FilePlan plan = responder_.file(std::move(f), std::move(h.headers), frq);
-    s.native = h2_answer(std::move(plan), frq.head, std::move(s.app->log));
-    s.app.reset();
-    submit(s, s.native->head.fields, s.native->has_body, true);
-    return;
-  }
-  s.app->log.respond(status, 0, ServedBy::error);
-  submit(s, FieldList{{":status", std::to_string(status)}}, false);
+  FilePlan plan = plan_handoff(std::move(*s.app->handoff), ctx_, responder_,
+                               h2_file_request(s.method, s.headers));
+  answer_plan(s, std::move(plan), std::move(s.app->log));
+  s.app.reset();
 }
 
 // An application's stream ended (answered, reset, or the connection closed): the worker
@@ -304,14 +296,9 @@ void H2Connection::answer_route(Stream& s, H2Routed& routed) {
     log::error(r.log + " (" + peer_.remote_addr + " " + s.method + " " + routed.verdict.raw_path +
                ")");
   int status = r.kind == RouteKind::application ? 404 : r.status;
-  ctx_.requests.fetch_add(1, std::memory_order_relaxed);
-  if (r.site) r.site->requests.fetch_add(1, std::memory_order_relaxed);
-  RequestLog log;
-  log.begin(ctx_.access_log != nullptr, s.method, s.path, 20);
-  log.site = r.site;
   FileRequest frq = h2_file_request(s.method, s.headers);
-  s.native = h2_answer(StaticResponder::simple(status, frq, r.headers), frq.head, std::move(log));
-  submit(s, s.native->head.fields, s.native->has_body, true);
+  answer_plan(s, StaticResponder::simple(status, frq, r.headers),
+              h2_request_log(ctx_, r.site, s.method, s.path));
 }
 
 // A natively answered stream ended (sent, or reset): counted and logged like a Session's.

@@ -7,6 +7,7 @@
 
 #include "server/http/response_head.hpp"
 #include "server/http/trusted_proxy.hpp"
+#include "server/log.hpp"
 #include "server/net/server_context.hpp"
 #include "server/ops/access_log.hpp"
 #include "server/routing/site.hpp"
@@ -111,6 +112,23 @@ CompressionOffer compression_offer(const ServerContext& ctx, const AppRequest& r
   offer.types = &ctx.options.compress.types;
   offer.min_size = ctx.options.compress.min_size;
   return offer;
+}
+
+FilePlan plan_handoff(Handoff h, ServerContext& ctx, StaticResponder& responder,
+                      const FileRequest& rq) {
+  HandoffTarget t = resolve_handoff(h, ctx.options.x_sendfile_dirs, ctx.options.x_accel);
+  if (t.error_status) {
+    log::error(t.error);
+    return StaticResponder::simple(t.error_status, rq);
+  }
+  auto f = ctx.files.open(t.dir, t.relative);
+  if (f->status != OpenStatus::ok) {
+    log::error(std::string(h.accel ? "X-Accel-Redirect " : "X-Sendfile ") + h.value + ": " +
+               (f->status == OpenStatus::not_found ? "no such file"
+                                                   : "not a regular file below " + t.dir));
+    return StaticResponder::simple(f->status == OpenStatus::not_found ? 404 : 403, rq);
+  }
+  return responder.file(std::move(f), std::move(h.headers), rq);
 }
 
 void RequestLog::begin(bool access_log, std::string_view m, std::string_view t, unsigned v) {

@@ -18,6 +18,7 @@
 #include "server/net/response_compression.hpp"
 #include "server/ops/status.hpp"
 #include "server/routing/route.hpp"
+#include "server/static/handoff.hpp"
 #include "server/static/static_responder.hpp"
 
 namespace w2p::server {
@@ -50,6 +51,12 @@ bool spool_body(RequestBody& body, const char* data, std::size_t n, std::size_t 
 // and the settings (none for HEAD: its body is never sent).
 CompressionOffer compression_offer(const ServerContext& ctx, const AppRequest& req,
                                    bool head_request);
+
+// X-Sendfile (an absolute path below an --x-sendfile folder) or X-Accel-Redirect (a URL below
+// an --x-accel prefix): the file's plan, as a static file's, with the request's conditionals and
+// ranges. Anything else is the application's mistake: a logged error and its status page.
+FilePlan plan_handoff(Handoff h, ServerContext& ctx, StaticResponder& responder,
+                      const FileRequest& rq);
 
 // One request from its head to the end of its response, as the statistics and the access log
 // see it.

@@ -195,19 +195,7 @@ void Session::on_expired(int status) {
 void Session::serve_handoff(Handoff h) {
   if (channel_) channel_->done(true);
   channel_.reset();
-  HandoffTarget t = resolve_handoff(h, ctx_.options.x_sendfile_dirs, ctx_.options.x_accel);
-  if (t.error_status) {
-    log::error(t.error);
-    return send_simple(t.error_status);
-  }
-  auto f = ctx_.files.open(t.dir, t.relative);
-  if (f->status != OpenStatus::ok) {
-    log::error(std::string(h.accel ? "X-Accel-Redirect " : "X-Sendfile ") + h.value + ": " +
-               (f->status == OpenStatus::not_found ? "no such file"
-                                                   : "not a regular file below " + t.dir));
-    return send_simple(f->status == OpenStatus::not_found ? 404 : 403);
-  }
-  send_plan(responder_.file(std::move(f), std::move(h.headers), file_request()));
+  send_plan(plan_handoff(std::move(h), ctx_, responder_, file_request()));
 }
 
 // Writes out_ (bounded by --io-timeout), then goes on with `next`.
