@@ -331,15 +331,21 @@ void H2Connection::reset(Stream& s) {
 // Waits for the socket to be readable, then reads into the I/O thread's own buffer and hands
 // the bytes to nghttp2 at once: an idle connection holds no read buffer of its own.
 void H2Connection::read() {
-  if (closed_) return;
+  if (closed_ || reading_) return;
+  reading_ = true;
   socket_.async_wait(
       tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+        self->reading_ = false;
         if (ec || self->closed_) return self->close();
         thread_local std::array<char, kReadChunk> buf;
         ssize_t n = ::recv(self->socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
           return self->read();
         if (n <= 0) return self->close();
+        if (self->lingering_) {  // dropped (see linger)
+          self->lingered_ += static_cast<std::size_t>(n);
+          return self->lingered_ > kLingerBytes ? self->close() : self->read();
+        }
         self->last_activity_ = std::chrono::steady_clock::now();
         self->in_nghttp2_ = true;
         ssize_t rv = self->api_.session_mem_recv(
@@ -357,7 +363,7 @@ void H2Connection::read() {
 
 void H2Connection::flush() {
   // Never from inside nghttp2's own calls (not reentrant): the caller flushes after them.
-  if (closed_ || writing_ || in_nghttp2_) return;
+  if (closed_ || writing_ || in_nghttp2_ || lingering_) return;
   out_.clear();
   for (;;) {
     const uint8_t* data = nullptr;
@@ -374,10 +380,8 @@ void H2Connection::flush() {
     // An idle connection holds none; one with streams open keeps 16 KiB rather than grow it
     // anew each turn (the most a stalled client can make it hold between writes).
     if (out_.capacity() > (streams_.empty() ? 4096u : kKeptOutput)) out_.release();
-    if (!api_.session_want_read(session_) && !api_.session_want_write(session_))
-      close();
-    else if (closing_)
-      close();
+    if (closing_ || (!api_.session_want_read(session_) && !api_.session_want_write(session_)))
+      linger();
     return;
   }
   writing_ = true;
@@ -398,6 +402,24 @@ void H2Connection::close_after_flush() {
   flush();
 }
 
+// Everything is said (a GOAWAY sent and its streams done, or an error told): the sending side
+// is shut, and what the client still sends is read and dropped for a moment (at most
+// kLingerSeconds and kLingerBytes) before the socket closes. Closing at once would answer a
+// request already on its way with a TCP reset, which can destroy the GOAWAY still unread in the
+// client's buffer: the client could not tell that its request was never processed and is safe
+// to send again (RFC 9113 6.8). HTTP/1.1 Sessions linger the same way.
+void H2Connection::linger() {
+  if (closed_ || lingering_) return;
+  lingering_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  timer_.expires_after(std::chrono::seconds(kLingerSeconds));
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec != net::error::operation_aborted) self->close();
+  });
+  read();
+}
+
 void H2Connection::go_away() {
   if (closed_ || going_away_) return;
   going_away_ = true;
@@ -416,7 +438,7 @@ void H2Connection::maybe_finish() {
 void H2Connection::arm_idle() {
   timer_.expires_after(std::chrono::seconds(1));
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->closed_) return;
+    if (ec || self->closed_ || self->lingering_) return;
     auto now = std::chrono::steady_clock::now();
     const auto& o = self->ctx_.options;
     // A response waits for the client's flow-control window (or a write for the socket) and

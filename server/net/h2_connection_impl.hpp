@@ -47,6 +47,8 @@ using local_socket = net::local::stream_protocol::socket;
 
 constexpr std::size_t kStreamBuffer = 64 * 1024;  // decoded response bytes held per stream
 constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr unsigned kLingerSeconds = 2;  // the end of a connection (linger)
+constexpr std::size_t kLingerBytes = 1 << 20;
 constexpr std::size_t kKeptOutput = 16 * 1024;  // output buffer kept while streams are open
 constexpr std::size_t kFlushBytes = 64 * 1024;  // what one write gathers at most (about)
 constexpr std::uint32_t kMaxStreams = 100;
@@ -227,6 +229,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>,
 
   // Closes once everything queued has been written (flush closes when it finds nothing left).
   void close_after_flush();
+  void linger();
 
   void go_away();
 
@@ -250,6 +253,9 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>,
   bool writing_ = false, closed_ = false, closing_ = false, going_away_ = false;
   bool registered_ = false;
   bool in_nghttp2_ = false;  // inside session_mem_recv/mem_send: their callbacks must not flush
+  bool reading_ = false;     // a wait for the socket to be readable is pending
+  bool lingering_ = false;   // the end: sending shut, what comes in dropped (linger)
+  std::size_t lingered_ = 0;
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point write_started_;
   std::optional<std::chrono::steady_clock::time_point> stall_since_;  // waiting to send

@@ -8,6 +8,7 @@ import os
 import signal
 import shutil
 import socket
+import select
 import ssl
 import subprocess
 import sys
@@ -699,6 +700,40 @@ class Http2Shutdown(unittest.TestCase):
         self.assertIn("slow done", out)
         self.assertEqual(srv.proc.wait(timeout=IO_TIMEOUT), 0)  # a clean exit after the stream
         srv.stop()
+
+    def test_a_request_sent_after_the_goaway_is_dropped_without_a_reset(self):
+        # The connection ends (idle: GOAWAY), and the client's next request is already on its
+        # way. The server reads and drops it instead of answering it with a TCP reset, so the
+        # client reads the GOAWAY and a clean end: it knows the request was never processed and
+        # may send it again (RFC 9113 6.8).
+        with Server(*APP, "--h2c", "--keepalive-timeout", "1") as srv:
+            c = RawH2(srv.port)
+            c.send(frame(RawH2.HEADERS, 0x5, 1, c.encoder.encode(PSEUDO)))
+            while (f := c.next_frame()) is not None and not (f[0] == 0 and f[1] & 0x1):
+                pass  # until the response's DATA with END_STREAM
+            poller = select.poll()
+            poller.register(c.sock, select.POLLRDHUP)
+            self.assertTrue(poller.poll(IO_TIMEOUT * 1000))  # the server's end (its FIN)
+            # The request, then a PING: both reach a server that still reads (a closed socket
+            # answers the first with a reset, and the second write then fails).
+            self.assertTrue(c.send(frame(RawH2.HEADERS, 0x5, 3, c.encoder.encode(PSEUDO))))
+            self.assertTrue(c.send(frame(6, 0, 0, b"12345678")))
+            kinds, end = [], None
+            while end is None:
+                try:
+                    data = c.sock.recv(65536)
+                except ConnectionResetError as e:
+                    end = e
+                    break
+                if not data:
+                    end = "eof"
+                c.buf += data
+                while len(c.buf) >= 9 and len(c.buf) >= 9 + int.from_bytes(c.buf[:3], "big"):
+                    kinds.append(c.buf[3])
+                    c.buf = c.buf[9 + int.from_bytes(c.buf[:3], "big"):]
+            c.close()
+            self.assertIn(RawH2.GOAWAY, kinds)
+            self.assertEqual(end, "eof")
 
     def test_five_reloads_under_http2_load_lose_nothing(self):
         # Each client keeps one HTTP/2 connection and sends a request at a time, alternately to
