@@ -50,12 +50,14 @@ void H2Connection::refuse_body(Stream& s, int status) {
 // timeout): the status page a Session would send, logged as the stream's request.
 void H2Connection::answer_app_with(Stream& s, int status, const std::vector<Header>& extra) {
   s.channel.reset();
-  FileRequest frq = h2_file_request(s.method, s.headers);
-  answer_plan(s, StaticResponder::simple(status, frq, extra), std::move(s.app->log));
+  RequestLog log = std::move(s.app->log);
   s.app.reset();
+  FileRequest frq = h2_file_request(s.method, s.headers);
+  answer_plan(s, StaticResponder::simple(status, frq, extra), std::move(log));
 }
 
-// A plan (a file's, a status page's) as the stream's answer.
+// A plan (a file's, a status page's) as the stream's answer. Its flush may end the stream (and
+// free it): the caller touches `s` no more.
 void H2Connection::answer_plan(Stream& s, FilePlan plan, RequestLog log) {
   s.native = h2_answer(std::move(plan), s.method == "HEAD", std::move(log));
   submit(s, s.native->head.fields, s.native->has_body, true);
@@ -134,8 +136,9 @@ void H2Connection::app_expired(std::int32_t id, int status) {
 void H2Connection::serve_handoff(Stream& s) {
   FilePlan plan = plan_handoff(std::move(*s.app->handoff), ctx_, responder_,
                                h2_file_request(s.method, s.headers));
-  answer_plan(s, std::move(plan), std::move(s.app->log));
+  RequestLog log = std::move(s.app->log);
   s.app.reset();
+  answer_plan(s, std::move(plan), std::move(log));
 }
 
 // An application's stream ended (answered, reset, or the connection closed): the worker
